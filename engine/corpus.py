@@ -1,0 +1,173 @@
+"""Text corpora: decoding, vocabulary, compact encoding and the train/validation split."""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+MAX_VOCAB = 65_535
+_CHUNK = 1 << 22  # characters encoded per step; bounds the temporary uint32 buffer
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+class CorpusError(ValueError):
+    """A corpus that cannot be used, with a one-line reason fit for the user."""
+
+
+@dataclass
+class Corpus:
+    """An encoded corpus: `data[i]` indexes `chars`; the text itself is not kept."""
+
+    name: str
+    chars: list[str]
+    data: np.ndarray
+    encoding: str = "utf-8"
+    sha256: str = ""
+    counts: np.ndarray | None = None  # occurrences of each vocabulary character
+    notices: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return int(self.data.shape[0])
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.chars)
+
+    def split(self, train_fraction: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
+        """First `train_fraction` for training, the rest for validation (views, no copy)."""
+        cut = int(len(self) * train_fraction)
+        return self.data[:cut], self.data[cut:]
+
+    def decode(self, ids: np.ndarray | list[int]) -> str:
+        return "".join(self.chars[int(i)] for i in ids)
+
+    def most_common(self, n: int = 10) -> list[tuple[str, int]]:
+        if self.counts is None:
+            return []
+        order = np.argsort(-self.counts, kind="stable")[:n]
+        return [(self.chars[i], int(self.counts[i])) for i in order]
+
+
+def decode_bytes(raw: bytes, encoding: str | None = None, *, source: str = "text") -> tuple[str, str]:
+    """Decode `raw` to text and name the encoding used.
+
+    A BOM picks UTF-8/16/32; otherwise strict UTF-8. Anything else needs an
+    explicit `encoding`, because guessing Latin-1 silently would mangle text.
+    """
+    if encoding:
+        try:
+            return raw.decode(encoding), encoding
+        except LookupError:
+            raise CorpusError(f"{source}: unknown encoding {encoding!r}") from None
+        except UnicodeDecodeError as e:
+            raise CorpusError(f"{source}: not valid {encoding} at byte {e.start}") from None
+    for bom, name in _BOMS:
+        if raw.startswith(bom):
+            try:
+                return raw.decode(name), name
+            except UnicodeDecodeError as e:
+                raise CorpusError(f"{source}: has a {name} BOM but is not valid {name} "
+                                  f"at byte {e.start}") from None
+    if b"\x00" in raw[:8192]:
+        raise CorpusError(f"{source}: looks binary (contains NUL bytes), not text")
+    try:
+        return raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError as e:
+        raise CorpusError(
+            f"{source}: not valid UTF-8 at byte {e.start}; "
+            "give its encoding (for example --encoding latin-1)"
+        ) from None
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise CorpusError(f"{path}: no such file") from None
+    except PermissionError:
+        raise CorpusError(f"{path}: permission denied") from None
+    except IsADirectoryError:
+        raise CorpusError(f"{path}: is a folder") from None
+    except OSError as e:
+        raise CorpusError(f"{path}: cannot read ({e.strerror or e})") from None
+
+
+def _text_chunks(text: str) -> Iterator[np.ndarray]:
+    for start in range(0, len(text), _CHUNK):
+        piece = text[start:start + _CHUNK].encode("utf-32-le", "surrogatepass")
+        yield np.frombuffer(piece, dtype=np.uint32)
+
+
+def encode_text(text: str, name: str = "text", *, encoding: str = "utf-8") -> Corpus:
+    """Build the vocabulary and the compact encoding of `text`, chunk by chunk."""
+    if not text:
+        raise CorpusError(f"{name}: is empty")
+    seen: set[int] = set()
+    for cps in _text_chunks(text):
+        seen.update(np.unique(cps).tolist())
+        if len(seen) > MAX_VOCAB:
+            raise CorpusError(f"{name}: more than {MAX_VOCAB:,} distinct characters")
+    codepoints = np.array(sorted(seen), dtype=np.uint32)
+    dtype = np.uint8 if len(codepoints) <= 256 else np.uint16
+    data = np.empty(len(text), dtype=dtype)
+    pos = 0
+    for cps in _text_chunks(text):
+        data[pos:pos + len(cps)] = np.searchsorted(codepoints, cps)
+        pos += len(cps)
+    counts = np.bincount(data, minlength=len(codepoints))
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    return Corpus(name=name, chars=[chr(c) for c in codepoints.tolist()], data=data,
+                  encoding=encoding, sha256=digest, counts=counts)
+
+
+def _folder_text(folder: Path, encoding: str | None) -> tuple[str, str, list[str]]:
+    parts: list[str] = []
+    notices: list[str] = []
+    used = encoding or "utf-8"
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+    for path in files:
+        try:
+            text, used_here = decode_bytes(_read(path), encoding, source=str(path))
+        except CorpusError as e:
+            notices.append(f"skipped {e}")
+            continue
+        if text:
+            parts.append(text)
+            used = used_here
+    if not parts:
+        raise CorpusError(f"{folder}: no readable text files"
+                          + (f" ({len(notices)} skipped)" if notices else ""))
+    return "\n".join(parts), used, notices
+
+
+def load_corpus(source: str | Path, *, encoding: str | None = None) -> Corpus:
+    """Load a text file, a folder of text files, or a `builtin:NAME` corpus."""
+    spec = str(source)
+    if spec.startswith("builtin:"):
+        from engine.builtin import builtin_text
+
+        return encode_text(builtin_text(spec.removeprefix("builtin:")), spec)
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        text, used, notices = _folder_text(path, encoding)
+        corpus = encode_text(text, path.name or spec, encoding=used)
+        corpus.notices = notices
+        return corpus
+    text, used = decode_bytes(_read(path), encoding, source=str(path))
+    return encode_text(text, path.name, encoding=used)
+
+
+def min_corpus_chars(batch_size: int, seq_len: int) -> int:
+    """Smallest training split that yields one chunk: each stream needs seq_len + 1 chars."""
+    return batch_size * (seq_len + 1)

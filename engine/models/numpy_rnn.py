@@ -1,0 +1,92 @@
+"""min-char-rnn, batched: a vanilla tanh RNN with hand-written BPTT and Adagrad in numpy.
+
+Shapes follow the original (Wxh: hidden×vocab, Why: vocab×hidden); the hidden state is
+kept as rows, (batch, hidden), so one chunk trains every stream at once.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.models.spec import ModelSpec
+
+PARAM_NAMES = ("Wxh", "Whh", "Why", "bh", "by")
+CLIP = 5.0
+
+
+class NumpyRNN:
+    def __init__(self, spec: ModelSpec, seed: int = 0):
+        self.spec = spec
+        rng = np.random.default_rng(seed)
+        v, h = spec.vocab_size, spec.hidden
+        self.params: dict[str, np.ndarray] = {
+            "Wxh": rng.standard_normal((h, v)) * 0.01,
+            "Whh": rng.standard_normal((h, h)) * 0.01,
+            "Why": rng.standard_normal((v, h)) * 0.01,
+            "bh": np.zeros(h),
+            "by": np.zeros(v),
+        }
+        self.memory = {k: np.zeros_like(p) for k, p in self.params.items()}  # Adagrad
+
+    def init_state(self, batch: int, device: str = "cpu") -> np.ndarray:
+        return np.zeros((batch, self.spec.hidden))
+
+    def forward(self, x: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """x: (batch, time) ids → logits (batch, time, vocab) and the last hidden state."""
+        hs, h = self._hidden_states(x, h)
+        return hs @ self.params["Why"].T + self.params["by"], h
+
+    def _hidden_states(self, x: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        p = self.params
+        xw = p["Wxh"].T[x] + p["bh"]  # (batch, time, hidden): Wxh @ one-hot for every step
+        hs = np.empty(xw.shape)
+        for t in range(x.shape[1]):
+            h = np.tanh(xw[:, t] + h @ p["Whh"].T)
+            hs[:, t] = h
+        return hs, h
+
+    def loss_and_grads(
+        self, x: np.ndarray, y: np.ndarray, h0: np.ndarray
+    ) -> tuple[float, dict[str, np.ndarray], np.ndarray]:
+        """Mean cross-entropy over the chunk, its gradients, and the last hidden state."""
+        p = self.params
+        b, t_len = x.shape
+        hs, h_last = self._hidden_states(x, h0)
+        logits = hs @ p["Why"].T + p["by"]
+        logits -= logits.max(axis=-1, keepdims=True)
+        probs = np.exp(logits)
+        probs /= probs.sum(axis=-1, keepdims=True)
+        rows = np.arange(b)[:, None], np.arange(t_len)[None, :], y
+        loss = float(-np.log(probs[rows]).mean())
+
+        dy = probs
+        dy[rows] -= 1.0
+        dy /= b * t_len
+        grads = {k: np.zeros_like(v) for k, v in p.items()}
+        grads["Why"] = np.einsum("btv,bth->vh", dy, hs)
+        grads["by"] = dy.sum(axis=(0, 1))
+        dh_from_out = dy @ p["Why"]  # (batch, time, hidden)
+        dh_next = np.zeros_like(h0)
+        dWxh_T = grads["Wxh"].T  # a view: scatter rows by character id
+        for t in reversed(range(t_len)):
+            h = hs[:, t]
+            h_prev = hs[:, t - 1] if t > 0 else h0
+            dh_raw = (1.0 - h * h) * (dh_from_out[:, t] + dh_next)
+            grads["bh"] += dh_raw.sum(axis=0)
+            np.add.at(dWxh_T, x[:, t], dh_raw)
+            grads["Whh"] += dh_raw.T @ h_prev
+            dh_next = dh_raw @ p["Whh"]
+        return loss, grads, h_last
+
+    def train_step(
+        self, x: np.ndarray, y: np.ndarray, h: np.ndarray, lr: float
+    ) -> tuple[float, np.ndarray, bool]:
+        """One Adagrad update with element-wise clipping; skipped if anything is non-finite."""
+        loss, grads, h_last = self.loss_and_grads(x, y, h)
+        finite = np.isfinite(loss) and all(np.isfinite(g).all() for g in grads.values())
+        if finite:
+            for k, g in grads.items():
+                np.clip(g, -CLIP, CLIP, out=g)
+                self.memory[k] += g * g
+                self.params[k] -= lr * g / np.sqrt(self.memory[k] + 1e-8)
+        return loss, h_last, finite
