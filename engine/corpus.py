@@ -59,7 +59,9 @@ class Corpus:
         return [(self.chars[i], int(self.counts[i])) for i in order]
 
 
-def decode_bytes(raw: bytes, encoding: str | None = None, *, source: str = "text") -> tuple[str, str]:
+def decode_bytes(
+    raw: bytes, encoding: str | None = None, *, source: str = "text"
+) -> tuple[str, str]:
     """Decode `raw` to text and name the encoding used.
 
     A BOM picks UTF-8/16/32; otherwise strict UTF-8. Anything else needs an

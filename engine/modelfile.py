@@ -1,0 +1,215 @@
+"""One model file: safetensors tensors plus JSON metadata, written atomically, read warily.
+
+Nothing here unpickles. Every file is treated as untrusted: the header is parsed by
+hand and each check that fails is named in the error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import safetensors
+import safetensors.torch
+import torch
+
+from engine.models import ModelSpec, expected_shapes
+from engine.trainer import Checkpoint, TrainState
+
+FORMAT = "charrnn-tui"
+FORMAT_VERSION = 1
+SUFFIX = ".safetensors"
+MAX_HEADER = 64 << 20
+PICKLE_SUFFIXES = {".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin"}
+_DTYPES = {"F32", "F16", "BF16", "F64", "I64"}
+
+
+class ModelFileError(ValueError):
+    """A model file that cannot be used; the message names the check that failed."""
+
+
+def _versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        ours = version("charrnn-tui")
+    except PackageNotFoundError:
+        ours = "dev"
+    return {"charrnn-tui": ours, "torch": torch.__version__, "numpy": np.__version__,
+            "safetensors": safetensors.__version__}
+
+
+def encode(ckpt: Checkpoint, *, created: str | None = None) -> bytes:
+    """Serialize a checkpoint to safetensors bytes."""
+    now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    meta = {
+        "format": FORMAT,
+        "format_version": str(FORMAT_VERSION),
+        "spec": json.dumps(ckpt.spec.to_dict(), ensure_ascii=False),
+        "state": json.dumps(ckpt.state.to_dict()),
+        "config": json.dumps(ckpt.config),
+        "corpus": json.dumps(ckpt.corpus, ensure_ascii=False),
+        "optimizer": json.dumps(ckpt.optim_meta),
+        "created": created or now,
+        "updated": now,
+        "versions": json.dumps(_versions()),
+    }
+    tensors = {f"model.{k}": v.contiguous() for k, v in ckpt.tensors.items()}
+    tensors |= {f"optim.{k}": v.contiguous() for k, v in ckpt.optim_tensors.items()}
+    return safetensors.torch.save(tensors, metadata=meta)
+
+
+def write_atomic(path: Path, payload: bytes) -> None:
+    """Temp file in the same folder, fsync, rename over, fsync the folder.
+
+    A crash at any point leaves either the old file or the new one, never a mix.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp-{os.getpid()}",
+                               dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def save(path: Path, ckpt: Checkpoint, *, created: str | None = None) -> None:
+    write_atomic(path, encode(ckpt, created=created))
+
+
+def _refuse_pickle(path: Path, head: bytes) -> None:
+    if path.suffix.lower() in PICKLE_SUFFIXES or head[:1] == b"\x80" or head[:2] == b"PK":
+        raise ModelFileError(
+            f"{path.name}: looks like a pickle/PyTorch checkpoint; loading those can run "
+            "code, so charrnn-tui only reads its own .safetensors model files"
+        )
+
+
+def read_header(path: Path) -> tuple[dict, dict]:
+    """(tensor entries, metadata) from the header alone; validates the framing."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as f:
+            head = f.read(8)
+            _refuse_pickle(path, head)
+            if size < 8 or len(head) < 8:
+                raise ModelFileError(f"{path.name}: file is empty or truncated (size check)")
+            (n,) = struct.unpack("<Q", head)
+            if n > size - 8 or n > MAX_HEADER:
+                raise ModelFileError(f"{path.name}: header length {n} exceeds the file "
+                                     f"size {size} (header check)")
+            raw = f.read(n)
+    except OSError as e:
+        raise ModelFileError(f"{path.name}: cannot read ({e.strerror or e})") from None
+    try:
+        header = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ModelFileError(f"{path.name}: header is not JSON (header check)") from None
+    if not isinstance(header, dict):
+        raise ModelFileError(f"{path.name}: header is not a JSON object (header check)")
+    meta = header.pop("__metadata__", None) or {}
+    data_len = size - 8 - n
+    for name, entry in header.items():
+        try:
+            start, end = entry["data_offsets"]
+            ok = entry["dtype"] in _DTYPES and 0 <= start <= end <= data_len
+        except (KeyError, TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ModelFileError(f"{path.name}: tensor {name!r} has a bad entry or lies "
+                                 "past the end of the file (truncated?)")
+    return header, meta
+
+
+def _json_field(meta: dict, key: str, path: Path):
+    try:
+        return json.loads(meta[key])
+    except KeyError:
+        raise ModelFileError(f"{path.name}: metadata lacks {key!r} (metadata check)") from None
+    except (TypeError, json.JSONDecodeError):
+        raise ModelFileError(f"{path.name}: metadata {key!r} is not JSON "
+                             "(metadata check)") from None
+
+
+def read_meta(path: Path) -> dict:
+    """Parsed metadata with format checks; cheap enough for listing many models."""
+    path = Path(path)
+    _, meta = read_header(path)
+    if meta.get("format") != FORMAT:
+        raise ModelFileError(f"{path.name}: not a charrnn-tui model (format check)")
+    try:
+        version = int(meta.get("format_version", ""))
+    except ValueError:
+        raise ModelFileError(f"{path.name}: bad format version (version check)") from None
+    if version > FORMAT_VERSION:
+        raise ModelFileError(f"{path.name}: format version {version} is newer than this "
+                             f"charrnn-tui reads ({FORMAT_VERSION}); upgrade it (version check)")
+    out = {k: _json_field(meta, k, path)
+           for k in ("spec", "state", "config", "corpus", "optimizer")}
+    out["created"] = meta.get("created", "")
+    out["updated"] = meta.get("updated", "")
+    out["versions"] = _json_field(meta, "versions", path) if "versions" in meta else {}
+    try:
+        out["spec"] = ModelSpec.from_dict(out["spec"]).validate()
+    except (TypeError, ValueError) as e:
+        raise ModelFileError(f"{path.name}: architecture: {e} (spec check)") from None
+    return out
+
+
+def load(path: Path) -> tuple[Checkpoint, dict]:
+    """Read and validate a model file. Returns the checkpoint and its metadata."""
+    path = Path(path)
+    header, _ = read_header(path)
+    meta = read_meta(path)
+    spec: ModelSpec = meta["spec"]
+    shapes = expected_shapes(spec)
+    model_names = {k.removeprefix("model.") for k in header if k.startswith("model.")}
+    stray = [k for k in header if not k.startswith(("model.", "optim."))]
+    if stray or model_names - shapes.keys():
+        extra = stray or sorted(model_names - shapes.keys())
+        raise ModelFileError(f"{path.name}: unexpected tensor {extra[0]!r} for "
+                             f"{spec.describe()} (tensor names check)")
+    if missing := sorted(shapes.keys() - model_names):
+        raise ModelFileError(f"{path.name}: missing tensor {missing[0]!r} (tensor names check)")
+    for name, shape in shapes.items():
+        got = tuple(header[f"model.{name}"]["shape"])
+        if got != shape:
+            vocab_axis = spec.vocab_size in shape and got != shape
+            hint = (f"; the vocabulary has {spec.vocab_size} characters" if vocab_axis else "")
+            raise ModelFileError(f"{path.name}: tensor {name!r} has shape {got}, "
+                                 f"expected {shape}{hint} (shape check)")
+    try:
+        tensors = safetensors.torch.load_file(str(path), device="cpu")
+    except Exception as e:  # the library's own framing checks
+        raise ModelFileError(f"{path.name}: tensor data unreadable: {e} (data check)") from None
+    for name, t in tensors.items():
+        if t.is_floating_point() and not torch.isfinite(t).all():
+            raise ModelFileError(f"{path.name}: tensor {name!r} holds NaN or Inf "
+                                 "(finiteness check)")
+    weights = {k.removeprefix("model."): v.float() for k, v in tensors.items()
+               if k.startswith("model.")}
+    optim = {k.removeprefix("optim."): v for k, v in tensors.items() if k.startswith("optim.")}
+    try:
+        state = TrainState.from_dict(meta["state"])
+    except TypeError:
+        raise ModelFileError(f"{path.name}: training counters malformed "
+                             "(metadata check)") from None
+    ckpt = Checkpoint(spec, weights, optim, meta["optimizer"], state, meta["config"],
+                      meta["corpus"])
+    return ckpt, meta

@@ -1,0 +1,32 @@
+"""Optimizers by name, with the learning rates that suit each one by default."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+
+OPTIMIZERS = ("adam", "adamw", "rmsprop", "adagrad")
+_DEFAULT_LR = {"adam": 2e-3, "adamw": 2e-3, "rmsprop": 2e-3, "adagrad": 0.1}
+
+
+def default_optimizer(impl: str) -> str:
+    """The seed's choices: Adagrad for the hand-built models, Adam for the library one."""
+    return "adam" if impl == "torch" else "adagrad"
+
+
+def default_lr(optimizer: str) -> float:
+    return _DEFAULT_LR[optimizer]
+
+
+def make_optimizer(name: str, params: Iterable[torch.nn.Parameter], lr: float,
+                   weight_decay: float = 0.0) -> torch.optim.Optimizer:
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay or 0.01)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, weight_decay=weight_decay)
+    if name == "adagrad":
+        return torch.optim.Adagrad(params, lr=lr, weight_decay=weight_decay)
+    raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}")

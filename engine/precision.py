@@ -1,0 +1,65 @@
+"""Choosing the compute precision: bf16 autocast where the hardware runs it fast."""
+
+from __future__ import annotations
+
+import contextlib
+from functools import cache
+from pathlib import Path
+
+import torch
+
+
+@cache
+def cpu_has_bf16() -> bool:
+    """True when the CPU has native bf16 dot products (AVX512-BF16 or AMX)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    native = " avx512_bf16" in flags or " amx_bf16" in flags
+    return native and torch.backends.mkldnn.is_available()
+
+
+def resolve_precision(requested: str, device: torch.device | str) -> str:
+    """'auto' → bf16 on a CUDA device or a bf16-capable CPU, else fp32."""
+    kind = torch.device(device).type
+    if requested not in ("auto", "bf16", "fp32"):
+        raise ValueError("precision must be auto, bf16 or fp32")
+    if requested == "auto":
+        if kind == "cuda":
+            return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+        return "bf16" if kind == "cpu" and cpu_has_bf16() else "fp32"
+    return requested
+
+
+def autocast(precision: str, device: torch.device | str):
+    if precision != "bf16":
+        return contextlib.nullcontext()
+    return torch.autocast(torch.device(device).type, dtype=torch.bfloat16)
+
+
+def resolve_device(requested: str) -> torch.device:
+    """'auto' picks CUDA, then MPS, then CPU; an unavailable device is a clear error."""
+    if requested == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    dev = torch.device(requested)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("no CUDA device is available")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError("no MPS device is available")
+    return dev
+
+
+def accelerator_available() -> tuple[str | None, str]:
+    """The accelerator the GPU toggle would use, or None with the reason why not."""
+    if torch.cuda.is_available():
+        return "cuda", torch.cuda.get_device_name(0)
+    if torch.backends.mps.is_available():
+        return "mps", "Apple GPU (MPS)"
+    if not torch.backends.cuda.is_built():
+        return None, "this PyTorch build has no CUDA support"
+    return None, "no CUDA or MPS device found"
