@@ -142,7 +142,7 @@ class Trainer:
             self.model.to(self.device)
             self.optimizer = make_optimizer(self.optimizer_name, self.model.parameters(),
                                             self.base_lr, config.weight_decay)
-        if optim_tensors is not None:
+        if optim_tensors:
             self.load_optimizer_state(optim_tensors, optim_meta or {})
         self._pause = threading.Event()
         self._stop = threading.Event()

@@ -1,0 +1,1 @@
+"""charrnn-tui: train a character-level RNN and play with it live in the terminal."""

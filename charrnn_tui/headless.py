@@ -1,0 +1,298 @@
+"""The headless commands behind the CLI: train, sample, eval and models."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from charrnn_tui.resources import open_store
+from engine.corpus import Corpus, load_corpus
+from engine.evaluate import mean_cross_entropy
+from engine.events import Evaluated, Event, Finished, Notice, Progress
+from engine.modelfile import read_meta
+from engine.models import ModelSpec, build_model, count_parameters
+from engine.presets import PRESETS
+from engine.sampler import Sampler, unknown_chars
+from engine.store import ModelStore, restore_model
+from engine.trainer import Checkpoint, TrainConfig, Trainer
+from engine.vocab import fit_corpus
+
+# Engine and store errors are ValueErrors with messages written for the user.
+UserError = ValueError
+
+_SPEC_ARGS = ("impl", "cell", "layers", "hidden", "embed", "dropout")
+_TRAIN_ARGS = ("batch", "seq", "lr", "optimizer", "schedule", "epochs", "time_budget",
+               "max_steps", "precision", "seed", "eval_every")
+_STOPS = ("epochs", "time_budget", "max_steps")
+_IMPL_DEFAULTS = {"numpy": {"cell": "rnn", "layers": 1, "hidden": 100},
+                  "scratch": {"layers": 1, "hidden": 256}}
+
+
+def _given(args: argparse.Namespace, names: tuple[str, ...]) -> dict:
+    return {k: getattr(args, k) for k in names if getattr(args, k) is not None}
+
+
+def _train_overrides(args: argparse.Namespace) -> dict:
+    over = _given(args, _TRAIN_ARGS)
+    over["device"] = args.device
+    return over
+
+
+def _fresh_setup(args: argparse.Namespace, corpus: Corpus) -> tuple[ModelSpec, TrainConfig]:
+    preset = PRESETS[args.preset or "quick"]
+    model = dict(preset.model)
+    train = dict(preset.train)
+    impl = args.impl or model["impl"]
+    if impl != model["impl"]:
+        model |= _IMPL_DEFAULTS.get(impl, {})
+        train.pop("lr", None)  # the preset's rate suits its own optimizer
+    spec = ModelSpec(**(model | _given(args, _SPEC_ARGS) | {"vocab": corpus.chars}))
+    over = _train_overrides(args)
+    if any(k in over for k in _STOPS):
+        for k in _STOPS:
+            train.pop(k, None)
+    if "optimizer" in over:
+        train.pop("lr", None)
+    return spec.validate(), TrainConfig(**(train | over))
+
+
+def _unique_name(store: ModelStore, base: str) -> str:
+    name, n = base, 2
+    while store.exists(name):
+        name, n = f"{base}-{n}", n + 1
+    return name
+
+
+def _resume_setup(args, store: ModelStore):
+    ckpt = store.load(args.resume)
+    source = args.corpus or ckpt.corpus.get("source")
+    if not source:
+        raise UserError("this model does not record its corpus; give one")
+    corpus = load_corpus(source, encoding=args.encoding)
+    ckpt, data, notice = fit_corpus(ckpt, corpus, args.new_chars, args.replace_char)
+    if notice:
+        print(f"charrnn-tui: {notice}", file=sys.stderr)
+    known = {f.name for f in fields(TrainConfig)}
+    saved = {k: v for k, v in ckpt.config.items() if k in known and k not in _STOPS}
+    over = _train_overrides(args)
+    if not any(k in over for k in _STOPS):
+        over["epochs"] = ckpt.config.get("epochs")
+        over["time_budget"] = ckpt.config.get("time_budget")
+    config = TrainConfig(**(saved | over))
+    resume_name = args.resume.partition(":")[0]
+    name = args.name or resume_name
+    if name != resume_name or name in store.read_only:
+        if name in store.read_only:
+            name = _unique_name(store, f"{resume_name}-own")
+        store.create(name, force=args.force)
+    same_optimizer = (config.optimizer or "") == ckpt.optim_meta.get("name")
+    trainer = Trainer(restore_model(ckpt), data, config, corpus_info=ckpt.corpus | {
+        "source": source}, state=ckpt.state,
+        optim_tensors=ckpt.optim_tensors if same_optimizer else None,
+        optim_meta=ckpt.optim_meta if same_optimizer else None)
+    return trainer, name
+
+
+def _corpus_info(corpus: Corpus, source: str) -> dict:
+    return {"name": corpus.name, "source": source, "sha256": corpus.sha256,
+            "chars": len(corpus), "encoding": corpus.encoding}
+
+
+def train(args: argparse.Namespace) -> int:
+    store = open_store(args.home)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.resume:
+        trainer, name = _resume_setup(args, store)
+    else:
+        if not args.corpus:
+            raise UserError("give a corpus: a file, a folder, or builtin:NAME")
+        corpus = load_corpus(args.corpus, encoding=args.encoding)
+        for notice in corpus.notices:
+            print(f"charrnn-tui: {notice}", file=sys.stderr)
+        spec, config = _fresh_setup(args, corpus)
+        stem = Path(corpus.name.removeprefix("builtin:")).stem or "model"
+        name = args.name or _unique_name(store, f"{stem}-{spec.cell}-{spec.layers}x{spec.hidden}")
+        store.create(name, force=args.force)
+        source = args.corpus if args.corpus.startswith("builtin:") else str(
+            Path(args.corpus).expanduser().resolve())
+        trainer = Trainer(build_model(spec, config.seed), corpus.data, config,
+                          corpus_info=_corpus_info(corpus, source))
+
+    interrupted = False
+
+    def on_sigint(signum, frame):
+        nonlocal interrupted
+        interrupted = True
+        trainer.stop()
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C is final
+
+    signal.signal(signal.SIGINT, on_sigint)
+    quiet = args.json or not sys.stdout.isatty()
+    report = _PlainReporter() if quiet else _RichReporter(trainer)
+
+    def saver(ckpt: Checkpoint, tag: str) -> None:
+        store.save(ckpt, name, tag)
+
+    try:
+        with report:
+            done = trainer.run(report, saver)
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    path = store.file(name)
+    result = {"model": name, "path": str(path), "reason": "interrupted" if interrupted
+              else done.reason, "val_loss": done.val_loss, "val_bpc": done.val_bpc,
+              "chars_per_s": round(done.chars_per_s, 1), "steps": done.step,
+              "seconds": round(done.seconds, 2), "params": count_parameters(trainer.spec),
+              "device": trainer.device.type, "precision": trainer.precision}
+    if quiet:
+        print(json.dumps(result), flush=True)
+    else:
+        print(f"saved {name} ({path}); validation loss {done.val_loss:.4f} nats/char "
+              f"({done.val_bpc:.3f} bpc) after {done.step} steps")
+    if interrupted:
+        print(f"charrnn-tui: interrupted; the model was saved to {path}", file=sys.stderr)
+        return 130
+    return 0
+
+
+class _PlainReporter:
+    """Non-terminal output: evaluations and notices as lines on stderr."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, Evaluated):
+            print(f"step {event.step}: val {event.val_loss:.4f} nats/char", file=sys.stderr)
+        elif isinstance(event, Notice):
+            print(f"charrnn-tui: {event.message}", file=sys.stderr)
+
+
+class _RichReporter:
+    """A live progress line for a terminal."""
+
+    def __init__(self, trainer: Trainer):
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                                 TextColumn("{task.fields[info]}"), TimeElapsedColumn())
+        cfg = trainer.config
+        self.total = cfg.time_budget or cfg.epochs or cfg.max_steps
+        self.task = self.progress.add_task("training", total=self.total, info="starting…")
+        self.val = "–"
+        self.budget = cfg.time_budget
+        self.epochs = cfg.epochs
+        self.start = None
+
+    def __enter__(self):
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.__exit__(*exc)
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, Progress):
+            if self.start is None:
+                self.start = (event.elapsed, event.epoch + event.chunk / event.chunks,
+                              event.step)
+            done = (event.elapsed - self.start[0] if self.budget else
+                    event.epoch + event.chunk / event.chunks - self.start[1] if self.epochs
+                    else event.step - self.start[2])
+            info = (f"step {event.step} · epoch {event.epoch} chunk {event.chunk}/{event.chunks}"
+                    f" · loss {event.train_loss:.3f} · val {self.val} · "
+                    f"{event.chars_per_s / 1000:.1f}k chars/s · {event.device}/{event.precision}")
+            self.progress.update(self.task, completed=done, info=info)
+        elif isinstance(event, Evaluated):
+            self.val = f"{event.val_loss:.3f}"
+        elif isinstance(event, Notice):
+            self.progress.console.print(f"[yellow]{event.message}")
+        elif isinstance(event, Finished) and self.total:
+            self.progress.update(self.task, completed=self.total)
+
+
+def sample(args: argparse.Namespace) -> int:
+    ckpt = open_store(args.home).load(args.model)
+    sampler = Sampler(restore_model(ckpt), ckpt.spec.vocab, rng_seed=args.rng_seed)
+    p = sampler.params
+    p.temperature, p.top_k, p.top_p, p.argmax = (args.temperature, args.top_k, args.top_p,
+                                                 args.argmax)
+    skipped = sampler.prime(args.seed_text)
+    if skipped:
+        print(f"charrnn-tui: seed characters the model never saw were skipped: "
+              f"{' '.join(map(repr, skipped))}", file=sys.stderr)
+    out = sys.stdout
+    out.write(args.seed_text)
+    for ch in sampler.stream(args.length):
+        out.write(ch)
+        out.flush()
+    out.write("\n")
+    out.flush()
+    return 0
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    ckpt = open_store(args.home).load(args.model)
+    corpus = load_corpus(args.textfile, encoding=args.encoding)
+    missing = unknown_chars("".join(corpus.chars), ckpt.spec.vocab)
+    if missing:
+        print(f"charrnn-tui: {len(missing)} character(s) the model never saw are not scored: "
+              f"{' '.join(map(repr, missing[:20]))}", file=sys.stderr)
+    index = {c: i for i, c in enumerate(ckpt.spec.vocab)}
+    ids = np.array([index.get(c, -1) for c in corpus.chars])[corpus.data]
+    data = ids[ids >= 0]
+    nats = mean_cross_entropy(restore_model(ckpt), data)
+    print(json.dumps({"model": args.model, "file": args.textfile, "chars": int(len(data)),
+                      "nats_per_char": nats, "bits_per_char": nats / 0.6931471805599453,
+                      "unknown_chars": missing}))
+    return 0
+
+
+def models(args: argparse.Namespace) -> int:
+    store = open_store(args.home)
+    action = args.action or "list"
+    if action == "list":
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table("name", "model", "params", "corpus", "val loss", "best", "steps",
+                      "updated", box=None)
+        for info in store.list():
+            if info.error:
+                table.add_row(info.name, f"[red]{info.error}", "", "", "", "", "", "")
+                continue
+            table.add_row(info.name + (" (read-only)" if info.read_only else ""),
+                          info.describe, f"{info.params:,}", info.corpus,
+                          "" if info.val_loss is None else f"{info.val_loss:.4f}",
+                          "" if info.best_val is None else f"{info.best_val:.4f}",
+                          str(info.steps), info.updated)
+        Console().print(table if table.row_count else "no saved models yet")
+    elif action == "show":
+        meta = read_meta(store.resolve(args.name))
+        meta["spec"] = meta["spec"].to_dict()
+        meta["spec"]["vocab"] = "".join(meta["spec"]["vocab"])
+        for key in ("history", "val_history"):
+            meta["state"][key] = f"{len(meta['state'].get(key, []))} points"
+        print(json.dumps(meta, indent=2, ensure_ascii=False))
+    elif action == "rm":
+        store.remove(args.name)
+        print(f"deleted {args.name}")
+    elif action == "rename":
+        store.rename(args.old, args.new)
+        print(f"renamed {args.old} to {args.new}")
+    elif action == "export":
+        print(f"exported to {store.export(args.name, Path(args.path), force=args.force)}")
+    elif action == "import":
+        print(f"imported as {store.import_file(Path(args.path), args.name)}")
+    return 0

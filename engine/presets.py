@@ -1,0 +1,31 @@
+"""Named starting points: an architecture and a training setup that suit a time budget."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    description: str
+    model: dict = field(default_factory=dict)  # ModelSpec fields
+    train: dict = field(default_factory=dict)  # TrainConfig fields
+
+
+PRESETS: dict[str, Preset] = {p.name: p for p in (
+    Preset("tiny", "a few seconds to see it learn; 1×128 LSTM",
+           {"impl": "torch", "cell": "lstm", "layers": 1, "hidden": 128, "embed": 32},
+           {"batch": 32, "seq": 64, "lr": 3e-3, "schedule": "cosine", "time_budget": 30}),
+    Preset("quick", "best text in about 2 minutes on a laptop CPU; 2×256 LSTM",
+           {"impl": "torch", "cell": "lstm", "layers": 2, "hidden": 256, "embed": 64},
+           {"batch": 64, "seq": 100, "lr": 3e-3, "schedule": "cosine", "time_budget": 120}),
+    Preset("balanced", "about 10 minutes on a CPU; 2×512 LSTM",
+           {"impl": "torch", "cell": "lstm", "layers": 2, "hidden": 512, "embed": 64,
+            "dropout": 0.1},
+           {"batch": 64, "seq": 128, "lr": 2e-3, "schedule": "cosine", "time_budget": 600}),
+    Preset("quality", "long runs or a GPU; 3×512 LSTM with dropout",
+           {"impl": "torch", "cell": "lstm", "layers": 3, "hidden": 512, "embed": 128,
+            "dropout": 0.2},
+           {"batch": 128, "seq": 128, "lr": 2e-3, "schedule": "cosine", "epochs": 20}),
+)}
