@@ -84,6 +84,8 @@ def _parser() -> argparse.ArgumentParser:
     x.add_argument("name")
     x.add_argument("path")
     x.add_argument("--force", action="store_true")
+    x.add_argument("--weights-only", action="store_true",
+                   help="leave out the optimizer state (smaller; resuming restarts it)")
     i = msub.add_parser("import", help="validate a model file and add it to the store")
     i.add_argument("path")
     i.add_argument("--name")

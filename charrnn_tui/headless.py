@@ -292,7 +292,9 @@ def models(args: argparse.Namespace) -> int:
         store.rename(args.old, args.new)
         print(f"renamed {args.old} to {args.new}")
     elif action == "export":
-        print(f"exported to {store.export(args.name, Path(args.path), force=args.force)}")
+        dest = store.export(args.name, Path(args.path), force=args.force,
+                            weights_only=args.weights_only)
+        print(f"exported to {dest}")
     elif action == "import":
         print(f"imported as {store.import_file(Path(args.path), args.name)}")
     return 0

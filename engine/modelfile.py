@@ -73,6 +73,7 @@ def write_atomic(path: Path, payload: bytes) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp-{os.getpid()}",
                                dir=path.parent)
     try:
+        os.fchmod(fd, 0o644)  # mkstemp's 0600 would surprise whoever exports and shares
         with os.fdopen(fd, "wb") as f:
             f.write(payload)
             f.flush()

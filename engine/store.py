@@ -200,14 +200,21 @@ class ModelStore:
         with self._locked(old):
             os.rename(src, dst)
 
-    def export(self, ref: str, dest: Path, *, force: bool = False) -> Path:
+    def export(self, ref: str, dest: Path, *, force: bool = False,
+               weights_only: bool = False) -> Path:
+        """Copy a model file out; `weights_only` drops the optimizer state (a third the size)."""
         src = self.resolve(ref)
         dest = Path(dest).expanduser()
         if dest.is_dir():
             dest = dest / f"{ref.partition(':')[0]}{SUFFIX}"
         if dest.exists() and not force:
             raise StoreError(f"{dest} exists; use --force to replace it")
-        modelfile.write_atomic(dest, src.read_bytes())
+        if weights_only:
+            ckpt, meta = modelfile.load(src)
+            ckpt.optim_tensors, ckpt.optim_meta = {}, {}
+            modelfile.save(dest, ckpt, created=meta["created"])
+        else:
+            modelfile.write_atomic(dest, src.read_bytes())
         return dest
 
     def import_file(self, src: Path, name: str | None = None) -> str:

@@ -1,0 +1,84 @@
+"""Messages between panes and from worker threads; each pane handles its own, the app routes."""
+
+from __future__ import annotations
+
+from textual.message import Message
+
+from engine.corpus import Corpus
+from engine.events import Event, Finished
+from engine.trainer import Checkpoint
+
+
+class CorpusLoaded(Message):
+    """A corpus finished loading (posted from the loading thread)."""
+
+    def __init__(self, source: str, corpus: Corpus) -> None:
+        super().__init__()
+        self.source = source
+        self.corpus = corpus
+
+
+class CorpusFailed(Message):
+    def __init__(self, source: str, error: str) -> None:
+        super().__init__()
+        self.source = source
+        self.error = error
+
+
+class DownloadProgress(Message):
+    def __init__(self, done: int, total: int | None) -> None:
+        super().__init__()
+        self.done = done
+        self.total = total
+
+
+class TrainEvents(Message):
+    """A batch of engine events from the training thread, in order."""
+
+    def __init__(self, events: list[Event]) -> None:
+        super().__init__()
+        self.events = events
+
+
+class TrainingEnded(Message):
+    """Training returned (finished set) or failed (error set); model is a copy to sample from."""
+
+    def __init__(self, name: str, finished: Finished | None = None,
+                 ckpt: Checkpoint | None = None, model: object = None,
+                 error: str | None = None) -> None:
+        super().__init__()
+        self.name = name
+        self.finished = finished
+        self.ckpt = ckpt
+        self.model = model
+        self.error = error
+
+
+class ModelReady(Message):
+    """A model to sample from ("play") or to continue training ("resume") under `name`."""
+
+    def __init__(self, name: str, ckpt: Checkpoint, model: object, purpose: str) -> None:
+        super().__init__()
+        self.name = name
+        self.ckpt = ckpt
+        self.model = model
+        self.purpose = purpose
+
+
+class StorageChanged(Message):
+    """Models were saved, renamed or deleted: lists of models should refresh."""
+
+
+class StreamPrimed(Message):
+    """The sampler read the seed; `skipped` are characters the model does not know."""
+
+    def __init__(self, skipped: list[str]) -> None:
+        super().__init__()
+        self.skipped = skipped
+
+
+class StreamEnded(Message):
+    def __init__(self, count: int, error: str | None = None) -> None:
+        super().__init__()
+        self.count = count
+        self.error = error

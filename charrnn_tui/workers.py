@@ -1,0 +1,162 @@
+"""Code that runs on worker threads: no widgets here, only the engine and thread-safe handoffs.
+
+Training and sampling run on their own threads. They never touch a widget: the
+trainer's events are batched and posted as messages (`post_message` is thread-safe
+and, unlike `call_from_thread`, never blocks), and sampled characters go into a
+small lock-protected buffer that the UI drains on a timer.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from engine.builtin import builtin_text
+from engine.corpus import Corpus, encode_text, load_corpus
+from engine.download import ensure_tinyshakespeare
+from engine.events import Event, Progress
+from engine.sampler import Sampler
+from engine.store import ModelStore, restore_model
+from engine.trainer import Checkpoint, Finished, Saver, Trainer
+
+BUILTIN_PREFIX = "builtin:"
+
+
+def limit_torch_threads() -> int:
+    """Leave one core to the UI thread so keys stay responsive while torch trains."""
+    threads = max(1, (os.cpu_count() or 2) - 1)
+    torch.set_num_threads(threads)
+    return threads
+
+
+def load_corpus_source(spec: str, home: str | None,
+                       progress: Callable[[int, int | None], None] | None = None) -> Corpus:
+    """A corpus from a path or `builtin:NAME`; downloads go to `home`, with progress."""
+    if not spec.startswith(BUILTIN_PREFIX):
+        return load_corpus(Path(spec).expanduser())
+    name = spec.removeprefix(BUILTIN_PREFIX)
+    if name == "tinyshakespeare":
+        ensure_tinyshakespeare(home, progress=progress)
+    # load_corpus has no `home`, so a --home download would be missed: compose directly.
+    return encode_text(builtin_text(name, home), spec)
+
+
+def store_saver(store: ModelStore, name: str) -> Saver:
+    """The trainer's autosave hook: writes the checkpoint under `name` in the store."""
+
+    def save(ckpt: Checkpoint, tag: str) -> str | None:
+        store.save(ckpt, name, tag)
+        return None
+
+    return save
+
+
+class EventBatcher:
+    """Collects trainer events on the training thread and posts them about 10 times a second.
+
+    Progress arrives at `report_every`; anything else (evaluations, samples, notices,
+    the end) is rare and worth showing at once, so it flushes the batch immediately.
+    """
+
+    def __init__(self, post: Callable[[list[Event]], None], interval: float = 0.1):
+        self._post = post
+        self._interval = interval
+        self._lock = threading.Lock()
+        self._pending: list[Event] = []
+        self._last = 0.0
+
+    def __call__(self, event: Event) -> None:
+        with self._lock:
+            self._pending.append(event)
+            now = time.monotonic()
+            if not isinstance(event, Progress) or now - self._last >= self._interval:
+                self._flush_locked(now)
+
+    def flush(self) -> None:
+        with self._lock:
+            self._flush_locked(time.monotonic())
+
+    def _flush_locked(self, now: float) -> None:
+        if self._pending:
+            batch, self._pending = self._pending, []
+            self._post(batch)
+        self._last = now
+
+
+def run_training(trainer: Trainer, post: Callable[[list[Event]], None],
+                 saver: Saver | None) -> tuple[Finished, Checkpoint, object]:
+    """Train to the end; return the result, a checkpoint, and a model copy for sampling.
+
+    The copy is built here, on the training thread, where the weights are at rest:
+    the playground must never share the live training model.
+    """
+    batcher = EventBatcher(post)
+    try:
+        finished = trainer.run(batcher, saver)
+    finally:
+        batcher.flush()
+    ckpt = trainer.checkpoint()
+    return finished, ckpt, restore_model(ckpt)
+
+
+def load_model(store: ModelStore, name: str) -> tuple[Checkpoint, object]:
+    """A saved model's checkpoint and a ready model; StoreError/ModelFileError on failure."""
+    ckpt = store.load(name)
+    return ckpt, restore_model(ckpt)
+
+
+class CharBuffer:
+    """Characters handed from the sampling thread to the UI, at most `capacity` ahead.
+
+    The bound keeps generation just ahead of what is on screen, so a temperature
+    change shows within a few characters and Stop leaves little unshown text.
+    """
+
+    def __init__(self, capacity: int = 16):
+        self._cond = threading.Condition()
+        self._chars: list[str] = []
+        self.capacity = capacity
+
+    def put(self, char: str, stop: threading.Event) -> bool:
+        """Append one character, waiting while full; False if `stop` was set meanwhile."""
+        with self._cond:
+            while len(self._chars) >= self.capacity:
+                if stop.is_set():
+                    return False
+                self._cond.wait(0.05)
+            self._chars.append(char)
+        return True
+
+    def take(self, limit: int | None = None) -> str:
+        with self._cond:
+            n = len(self._chars) if limit is None else min(limit, len(self._chars))
+            out = "".join(self._chars[:n])
+            del self._chars[:n]
+            self._cond.notify_all()
+        return out
+
+    def __len__(self) -> int:
+        with self._cond:
+            return len(self._chars)
+
+
+def stream_chars(sampler: Sampler, seed: str | None, length: int, buffer: CharBuffer,
+                 stop: threading.Event, on_primed: Callable[[list[str]], None]) -> int:
+    """Prime with `seed` (None: continue from the current state), then generate into `buffer`.
+
+    Returns how many characters were generated. `sampler.params` is read at every
+    character, so the UI thread changes temperature and friends while this runs.
+    """
+    if seed is not None:
+        on_primed(sampler.prime(seed))
+    count = 0
+    while count < length and not stop.is_set():
+        if not buffer.put(sampler.next_char(), stop):
+            break
+        count += 1
+    return count

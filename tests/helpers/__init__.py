@@ -1,0 +1,1 @@
+"""Shared helpers for the engine, store and CLI tests (not collected as tests)."""
