@@ -14,6 +14,7 @@ import torch
 
 from charrnn_tui.resources import open_store
 from engine.corpus import Corpus, load_corpus
+from engine.distributed import World, init_from_env, launched_by_torchrun, shutdown
 from engine.evaluate import mean_cross_entropy
 from engine.events import Evaluated, Event, Finished, Notice, Progress
 from engine.modelfile import read_meta
@@ -70,7 +71,7 @@ def _unique_name(store: ModelStore, base: str) -> str:
     return name
 
 
-def _resume_setup(args, store: ModelStore):
+def _resume_setup(args, store: ModelStore, main: bool):
     ckpt = store.load(args.resume)
     source = args.corpus or ckpt.corpus.get("source")
     if not source:
@@ -91,7 +92,8 @@ def _resume_setup(args, store: ModelStore):
     if name != resume_name or name in store.read_only:
         if name in store.read_only:
             name = _unique_name(store, f"{resume_name}-own")
-        store.create(name, force=args.force)
+        if main:
+            store.create(name, force=args.force)
     same_optimizer = (config.optimizer or "") == ckpt.optim_meta.get("name")
     trainer = Trainer(restore_model(ckpt), data, config, corpus_info=ckpt.corpus | {
         "source": source}, state=ckpt.state,
@@ -107,10 +109,20 @@ def _corpus_info(corpus: Corpus, source: str) -> dict:
 
 def train(args: argparse.Namespace) -> int:
     store = open_store(args.home)
+    world = World()
+    if launched_by_torchrun():
+        world, args.device = init_from_env(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
+    try:
+        return _train(args, store, world)
+    finally:
+        shutdown()
+
+
+def _train(args: argparse.Namespace, store: ModelStore, world: World) -> int:
     if args.resume:
-        trainer, name = _resume_setup(args, store)
+        trainer, name = _resume_setup(args, store, world.is_main)
     else:
         if not args.corpus:
             raise UserError("give a corpus: a file, a folder, or builtin:NAME")
@@ -120,7 +132,8 @@ def train(args: argparse.Namespace) -> int:
         spec, config = _fresh_setup(args, corpus)
         stem = Path(corpus.name.removeprefix("builtin:")).stem or "model"
         name = args.name or _unique_name(store, f"{stem}-{spec.cell}-{spec.layers}x{spec.hidden}")
-        store.create(name, force=args.force)
+        if world.is_main:  # only rank 0 writes the model
+            store.create(name, force=args.force)
         source = args.corpus if args.corpus.startswith("builtin:") else str(
             Path(args.corpus).expanduser().resolve())
         trainer = Trainer(build_model(spec, config.seed), corpus.data, config,
@@ -146,6 +159,8 @@ def train(args: argparse.Namespace) -> int:
             done = trainer.run(report, saver)
     finally:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+    if not world.is_main:
+        return 130 if interrupted else 0
     path = store.file(name)
     result = {"model": name, "path": str(path), "reason": "interrupted" if interrupted
               else done.reason, "val_loss": done.val_loss, "val_bpc": done.val_bpc,

@@ -28,9 +28,12 @@ class StreamBatcher:
     stream ends a chunk with is the right initial state for its next chunk.
     """
 
-    def __init__(self, data: np.ndarray, batch_size: int, seq_len: int, *, what: str = "training"):
+    def __init__(self, data: np.ndarray, batch_size: int, seq_len: int, *,
+                 what: str = "training", rank: int = 0, world: int = 1):
         if batch_size < 1 or seq_len < 1:
             raise CorpusError("batch size and sequence length must be at least 1")
+        if batch_size % world:
+            raise CorpusError(f"batch {batch_size} does not split evenly over {world} processes")
         need = min_corpus_chars(batch_size, seq_len)
         if len(data) < need:
             raise CorpusError(
@@ -38,8 +41,11 @@ class StreamBatcher:
                 f"(sequence {seq_len} + 1) needs at least {need:,}"
             )
         stream_len = len(data) // batch_size
-        self.streams = data[: batch_size * stream_len].reshape(batch_size, stream_len)
-        self.batch_size = batch_size
+        # Under data parallelism each rank walks its own disjoint block of the streams.
+        per_rank = batch_size // world
+        streams = data[: batch_size * stream_len].reshape(batch_size, stream_len)
+        self.streams = streams[rank * per_rank: (rank + 1) * per_rank]
+        self.batch_size = per_rank
         self.seq_len = seq_len
         self.chunks_per_epoch = (stream_len - 1) // seq_len
 

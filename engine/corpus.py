@@ -128,9 +128,11 @@ def encode_text(text: str, name: str = "text", *, encoding: str = "utf-8") -> Co
         data[pos:pos + len(cps)] = np.searchsorted(codepoints, cps)
         pos += len(cps)
     counts = np.bincount(data, minlength=len(codepoints))
-    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    digest = hashlib.sha256()
+    for start in range(0, len(text), _CHUNK):  # chunked: a full copy would cost 1 byte/char
+        digest.update(text[start:start + _CHUNK].encode("utf-8", "surrogatepass"))
     return Corpus(name=name, chars=[chr(c) for c in codepoints.tolist()], data=data,
-                  encoding=encoding, sha256=digest, counts=counts)
+                  encoding=encoding, sha256=digest.hexdigest(), counts=counts)
 
 
 def _folder_text(folder: Path, encoding: str | None) -> tuple[str, str, list[str]]:

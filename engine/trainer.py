@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from engine.batching import StreamBatcher, as_tensors
+from engine.distributed import agree, current_world, share_from_main
 from engine.evaluate import mean_cross_entropy
 from engine.events import Evaluated, Event, Finished, Notice, Progress, Sampled
 from engine.models import Model, ModelSpec, NumpyRNN, map_state
@@ -129,7 +130,11 @@ class Trainer:
         self.is_numpy = isinstance(model, NumpyRNN)
         cut = int(len(corpus_data) * config.train_fraction)
         train, self.val_data = corpus_data[:cut], corpus_data[cut:]
-        self.batcher = StreamBatcher(train, config.batch, config.seq)
+        self.world = current_world()
+        if self.world.active and self.is_numpy:
+            raise ValueError("distributed training needs the torch or scratch implementation")
+        self.batcher = StreamBatcher(train, config.batch, config.seq, rank=self.world.rank,
+                                     world=self.world.size)
         if len(self.val_data) < 2:
             raise ValueError("the validation split is empty; the corpus is too small")
         self.device = torch.device("cpu") if self.is_numpy else resolve_device(config.device)
@@ -142,6 +147,12 @@ class Trainer:
             self.model.to(self.device)
             self.optimizer = make_optimizer(self.optimizer_name, self.model.parameters(),
                                             self.base_lr, config.weight_decay)
+        self.net = self.model  # what training calls: the model, or its DDP wrapper
+        if self.world.active:
+            from torch.nn.parallel import DistributedDataParallel
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.net = DistributedDataParallel(self.model, device_ids=ids)
         if optim_tensors:
             self.load_optimizer_state(optim_tensors, optim_meta or {})
         self._pause = threading.Event()
@@ -284,43 +295,47 @@ class Trainer:
         return map_state(hidden, lambda s: s.to(target))
 
     def _train_chunk(self, chunk, hidden, lr: float):
-        """One optimizer step. Returns (loss, new hidden, step was finite)."""
+        """One optimizer step. Returns (loss, new hidden, step was finite on every rank)."""
         if self.is_numpy:
             return self.model.train_step(chunk.x, chunk.y, hidden, lr)
         for g in self.optimizer.param_groups:
             g["lr"] = lr
         x, y = as_tensors(chunk, self.device)
         with autocast(self.precision, self.device):
-            logits, hidden = self.model(x, hidden)
+            logits, hidden = self.net(x, hidden)
         loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten())
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        loss.backward()  # under DDP this also averages the gradients across ranks
         norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
         loss_value = loss.item()
         finite = math.isfinite(loss_value) and bool(torch.isfinite(norm))
-        if finite:
+        (bad,) = agree(self.world, [not finite], self.device)
+        if not bad:
             self.optimizer.step()
         hidden = map_state(hidden, lambda s: s.detach().float())
-        return loss_value, hidden, finite
+        return loss_value, hidden, not bad
 
     def run(self, on_event: Callable[[Event], None] | None = None,
             saver: Saver | None = None) -> Finished:
-        """Train until the budget, epochs or steps run out, or `stop()` is called."""
-        emit = on_event or (lambda e: None)
+        """Train until the budget, epochs or steps run out, or `stop()` is called.
+
+        Under torchrun every rank calls this; only rank 0 reports, evaluates and saves.
+        """
+        main = self.world.is_main
+        emit = (on_event or (lambda e: None)) if main else (lambda e: None)
+        saver = saver if main else None
         cfg, st = self.config, self.state
         torch.manual_seed(cfg.seed + st.step)
         if not self.is_numpy:
             self.model.train()
         run_start = time.perf_counter()
-        start_seconds = st.seconds
-        start_step = st.step
-        start_fraction = st.epoch + st.chunk / self.batcher.chunks_per_epoch
-        chars_at_start = st.chars_seen
+        start_seconds, start_step, chars_at_start = st.seconds, st.step, st.chars_seen
+        n_chunks = self.batcher.chunks_per_epoch
+        start_fraction = st.epoch + st.chunk / n_chunks
         last_report = last_eval = last_sample = last_save = run_start
         loss_sum, loss_n, bad_streak = 0.0, 0, 0
-        chunk_chars = cfg.batch * cfg.seq
-        n_chunks = self.batcher.chunks_per_epoch
-        hidden = self.model.init_state(cfg.batch, self.device)
+        chunk_chars = cfg.batch * cfg.seq  # every rank's streams together
+        hidden = self.model.init_state(self.batcher.batch_size, self.device)
         reason = "stopped"
 
         def elapsed_now() -> float:
@@ -331,46 +346,62 @@ class Trainer:
             return (st.chars_seen - chars_at_start) / dt if dt > 0 else 0.0
 
         def do_eval() -> None:
-            val = self.evaluate()
+            val = share_from_main(self.world, self.evaluate() if main else 0.0, self.device)
+            if math.isfinite(val):
+                self._last_good = self._snapshot()
+            if not main:
+                return
             st.last_val = val
             best = st.best_val is None or val < st.best_val
             if best:
                 st.best_val = val
             st.val_history.append([st.step, val])
             _thin(st.val_history)
-            if math.isfinite(val):
-                self._last_good = self._snapshot()
             emit(Evaluated(st.step, val, val / LN2, best))
             if best and saver and st.step > start_step:
                 self._save(saver, "best", emit)
 
         while True:
-            if self._stop.is_set():
-                break
-            if self._pause.is_set():
+            if self._pause.is_set() and not self._stop.is_set():
                 paused_at = time.perf_counter()
                 while self._pause.is_set() and not self._stop.is_set():
                     time.sleep(0.05)
                 run_start += time.perf_counter() - paused_at  # paused time is not training
-                continue
             if self._device_request:
                 hidden = self._move(self._device_request, emit, hidden)
                 self._device_request = None
             if st.chunk >= n_chunks:  # new epoch: streams restart, state resets
                 st.epoch += 1
                 st.chunk = 0
-                hidden = self.model.init_state(cfg.batch, self.device)
+                hidden = self.model.init_state(self.batcher.batch_size, self.device)
             epoch_fraction = st.epoch + st.chunk / n_chunks
+            st.seconds = start_seconds + elapsed_now()
+            now = time.perf_counter()
+            over_budget = (main and cfg.time_budget is not None
+                           and st.seconds - start_seconds >= cfg.time_budget)
+            eval_due = main and st.step > start_step and now - last_eval >= cfg.eval_every
+            stop, over_budget, eval_due = agree(
+                self.world, [self._stop.is_set(), over_budget, eval_due], self.device)
+            if stop:
+                break
+            if over_budget:
+                reason = "budget"
+                break
             if cfg.epochs is not None and epoch_fraction - start_fraction >= cfg.epochs:
                 reason = "epochs"
                 break
             if cfg.max_steps is not None and st.step - start_step >= cfg.max_steps:
                 reason = "steps"
                 break
-            st.seconds = start_seconds + elapsed_now()
-            if cfg.time_budget is not None and st.seconds - start_seconds >= cfg.time_budget:
-                reason = "budget"
-                break
+            if eval_due:
+                do_eval()
+                last_eval = time.perf_counter()
+            if main and cfg.sample_every and now - last_sample >= cfg.sample_every:
+                emit(Sampled(st.step, self.sample("\n", cfg.sample_length)))
+                last_sample = time.perf_counter()
+            if saver and cfg.autosave_every and now - last_save >= cfg.autosave_every:
+                self._save(saver, "last", emit)
+                last_save = time.perf_counter()
 
             progress = self._progress(start_seconds, start_fraction, start_step, epoch_fraction)
             lr = self._lr(progress)
@@ -390,7 +421,7 @@ class Trainer:
                     self._restore(self._last_good)
                     st.lr_scale *= 0.5
                     bad_streak = 0
-                    hidden = self.model.init_state(cfg.batch, self.device)
+                    hidden = self.model.init_state(self.batcher.batch_size, self.device)
                     emit(Notice(f"rolled back to the last good weights and halved the "
                                 f"learning rate to {self._lr(progress):.2e}", "warning"))
 
@@ -399,22 +430,11 @@ class Trainer:
                 mean = loss_sum / loss_n
                 st.history.append([st.step, mean])
                 _thin(st.history)
-                eta = None
-                if progress > 0:
-                    eta = (now - run_start) * (1 - progress) / progress
+                eta = (now - run_start) * (1 - progress) / progress if progress > 0 else None
                 emit(Progress(st.step, st.epoch, st.chunk, n_chunks, mean, lr, rate(),
                               start_seconds + now - run_start, eta, self.device.type,
                               self.precision))
                 loss_sum, loss_n, last_report = 0.0, 0, now
-            if now - last_eval >= cfg.eval_every:
-                do_eval()
-                last_eval = time.perf_counter()
-            if cfg.sample_every and now - last_sample >= cfg.sample_every:
-                emit(Sampled(st.step, self.sample("\n", cfg.sample_length)))
-                last_sample = time.perf_counter()
-            if saver and cfg.autosave_every and now - last_save >= cfg.autosave_every:
-                self._save(saver, "last", emit)
-                last_save = time.perf_counter()
 
         st.seconds = start_seconds + elapsed_now()
         chars_per_s = rate()

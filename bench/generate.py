@@ -1,0 +1,90 @@
+"""Generation speed: the streaming sampler against a bare loop of single-step model calls.
+
+    python bench/generate.py [MODEL] [--chars 2000]
+
+MODEL is a saved model name or file; without one a fresh 2×256 LSTM is used (speed does
+not depend on the weights).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+
+from bench.common import emit  # noqa: E402
+from engine.models import ModelSpec, build_model  # noqa: E402
+from engine.sampler import Sampler  # noqa: E402
+
+
+def load(ref: str | None):
+    if ref is None:
+        vocab = [chr(32 + i) for i in range(65)]
+        return build_model(ModelSpec(vocab=vocab)), vocab
+    from charrnn_tui.resources import open_store
+    from engine.store import restore_model
+
+    ckpt = open_store().load(ref)
+    return restore_model(ckpt), ckpt.spec.vocab
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("model", nargs="?")
+    p.add_argument("--chars", type=int, default=2000)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--threads", type=int, default=1)
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    model, vocab = load(args.model)
+    model.eval()
+    seed = ("To be, or not to be, that is the question: " * 5)[:200]
+
+    def bare() -> float:
+        state = model.init_state(1)
+        x = torch.zeros(1, 1, dtype=torch.long)
+        t = time.perf_counter()
+        with torch.no_grad():
+            for _ in range(args.chars):
+                logits, state = model(x, state)
+                x[0, 0] = int(torch.argmax(logits[0, -1]))
+        return time.perf_counter() - t
+
+    def sampler() -> tuple[float, float]:
+        s = Sampler(model, vocab, rng_seed=0)
+        s.prime(seed)
+        t = time.perf_counter()
+        s.next_char()
+        first = time.perf_counter() - t
+        t = time.perf_counter()
+        for _ in s.stream(args.chars):
+            pass
+        return time.perf_counter() - t, first
+
+    bare()
+    sampler()
+    bare_t, samp_t, firsts, prime_t = [], [], [], []
+    for _ in range(args.rounds):
+        bare_t.append(bare())
+        st, first = sampler()
+        samp_t.append(st)
+        firsts.append(first)
+        t = time.perf_counter()
+        Sampler(model, vocab).prime(seed)
+        prime_t.append(time.perf_counter() - t)
+    bare_rate = args.chars / min(bare_t)
+    samp_rate = args.chars / min(samp_t)
+    emit({"bench": "generate", "model": args.model or "fresh torch/lstm 2x256",
+          "bare_chars_per_s": round(bare_rate), "sampler_chars_per_s": round(samp_rate),
+          "ratio_sampler_vs_bare": round(samp_rate / bare_rate, 3),
+          "prime_200_chars_ms": round(1000 * min(prime_t), 2),
+          "first_char_after_prime_ms": round(1000 * min(firsts), 2)})
+
+
+if __name__ == "__main__":
+    main()
