@@ -31,6 +31,10 @@ class NumpyRNN:
     def init_state(self, batch: int, device: str = "cpu") -> np.ndarray:
         return np.zeros((batch, self.spec.hidden))
 
+    def layer_states(self, h: np.ndarray) -> dict[str, np.ndarray]:
+        """Per-layer views of a state for inspection: name → (layers, batch, hidden)."""
+        return {"hidden": h[None]}
+
     def forward(self, x: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """x: (batch, time) ids → logits (batch, time, vocab) and the last hidden state."""
         hs, h = self._hidden_states(x, h)
