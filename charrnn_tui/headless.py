@@ -94,6 +94,8 @@ def _resume_setup(args, store: ModelStore, main: bool):
             name = _unique_name(store, f"{resume_name}-own")
         if main:
             store.create(name, force=args.force)
+    elif main:
+        store.claim(name)
     same_optimizer = (config.optimizer or "") == ckpt.optim_meta.get("name")
     trainer = Trainer(restore_model(ckpt), data, config, corpus_info=ckpt.corpus | {
         "source": source}, state=ckpt.state,
@@ -147,7 +149,7 @@ def _train(args: argparse.Namespace, store: ModelStore, world: World) -> int:
         trainer.stop()
         signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C is final
 
-    signal.signal(signal.SIGINT, on_sigint)
+    signal.signal(signal.SIGINT, on_sigint)  # Ctrl-C: stop at a chunk boundary, then save
     quiet = args.json or not sys.stdout.isatty()
     report = _PlainReporter() if quiet else _RichReporter(trainer)
 
@@ -159,6 +161,7 @@ def _train(args: argparse.Namespace, store: ModelStore, world: World) -> int:
             done = trainer.run(report, saver)
     finally:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        store.release(name)
     if not world.is_main:
         return 130 if interrupted else 0
     path = store.file(name)

@@ -70,6 +70,7 @@ class ModelStore:
         self.root = Path(root) if root is not None else models_dir()
         self.root.mkdir(parents=True, exist_ok=True)
         self.read_only = {p.stem: Path(p) for p in read_only_models}
+        self._claims: dict[str, object] = {}  # name → open lock file held by this process
         self.clean_stale_temp_files()
 
     def clean_stale_temp_files(self) -> int:
@@ -134,34 +135,58 @@ class ModelStore:
     def list(self) -> list[ModelInfo]:
         return [self.info(n) for n in self.names()]
 
+    def _acquire(self, name: str):
+        """An exclusive, non-blocking lock on a model's folder, held by an open file."""
+        folder = self.folder(name)
+        folder.mkdir(parents=True, exist_ok=True)
+        lock = open(folder / ".lock", "a+")  # noqa: SIM115 - held beyond this function
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            lock.close()
+            if e.errno in (errno.EAGAIN, errno.EACCES):
+                raise StoreError(f"model {name!r} is in use by another charrnn-tui process; "
+                                 "pick another name or stop that one first") from None
+            raise
+        return lock
+
     @contextmanager
     def _locked(self, name: str) -> Iterator[None]:
         """Serialise writers of one model across processes; a second writer is told."""
-        folder = self.folder(name)
-        folder.mkdir(parents=True, exist_ok=True)
-        with open(folder / ".lock", "a+") as lock:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError as e:
-                if e.errno in (errno.EAGAIN, errno.EACCES):
-                    raise StoreError(f"model {name!r} is being saved by another process; "
-                                     "try again or use another name") from None
-                raise
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        if name in self._claims:  # this store already holds it for a training session
+            yield
+            return
+        lock = self._acquire(name)
+        try:
+            yield
+        finally:
+            lock.close()
 
     def create(self, name: str, *, force: bool = False) -> None:
-        """Reserve a name for a new model; never replaces one without `force`."""
+        """Claim a name for a training session; never replaces a model without `force`.
+
+        The claim (a lock) lasts until `release`, so a second process training under the
+        same name is told at once instead of the two overwriting each other.
+        """
         if name in self.read_only:
             raise StoreError(f"{name!r} is a built-in, read-only model; pick another name")
         if self.exists(name) and not force:
             raise StoreError(f"a model named {name!r} exists; choose another name, "
                              "resume it, or replace it explicitly (--force)")
-        if force and self.folder(name).exists():
+        self.claim(name)
+        if force:
             for tag in TAGS:
                 self.file(name, tag).unlink(missing_ok=True)
+
+    def claim(self, name: str) -> None:
+        """Hold `name` for this process (e.g. while resuming it) until `release`."""
+        if name not in self._claims:
+            self._claims[name] = self._acquire(name)
+
+    def release(self, name: str) -> None:
+        lock = self._claims.pop(name, None)
+        if lock is not None:
+            lock.close()
 
     def save(self, ckpt: Checkpoint, name: str, tag: str = "last") -> Path:
         """Write `tag` of model `name` atomically (the owner's autosave path)."""
