@@ -120,6 +120,9 @@ def encode_text(text: str, name: str = "text", *, encoding: str = "utf-8") -> Co
         seen.update(np.unique(cps).tolist())
         if len(seen) > MAX_VOCAB:
             raise CorpusError(f"{name}: more than {MAX_VOCAB:,} distinct characters")
+    if len(seen) < 2:
+        raise CorpusError(f"{name}: has only one distinct character "
+                          f"({chr(next(iter(seen)))!r}); there is nothing to predict")
     codepoints = np.array(sorted(seen), dtype=np.uint32)
     dtype = np.uint8 if len(codepoints) <= 256 else np.uint16
     data = np.empty(len(text), dtype=dtype)
