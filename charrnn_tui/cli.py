@@ -66,6 +66,11 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--argmax", action="store_true")
     s.add_argument("--length", type=int, default=500)
     s.add_argument("--rng-seed", type=int)
+    s.add_argument("--html", metavar="FILE", help="also write the text, coloured, as HTML")
+    s.add_argument("--svg", metavar="FILE", help="also write the text, coloured, as SVG")
+    s.add_argument("--neuron", metavar="KIND:LAYER:UNIT",
+                   help="colour by one unit's activation (e.g. cell:1:27) instead of by "
+                        "the model's confidence in each character")
 
     e = sub.add_parser("eval", help="cross-entropy of a text under a model (JSON)")
     e.add_argument("model")

@@ -250,14 +250,50 @@ def sample(args: argparse.Namespace) -> int:
     if skipped:
         print(f"charrnn-tui: seed characters the model never saw were skipped: "
               f"{' '.join(map(repr, skipped))}", file=sys.stderr)
+    view = _parse_view(args.neuron, ckpt.spec)
     out = sys.stdout
     out.write(args.seed_text)
+    generated = []
     for ch in sampler.stream(args.length):
         out.write(ch)
         out.flush()
+        generated.append(ch)
     out.write("\n")
     out.flush()
+    if args.html or args.svg:
+        _export_view(sampler, args.seed_text + "".join(generated), view, args)
     return 0
+
+
+def _parse_view(neuron: str | None, spec: ModelSpec) -> dict:
+    if not neuron:
+        return {"view": "confidence"}
+    kinds = ("hidden", "cell") if spec.cell == "lstm" else ("hidden",)
+    try:
+        kind, layer, unit = neuron.split(":")
+        view = {"view": "neuron", "kind": kind, "layer": int(layer), "unit": int(unit)}
+    except ValueError:
+        raise UserError("--neuron takes KIND:LAYER:UNIT, e.g. hidden:0:12 or cell:1:27") from None
+    if kind not in kinds or not (0 <= view["layer"] < spec.layers
+                                 and 0 <= view["unit"] < spec.hidden):
+        raise UserError(f"this model has units {'|'.join(kinds)}:0..{spec.layers - 1}:"
+                        f"0..{spec.hidden - 1}")
+    return view
+
+
+def _export_view(sampler: Sampler, text: str, view: dict, args: argparse.Namespace) -> None:
+    from engine.insight import to_html, trace
+
+    tr = trace(sampler.model, sampler.vocab, text)
+    title = f"charrnn-tui · {args.model}"
+    if args.html:
+        Path(args.html).write_text(to_html(tr, title=title, **view), encoding="utf-8")
+        print(f"charrnn-tui: wrote {args.html}", file=sys.stderr)
+    if args.svg:
+        from charrnn_tui.coloured import export_svg
+
+        export_svg(tr, Path(args.svg), title, **view)
+        print(f"charrnn-tui: wrote {args.svg}", file=sys.stderr)
 
 
 def evaluate(args: argparse.Namespace) -> int:
