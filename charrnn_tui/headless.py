@@ -89,18 +89,17 @@ def _resume_setup(args, store: ModelStore, main: bool):
     config = TrainConfig(**(saved | over))
     resume_name = args.resume.partition(":")[0]
     name = args.name or resume_name
-    if name != resume_name or name in store.read_only:
-        if name in store.read_only:
-            name = _unique_name(store, f"{resume_name}-own")
-        if main:
-            store.create(name, force=args.force)
-    elif main:
-        store.claim(name)
+    if name in store.read_only:
+        name = _unique_name(store, f"{resume_name}-own")
     same_optimizer = (config.optimizer or "") == ckpt.optim_meta.get("name")
     trainer = Trainer(restore_model(ckpt), data, config, corpus_info=ckpt.corpus | {
         "source": source}, state=ckpt.state,
         optim_tensors=ckpt.optim_tensors if same_optimizer else None,
         optim_meta=ckpt.optim_meta if same_optimizer else None)
+    if main and name != resume_name:
+        store.create(name, force=args.force)
+    elif main:
+        store.claim(name)
     return trainer, name
 
 
@@ -134,12 +133,12 @@ def _train(args: argparse.Namespace, store: ModelStore, world: World) -> int:
         spec, config = _fresh_setup(args, corpus)
         stem = Path(corpus.name.removeprefix("builtin:")).stem or "model"
         name = args.name or _unique_name(store, f"{stem}-{spec.cell}-{spec.layers}x{spec.hidden}")
-        if world.is_main:  # only rank 0 writes the model
-            store.create(name, force=args.force)
         source = args.corpus if args.corpus.startswith("builtin:") else str(
             Path(args.corpus).expanduser().resolve())
         trainer = Trainer(build_model(spec, config.seed), corpus.data, config,
                           corpus_info=_corpus_info(corpus, source))
+        if world.is_main:  # only rank 0 writes the model; only once training can start
+            store.create(name, force=args.force)
 
     interrupted = False
 
@@ -331,7 +330,8 @@ def models(args: argparse.Namespace) -> int:
                           "" if info.val_loss is None else f"{info.val_loss:.4f}",
                           "" if info.best_val is None else f"{info.best_val:.4f}",
                           str(info.steps), info.updated)
-        Console().print(table if table.row_count else "no saved models yet")
+        width = None if sys.stdout.isatty() else 200  # piped: don't cut names at 80
+        Console(width=width).print(table if table.row_count else "no saved models yet")
     elif action == "show":
         meta = read_meta(store.resolve(args.name))
         meta["spec"] = meta["spec"].to_dict()

@@ -93,8 +93,13 @@ def save(path: Path, ckpt: Checkpoint, *, created: str | None = None) -> None:
     write_atomic(path, encode(ckpt, created=created))
 
 
-def _refuse_pickle(path: Path, head: bytes) -> None:
-    if path.suffix.lower() in PICKLE_SUFFIXES or head[:1] == b"\x80" or head[:2] == b"PK":
+def _refuse_pickle(path: Path, head: bytes, size: int) -> None:
+    # A safetensors file starts with an 8-byte little-endian header length and then "{";
+    # that length's first byte may well be 0x80, so sniff for pickle/zip only otherwise.
+    looks_safetensors = (len(head) >= 9 and head[8:9] == b"{"
+                         and int.from_bytes(head[:8], "little") <= size - 8)
+    magic = head[:1] == b"\x80" or head[:2] == b"PK"
+    if path.suffix.lower() in PICKLE_SUFFIXES or (magic and not looks_safetensors):
         raise ModelFileError(
             f"{path.name}: looks like a pickle/PyTorch checkpoint; loading those can run "
             "code, so charrnn-tui only reads its own .safetensors model files"
@@ -107,8 +112,10 @@ def read_header(path: Path) -> tuple[dict, dict]:
     try:
         size = path.stat().st_size
         with path.open("rb") as f:
-            head = f.read(8)
-            _refuse_pickle(path, head)
+            head = f.read(9)
+            _refuse_pickle(path, head, size)
+            head = head[:8]
+            f.seek(8)
             if size < 8 or len(head) < 8:
                 raise ModelFileError(f"{path.name}: file is empty or truncated (size check)")
             (n,) = struct.unpack("<Q", head)
@@ -125,11 +132,15 @@ def read_header(path: Path) -> tuple[dict, dict]:
     if not isinstance(header, dict):
         raise ModelFileError(f"{path.name}: header is not a JSON object (header check)")
     meta = header.pop("__metadata__", None) or {}
+    if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
+        raise ModelFileError(f"{path.name}: metadata is not a map of strings (header check)")
     data_len = size - 8 - n
     for name, entry in header.items():
         try:
             start, end = entry["data_offsets"]
-            ok = entry["dtype"] in _DTYPES and 0 <= start <= end <= data_len
+            ok = (entry["dtype"] in _DTYPES and 0 <= start <= end <= data_len
+                  and isinstance(entry["shape"], list)
+                  and all(isinstance(d, int) and d >= 0 for d in entry["shape"]))
         except (KeyError, TypeError, ValueError):
             ok = False
         if not ok:
@@ -163,6 +174,10 @@ def read_meta(path: Path) -> dict:
                              f"charrnn-tui reads ({FORMAT_VERSION}); upgrade it (version check)")
     out = {k: _json_field(meta, k, path)
            for k in ("spec", "state", "config", "corpus", "optimizer")}
+    for key in ("spec", "state", "config", "corpus", "optimizer"):
+        if not isinstance(out[key], dict):
+            raise ModelFileError(f"{path.name}: metadata {key!r} is not a JSON object "
+                                 "(metadata check)")
     out["created"] = meta.get("created", "")
     out["updated"] = meta.get("updated", "")
     out["versions"] = _json_field(meta, "versions", path) if "versions" in meta else {}

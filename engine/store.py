@@ -231,7 +231,8 @@ class ModelStore:
         src = self.resolve(ref)
         dest = Path(dest).expanduser()
         if dest.is_dir():
-            dest = dest / f"{ref.partition(':')[0]}{SUFFIX}"
+            base = Path(ref.partition(":")[0]).name.removesuffix(SUFFIX)
+            dest = dest / f"{base}{SUFFIX}"
         if dest.exists() and not force:
             raise StoreError(f"{dest} exists; use --force to replace it")
         if weights_only:

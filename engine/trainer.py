@@ -282,7 +282,8 @@ class Trainer:
             emit(Notice(f"cannot switch device: {e}", "warning"))
             return hidden
         if self.is_numpy:
-            emit(Notice("the numpy implementation runs on the CPU only", "warning"))
+            if target.type != "cpu":
+                emit(Notice("the numpy implementation runs on the CPU only", "warning"))
             return hidden
         if target == self.device:
             return hidden

@@ -34,6 +34,10 @@ class ModelSpec:
             raise ValueError("the numpy implementation has only the vanilla 'rnn' cell")
         if self.impl != "torch" and self.layers != 1:
             raise ValueError(f"the {self.impl} implementation has exactly 1 layer")
+        for name in ("layers", "hidden", "embed"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ValueError(f"{name} must be a whole number")
         if not 1 <= self.layers <= 8:
             raise ValueError("layers must be between 1 and 8")
         if not 1 <= self.hidden <= 8192:

@@ -70,3 +70,23 @@ def logits_of(model, ids: list[int]) -> np.ndarray:
     with torch.no_grad():
         out, _ = model(torch.tensor([ids]), model.init_state(1))
     return out.double().numpy()
+
+
+class one_torch_thread:
+    """Context manager: torch on one intra-op thread.
+
+    Tiny models gain nothing from more, and on a busy machine spinning OpenMP threads
+    make them tens of times slower.
+    """
+
+    def __enter__(self):
+        import torch
+
+        self.saved = torch.get_num_threads()
+        torch.set_num_threads(1)
+        return self
+
+    def __exit__(self, *exc):
+        import torch
+
+        torch.set_num_threads(self.saved)
