@@ -55,30 +55,44 @@ class TrainingEnded(Message):
 
 
 class ModelReady(Message):
-    """A model to sample from ("play") or to continue training ("resume") under `name`."""
+    """A model to sample from ("play") or to continue training ("resume") under `name`.
 
-    def __init__(self, name: str, ckpt: Checkpoint, model: object, purpose: str) -> None:
+    `copy_of` names the read-only model a resumed copy came from.
+    """
+
+    def __init__(self, name: str, ckpt: Checkpoint, model: object, purpose: str,
+                 copy_of: str | None = None) -> None:
         super().__init__()
         self.name = name
         self.ckpt = ckpt
         self.model = model
         self.purpose = purpose
+        self.copy_of = copy_of
 
 
-class StorageChanged(Message):
-    """Models were saved, renamed or deleted: lists of models should refresh."""
+class ModelRenamed(Message):
+    """A saved model was renamed to `new`, or deleted (`new` is None)."""
+
+    def __init__(self, old: str, new: str | None) -> None:
+        super().__init__()
+        self.old = old
+        self.new = new
 
 
 class StreamPrimed(Message):
     """The sampler read the seed; `skipped` are characters the model does not know."""
 
-    def __init__(self, skipped: list[str]) -> None:
+    def __init__(self, stream: int, skipped: list[str]) -> None:
         super().__init__()
+        self.stream = stream
         self.skipped = skipped
 
 
 class StreamEnded(Message):
-    def __init__(self, count: int, error: str | None = None) -> None:
+    """The sampling thread of stream number `stream` returned after `count` characters."""
+
+    def __init__(self, stream: int, count: int, error: str | None = None) -> None:
         super().__init__()
+        self.stream = stream
         self.count = count
         self.error = error

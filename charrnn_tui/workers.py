@@ -8,6 +8,7 @@ small lock-protected buffer that the UI drains on a timer.
 
 from __future__ import annotations
 
+import copy
 import os
 import threading
 import time
@@ -20,30 +21,52 @@ from engine.builtin import builtin_text
 from engine.corpus import Corpus, encode_text, load_corpus
 from engine.download import ensure_tinyshakespeare
 from engine.events import Event, Progress
+from engine.models import ModelSpec, build_model
 from engine.sampler import Sampler
 from engine.store import ModelStore, restore_model
-from engine.trainer import Checkpoint, Finished, Saver, Trainer
+from engine.trainer import Checkpoint, Finished, Saver, TrainConfig, Trainer
+from engine.vocab import fit_corpus
 
 BUILTIN_PREFIX = "builtin:"
 
 
-def limit_torch_threads() -> int:
+def limit_torch_threads() -> None:
     """Leave one core to the UI thread so keys stay responsive while torch trains."""
-    threads = max(1, (os.cpu_count() or 2) - 1)
-    torch.set_num_threads(threads)
-    return threads
+    torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
 
 
-def load_corpus_source(spec: str, home: str | None,
+def load_corpus_source(spec: str, home: str | None, encoding: str | None = None,
                        progress: Callable[[int, int | None], None] | None = None) -> Corpus:
     """A corpus from a path or `builtin:NAME`; downloads go to `home`, with progress."""
     if not spec.startswith(BUILTIN_PREFIX):
-        return load_corpus(Path(spec).expanduser())
+        return load_corpus(Path(spec).expanduser(), encoding=encoding)
     name = spec.removeprefix(BUILTIN_PREFIX)
     if name == "tinyshakespeare":
         ensure_tinyshakespeare(home, progress=progress)
     # load_corpus has no `home`, so a --home download would be missed: compose directly.
     return encode_text(builtin_text(name, home), spec)
+
+
+def make_trainer(corpus: Corpus, source: str | None, arch: dict, config: TrainConfig,
+                 resume: Checkpoint | None = None,
+                 new_chars: str = "refuse") -> tuple[Trainer, str | None]:
+    """A Trainer for a fresh model, or for `resume` on this corpus; ValueError says why not.
+
+    Runs on the training thread: the first optimizer pulls in torch._dynamo, which
+    takes seconds. Returns a notice when the corpus had to be fitted to the model.
+    """
+    info = {"name": corpus.name, "source": source, "sha256": corpus.sha256,
+            "chars": len(corpus), "encoding": corpus.encoding}
+    if resume is None:
+        model = build_model(ModelSpec(**arch, vocab=corpus.chars), seed=config.seed)
+        return Trainer(model, corpus.data, config, corpus_info=info), None
+    ckpt, data, notice = fit_corpus(resume, corpus, new_chars)
+    same_optimizer = (config.optimizer or "") == ckpt.optim_meta.get("name")
+    trainer = Trainer(restore_model(ckpt), data, config, corpus_info=info,
+                      state=copy.deepcopy(ckpt.state),
+                      optim_tensors=ckpt.optim_tensors if same_optimizer else None,
+                      optim_meta=ckpt.optim_meta if same_optimizer else None)
+    return trainer, notice
 
 
 def store_saver(store: ModelStore, name: str) -> Saver:
@@ -122,15 +145,16 @@ class CharBuffer:
         self._chars: list[str] = []
         self.capacity = capacity
 
-    def put(self, char: str, stop: threading.Event) -> bool:
-        """Append one character, waiting while full; False if `stop` was set meanwhile."""
+    def put(self, char: str, stop: threading.Event) -> None:
+        """Append one character, waiting while full unless `stop` is set.
+
+        The character is kept even when stopping: the sampler's state already includes
+        it, and Continue must go on from exactly the text on screen.
+        """
         with self._cond:
-            while len(self._chars) >= self.capacity:
-                if stop.is_set():
-                    return False
+            while len(self._chars) >= self.capacity and not stop.is_set():
                 self._cond.wait(0.05)
             self._chars.append(char)
-        return True
 
     def take(self, limit: int | None = None) -> str:
         with self._cond:
@@ -156,7 +180,6 @@ def stream_chars(sampler: Sampler, seed: str | None, length: int, buffer: CharBu
         on_primed(sampler.prime(seed))
     count = 0
     while count < length and not stop.is_set():
-        if not buffer.put(sampler.next_char(), stop):
-            break
+        buffer.put(sampler.next_char(), stop)
         count += 1
     return count

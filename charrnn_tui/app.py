@@ -1,0 +1,291 @@
+"""The app: four panes in tabs, and the routing of messages between them."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import Footer, Header, TabbedContent, TabPane, Tabs
+from textual.worker import Worker, WorkerState
+
+from charrnn_tui.messages import (
+    CorpusLoaded,
+    ModelReady,
+    ModelRenamed,
+    TrainEvents,
+    TrainingEnded,
+)
+from charrnn_tui.resources import open_store
+from charrnn_tui.screens.help import HelpScreen, Section
+from charrnn_tui.widgets.corpus_pane import CorpusPane
+from charrnn_tui.widgets.models_pane import ModelsPane
+from charrnn_tui.widgets.playground_pane import PlaygroundPane
+from charrnn_tui.widgets.temperature import TemperatureControl
+from charrnn_tui.widgets.train_pane import TrainPane
+from charrnn_tui.workers import BUILTIN_PREFIX, limit_torch_threads
+from engine.events import Progress
+from engine.store import StoreError
+from engine.trainer import Checkpoint
+
+FIRST_RUN_HINT = ("Type a seed, press Enter, change the temperature with [ ]; "
+                  "or train your own in Corpus (F2).")
+EXIT_WAIT = 2.0  # seconds to let training stop and save before the app closes anyway
+TABS = (("corpus", "Corpus", "F2"), ("train", "Train", "F3"), ("playground", "Playground", "F4"),
+        ("models", "Models", "F5"))
+
+
+class CharRNNApp(App[None]):
+    """Corpus → Train → Playground, with saved Models alongside."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "charrnn-tui"
+    AUTO_FOCUS = None  # focus goes into the active pane (see _focus_active_pane), not the tabs
+    # Screen classes for small terminals (80×24): narrower form, fewer blank rows (app.tcss)
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
+    BINDINGS = [
+        Binding("f1,question_mark", "help", "Help"),
+        *(Binding(key.lower(), f"show_tab('{tab}')", title, show=False)
+          for tab, title, key in TABS),
+    ]
+
+    def __init__(self, home: str | None = None) -> None:
+        super().__init__()
+        self.home = home
+        self.store = open_store(home)
+        self.device = "cpu"
+        self.first_model = self._shipped_model_for_first_run()
+        self._first_load_pending = self.first_model is not None
+        self.saving_on_exit: str | None = None  # a model still being saved as the app closes
+
+    def _shipped_model_for_first_run(self) -> str | None:
+        """A shipped model to open with, when the user has none of their own yet."""
+        infos = self.store.list()
+        if any(not i.read_only for i in infos):
+            return None
+        return next((i.name for i in infos if i.read_only and not i.error), None)
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with TabbedContent(initial="playground" if self.first_model else "corpus", id="tabs"):
+            with TabPane("Corpus", id="corpus"):
+                yield CorpusPane(self.home, id="corpus-pane")
+            with TabPane("Train", id="train"):
+                yield TrainPane(self.store, id="train-pane")
+            with TabPane("Playground", id="playground"):
+                yield PlaygroundPane(self.home, id="playground-pane")
+            with TabPane("Models", id="models"):
+                yield ModelsPane(self.store, self._playground_model, self._training_name,
+                                 id="models-pane")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        limit_torch_threads()
+        self._update_subtitle()
+        self.call_after_refresh(self._focus_active_pane)
+        self.watch(self.screen, "focused", self._focus_changed, init=False)
+        if self.first_model:
+            self.playground.show_hint(FIRST_RUN_HINT)
+            self.query_one(ModelsPane).open_model(self.first_model, "play")
+
+    # --- panes ---------------------------------------------------------------------------
+    @property
+    def playground(self) -> PlaygroundPane:
+        return self.query_one(PlaygroundPane)
+
+    def _playground_model(self) -> tuple[str, Checkpoint] | None:
+        pane = self.playground
+        return (pane.model_name, pane.ckpt) if pane.model_name and pane.ckpt else None
+
+    def _training_name(self) -> str | None:
+        train = self.query_one(TrainPane)
+        return train.run_name if train.running else None
+
+    def _focus_changed(self, focused) -> None:
+        """A pane's keys only work with focus inside it: never leave focus nowhere.
+
+        Focus is lost when the focused control gets disabled (Start while training runs).
+        """
+        if focused is None:
+            self.call_after_refresh(self._focus_active_pane)
+
+    def _focus_active_pane(self) -> None:
+        if self.screen.focused is not None or self.screen is not self.screen_stack[0]:
+            return
+        tabs = self.query_one(TabbedContent)
+        self.query_one(f"#{tabs.active}-pane").focus_default()
+
+    def action_show_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+        self.query_one(f"#{tab}-pane").focus_default()
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        """Focus moves into the pane, so its keys work and show in the footer at once."""
+        pane = event.pane.query_one(f"#{event.pane.id}-pane")
+        if event.pane.id == "models":
+            self.query_one(ModelsPane).refresh_models()
+        if not isinstance(self.focused, Tabs):
+            pane.focus_default()
+
+    def _update_subtitle(self) -> None:
+        model = self.playground.model_name or "no model loaded"
+        self.sub_title = f"{model} · {self.device}"
+
+    # --- routing -------------------------------------------------------------------------
+    def on_corpus_loaded(self, event: CorpusLoaded) -> None:
+        self.query_one(TrainPane).set_corpus(event.corpus, event.source)
+
+    def on_train_events(self, event: TrainEvents) -> None:
+        last = next((e for e in reversed(event.events) if isinstance(e, Progress)), None)
+        if last is not None and last.device != self.device:
+            self.device = last.device
+            self._update_subtitle()
+
+    async def on_training_ended(self, event: TrainingEnded) -> None:
+        self.device = "cpu"
+        if event.ckpt is not None:
+            await self.playground.set_model(event.name, event.ckpt, event.model)
+            self.playground.show_hint("")
+            self.query_one(ModelsPane).refresh_models()
+        self._update_subtitle()
+
+    async def on_model_ready(self, event: ModelReady) -> None:
+        if event.purpose == "play":
+            await self.playground.set_model(event.name, event.ckpt, event.model)
+            self._update_subtitle()
+            if self._first_load_pending:  # the first-run model: stay, with the hint
+                self._first_load_pending = False
+            else:
+                self.playground.show_hint("")
+                self.action_show_tab("playground")
+            return
+        train = self.query_one(TrainPane)
+        if train.running:
+            self.notify("Training is running: stop it before resuming another model.",
+                        severity="warning")
+            return
+        train.set_resume(event.name, event.ckpt, copy_of=event.copy_of)
+        source = self._corpus_source(event.ckpt.corpus)
+        if train.corpus is None and source:
+            self.query_one(CorpusPane).load(source)
+        elif train.corpus is None:
+            self.notify("Load a corpus to continue training on in the Corpus tab (F2).",
+                        title="Resume")
+        self.action_show_tab("train")
+
+    def on_model_renamed(self, event: ModelRenamed) -> None:
+        """Names shown elsewhere follow a rename; a deleted model can no longer continue."""
+        self.query_one(TrainPane).model_renamed(event.old, event.new)
+        if self.playground.model_name == event.old and event.new:
+            self.playground.rename(event.new)
+            self._update_subtitle()
+
+    @staticmethod
+    def _corpus_source(info: dict) -> str | None:
+        """Where a model's corpus can be loaded from again, if it recorded that."""
+        source = info.get("source") or info.get("name") or ""
+        if source.startswith(BUILTIN_PREFIX):
+            return source
+        path = Path(source)
+        return source if path.is_absolute() and path.exists() else None
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Last line of defence: a worker that raised anyway is reported, not fatal."""
+        if event.state == WorkerState.ERROR:
+            self.notify(str(event.worker.error), title="Something went wrong",
+                        severity="error")
+
+    # --- help and commands ---------------------------------------------------------------
+    def _keys(self, bindings: Iterable[BindingType]) -> list[tuple[str, str]]:
+        rows = []
+        for b in bindings:
+            binding = b if isinstance(b, Binding) else Binding(*b)
+            keys = [self.get_key_display(Binding(k.strip(), binding.action))
+                    for k in binding.key.split(",")]
+            rows.append((" or ".join(dict.fromkeys(keys)),
+                         binding.tooltip or binding.description))
+        return rows
+
+    def help_sections(self) -> list[Section]:
+        return [
+            ("Everywhere", self._keys(self.BINDINGS) + [
+                ("^q", "Quit (a running training stops and saves first)"),
+                ("^p", "Command palette: every main action by name"),
+                ("tab / shift+tab", "Next / previous control"),
+            ]),
+            ("Corpus", [("enter", "Load the highlighted corpus, or the typed path")]
+             + self._keys(CorpusPane.BINDINGS)),
+            ("Train", self._keys(TrainPane.BINDINGS)
+             + [("enter", "In a settings field: start training")]),
+            ("Playground", [("enter", "In the seed box: generate from the seed")]
+             + self._keys(PlaygroundPane.BINDINGS)
+             + [(k, f"{d} (temperature control focused)")
+                for k, d in self._keys(TemperatureControl.BINDINGS)]),
+            ("Models", [("enter", "Load the highlighted model in the Playground")]
+             + self._keys(ModelsPane.BINDINGS)),
+            ("Dialogs", [("y / enter", "Confirm"), ("n / escape", "Cancel")]),
+        ]
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(
+                "Mouse works too: click tabs, buttons and the temperature bar; scroll over it.",
+                self.help_sections()))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for tab, title, key in TABS:
+            yield SystemCommand(f"Go to {title}", f"Show the {title} tab ({key})",
+                                lambda tab=tab: self.action_show_tab(tab))
+        train, play = self.query_one(TrainPane), self.playground
+        corpus, models = self.query_one(CorpusPane), self.query_one(ModelsPane)
+        yield SystemCommand("Open a corpus file or folder", "Browse for text to train on",
+                            corpus.action_browse)
+        yield SystemCommand("Start training", "Train with the settings in the Train tab",
+                            train.action_start)
+        yield SystemCommand("Pause or resume training", "Toggle the running training",
+                            train.action_pause)
+        yield SystemCommand("Stop training", "Stop, evaluate and save", train.action_stop)
+        yield SystemCommand("Generate", "Sample from the seed in the Playground",
+                            play.action_generate)
+        yield SystemCommand("Continue generating", "Go on from where the text ended",
+                            play.action_continue)
+        yield SystemCommand("Stop generating", "Halt the Playground stream", play.action_stop)
+        yield SystemCommand("Save generated text", "Write the Playground text to a file",
+                            play.action_save)
+        yield SystemCommand("Save Playground model as…", "Copy the current model under a name",
+                            models.action_save_current)
+        yield SystemCommand("Help: keys", "Every key, by pane (F1)", self.action_help)
+
+    # --- leaving -------------------------------------------------------------------------
+    async def action_quit(self) -> None:
+        """Stop sampling and training first; training saves its model as it ends."""
+        self.playground.stop_for_exit()
+        train = self.query_one(TrainPane)
+        if train.stop_for_exit():
+            self.notify("Stopping training and saving the model…", timeout=EXIT_WAIT)
+            deadline = time.monotonic() + EXIT_WAIT
+            while train.running and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            if train.running:  # the thread goes on evaluating and saving; Python waits for it
+                self.saving_on_exit = train.run_name
+        self.exit()
+
+
+def run_app(home: str | None = None) -> None:
+    """Open the app on the data home `home` ($CHARRNN_TUI_HOME or the user data dir)."""
+    try:
+        app = CharRNNApp(home)
+    except (OSError, StoreError) as e:
+        print(f"charrnn-tui: cannot use the data folder: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+    app.run()
+    if app.saving_on_exit:
+        print(f"charrnn-tui: finishing the last evaluation and save of "
+              f"{app.saving_on_exit}…", file=sys.stderr)

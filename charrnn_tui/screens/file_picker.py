@@ -1,0 +1,48 @@
+"""Browse for a corpus: pick a text file, or a folder whose files are read together."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, DirectoryTree, Label
+
+
+class FilePickerScreen(ModalScreen[str | None]):
+    """Enter on a file opens it; "Use folder" takes the highlighted folder."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    def __init__(self, start: Path) -> None:
+        super().__init__()
+        self.start = start
+        self.highlighted: Path = start
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog picker"):
+            yield Label("Pick a text file (Enter), or a folder of text files", id="picker-title")
+            yield DirectoryTree(self.start, id="picker-tree")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Use folder", id="use-folder")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one(DirectoryTree).focus()
+
+    def on_directory_tree_file_selected(self, event: DirectoryTree.FileSelected) -> None:
+        event.stop()
+        self.dismiss(str(event.path))
+
+    def on_tree_node_highlighted(self, event: DirectoryTree.NodeHighlighted) -> None:
+        entry = event.node.data
+        if entry is not None:
+            path = Path(entry.path)
+            self.highlighted = path if path.is_dir() else path.parent
+            self.query_one("#use-folder", Button).label = f"Use {self.highlighted.name or path}/"
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(str(self.highlighted) if event.button.id == "use-folder" else None)

@@ -1,0 +1,217 @@
+"""Models pane: the saved models, to sample from, continue training, rename or delete."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, DataTable, Static
+
+from charrnn_tui.messages import ModelReady, ModelRenamed
+from charrnn_tui.names import free_name
+from charrnn_tui.screens.dialogs import ConfirmScreen, PromptScreen
+from charrnn_tui.widgets.format import count
+from charrnn_tui.workers import load_model
+from engine.store import ModelInfo, ModelStore, StoreError, check_name
+from engine.trainer import Checkpoint
+
+CurrentModel = Callable[[], "tuple[str, Checkpoint] | None"]
+
+
+def _updated(stamp: str) -> str:
+    """'2025-01-02T10:11:12+0100' → '2025-01-02 10:11'."""
+    return stamp[:16].replace("T", " ")
+
+
+def _short(text: str, width: int = 16) -> str:
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+class ModelsPane(Vertical):
+    """Store operations are quick and run here; loading weights runs on a thread."""
+
+    BINDINGS = [
+        Binding("l", "load", "Load in Playground"),
+        Binding("r", "resume", "Resume training"),
+        Binding("n", "rename", "Rename"),
+        Binding("delete,d", "delete", "Delete"),
+        Binding("s", "save_current", "Save current as…"),
+    ]
+
+    def __init__(self, store: ModelStore, current: CurrentModel,
+                 training: Callable[[], str | None], *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.store = store
+        self.current = current  # the Playground's model, for "Save current as…"
+        self.training = training  # the name a running training saves under
+        self.infos: dict[str, ModelInfo] = {}
+
+    def compose(self) -> ComposeResult:
+        yield DataTable(id="models-table", cursor_type="row", zebra_stripes=True)
+        with Horizontal(id="models-buttons"):
+            yield Button("Load in Playground", id="load", variant="primary", compact=True)
+            yield Button("Resume training", id="resume", compact=True)
+            yield Button("Rename", id="rename", compact=True)
+            yield Button("Delete", id="delete", variant="error", compact=True)
+            yield Button("Save current as…", id="save_current", compact=True)
+        yield Static("", id="models-status")
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for label in ("Name", "Model", "Params", "Corpus", "Val", "Steps", "Updated"):
+            table.add_column(label, key=label)
+        self.refresh_models()
+
+    def focus_default(self) -> None:
+        self.query_one(DataTable).focus()
+
+    def refresh_models(self) -> None:
+        table = self.query_one(DataTable)
+        keep = self.selected_name()
+        table.clear()
+        self.infos = {i.name: i for i in self.store.list()}
+        for info in self.infos.values():
+            name = f"{info.name} (built-in)" if info.read_only else info.name
+            if info.error:
+                table.add_row(name, "unreadable", "", info.error, "", "", "", key=info.name)
+                continue
+            val = "–" if info.val_loss is None else f"{info.val_loss:.3f}"
+            table.add_row(name, info.describe, count(info.params), _short(info.corpus), val,
+                          f"{info.steps:,}", _updated(info.updated), key=info.name)
+        if keep in self.infos:
+            table.move_cursor(row=table.get_row_index(keep))
+        self.query_one("#models-status", Static).update(
+            "" if self.infos else "No saved models yet: train one in the Train tab (F3).")
+        for button in self.query(Button):
+            button.disabled = not self.infos and button.id != "save_current"
+
+    def selected_name(self) -> str | None:
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return None
+        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+    def _status(self, text: str) -> None:
+        self.query_one("#models-status", Static).update(text)
+
+    # --- actions -------------------------------------------------------------------------
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        getattr(self, f"action_{event.button.id}")()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_load()
+
+    def action_load(self) -> None:
+        name = self.selected_name()
+        if name:
+            self._status(f"loading {name}…")
+            self.open_model(name, "play")
+
+    def action_resume(self) -> None:
+        name = self.selected_name()
+        if not name:
+            return
+        if name not in self.store.read_only:
+            self.open_model(name, "resume")
+            return
+
+        def chosen(new: str | None) -> None:
+            if new:
+                self.open_model(name, "resume", save_as=new)
+
+        self.app.push_screen(PromptScreen(
+            f"{name} is built in and read-only: train a copy named",
+            free_name(self.store, f"{name}-own"), action="Resume as copy",
+            check=self._check_new), chosen)
+
+    def _changeable(self, verb: str) -> str | None:
+        """The selected model, if it may be renamed or deleted now; else say why not."""
+        name = self.selected_name()
+        if name and name in self.store.read_only:
+            self._status(f"✗ {name} is built in and cannot be {verb}")
+        elif name and name == self.training():
+            self._status(f"✗ {name} is being trained; stop the training first")
+        else:
+            return name
+        return None
+
+    def action_rename(self) -> None:
+        name = self._changeable("renamed")
+        if not name:
+            return
+
+        def chosen(new: str | None) -> None:
+            if new and self._do(lambda: self.store.rename(name, new), f"renamed {name} to {new}"):
+                self.post_message(ModelRenamed(name, new))
+
+        self.app.push_screen(PromptScreen(f"Rename {name} to", name, action="Rename",
+                                          check=self._check_new), chosen)
+
+    def action_delete(self) -> None:
+        name = self._changeable("deleted")
+        if not name:
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes and self._do(lambda: self.store.remove(name), f"deleted {name}"):
+                self.post_message(ModelRenamed(name, None))
+
+        self.app.push_screen(ConfirmScreen(
+            f"Delete the model {name!r}? Its saved files are removed for good.", "Delete"),
+            answered)
+
+    def action_save_current(self) -> None:
+        current = self.current()
+        if current is None:
+            self._status("✗ no model in the Playground to save")
+            return
+        name, ckpt = current
+
+        def chosen(new: str | None) -> None:
+            if new:
+                self._do(lambda: self._save_copy(ckpt, new), f"saved the Playground model as {new}")
+
+        self.app.push_screen(PromptScreen(
+            "Save the Playground model as", free_name(self.store, f"{name}-copy"),
+            action="Save", check=self._check_new), chosen)
+
+    def _save_copy(self, ckpt: Checkpoint, name: str) -> None:
+        self.store.create(name)
+        try:
+            self.store.save(ckpt, name, "last")
+        finally:
+            self.store.release(name)
+
+    def _do(self, change: Callable[[], object], done: str) -> bool:
+        try:
+            change()
+        except (StoreError, OSError) as e:
+            self._status(f"✗ {e}")
+            return False
+        self.refresh_models()
+        self._status(done)
+        return True
+
+    def _check_new(self, name: str) -> str | None:
+        try:
+            check_name(name)
+        except StoreError as e:
+            return str(e)
+        return f"a model named {name!r} exists" if self.store.exists(name) else None
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="models")
+    def open_model(self, name: str, purpose: str, save_as: str | None = None) -> None:
+        """Load `name` on a thread and post ModelReady to "play" it or to "resume" training."""
+        try:
+            ckpt, model = load_model(self.store, name)
+        except Exception as e:  # StoreError, ModelFileError, or worse: say so, stay up
+            self.app.call_from_thread(self._status, f"✗ could not load {name}: {e}")
+            return
+        self.post_message(ModelReady(save_as or name, ckpt, model, purpose,
+                                     copy_of=name if save_as else None))
+        self.app.call_from_thread(self._status, "")

@@ -1,0 +1,265 @@
+"""Training settings: fields that become a ModelSpec and a TrainConfig, or say why not."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, VerticalScroll
+from textual.validation import Function, Integer, Number, Validator
+from textual.widgets import Input, Label, Select, Static, Switch
+
+from engine.models import CELLS, IMPLEMENTATIONS, ModelSpec
+from engine.optim import OPTIMIZERS
+from engine.precision import accelerator_available
+from engine.presets import PRESETS
+from engine.store import NAME_RE
+from engine.trainer import TrainConfig
+
+DEFAULT_PRESET = "quick"
+STOP_UNITS = (("seconds", "time_budget"), ("epochs", "epochs"), ("steps", "max_steps"),
+              ("never (Stop by hand)", ""))
+NEW_CHAR_POLICIES = {"refuse": "refuse the corpus", "map": "map to a space",
+                     "extend": "grow the vocabulary"}  # keys: engine.vocab.POLICIES
+EVAL_EVERY = 15.0
+SAMPLE_EVERY = 10.0
+# ModelSpec.validate needs a vocabulary; before a corpus is chosen, check the rest with this.
+_PLACEHOLDER_VOCAB = ["\n", " "]
+
+
+class FormError(ValueError):
+    """A field that does not parse or a combination that cannot train; `field` is its id."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass
+class Settings:
+    arch: dict  # ModelSpec fields except the vocabulary
+    config: TrainConfig
+    name: str  # empty: derive one
+
+
+_NAME_RULE = "letters, digits, . _ - (up to 64), starting with a letter or digit"
+
+
+def _name_ok(value: str) -> bool:
+    """Empty is fine: the pane then derives a free name from the corpus and model."""
+    return not value.strip() or bool(NAME_RE.match(value.strip()))
+
+
+# id, label, validator; the order is the order on screen (after the selects above them)
+_ARCH_FIELDS: list[tuple[str, str, Validator]] = [
+    ("layers", "Layers", Integer(1, 8)),
+    ("hidden", "Hidden", Integer(1, 8192)),
+    ("embed", "Embedding", Integer(1, 8192)),
+    ("dropout", "Dropout", Number(0, 0.95)),
+]
+_TRAIN_FIELDS: list[tuple[str, str, Validator]] = [
+    ("batch", "Batch", Integer(1, 4096)),
+    ("seq", "Sequence", Integer(1, 4096)),
+    ("lr", "Learn rate", Function(lambda v: not v.strip() or _positive(v),
+                                  "a number above 0, or empty for the default")),
+    ("seed", "Seed", Integer(0, 2**31 - 1)),
+]
+_RUN_FIELDS: list[tuple[str, str, Validator]] = [
+    ("eval_every", "Eval every s", Number(1, 86400)),
+    ("sample_every", "Sample every s", Number(0, 86400)),
+]
+
+
+def _positive(value: str) -> bool:
+    try:
+        return 0 < float(value) < 10
+    except ValueError:
+        return False
+
+
+class TrainForm(VerticalScroll):
+    """Everything about the next training run. Arch fields lock when resuming a model."""
+
+    ARCH_IDS = ("impl", "cell", "layers", "hidden", "embed", "dropout", "optimizer")
+    locked = False  # resuming: the model fixes its architecture and optimizer
+    frozen = False  # training runs
+
+    def compose(self) -> ComposeResult:
+        yield self._row("Preset", Select([(p, p) for p in PRESETS], value=DEFAULT_PRESET,
+                                         allow_blank=False, id="preset", compact=True))
+        yield Static(PRESETS[DEFAULT_PRESET].description, id="preset-hint", classes="hint")
+        yield Label("Model", classes="section")
+        yield self._row("Library", Select([(i, i) for i in IMPLEMENTATIONS], allow_blank=False,
+                                          id="impl", compact=True))
+        yield self._row("Cell", Select([(c, c) for c in CELLS], allow_blank=False, id="cell",
+                                       compact=True))
+        for fid, label, validator in _ARCH_FIELDS:
+            yield self._row(label, Input(id=fid, validators=[validator], compact=True))
+        yield Label("Training", classes="section")
+        for fid, label, validator in _TRAIN_FIELDS:
+            yield self._row(label, Input(id=fid, validators=[validator], compact=True))
+        yield self._row("Optimizer", Select([("default", "")] + [(o, o) for o in OPTIMIZERS],
+                                            allow_blank=False, id="optimizer", compact=True))
+        yield self._row("Schedule", Select([("cosine", "cosine"), ("constant", "constant")],
+                                           allow_blank=False, id="schedule", compact=True))
+        yield self._row("Stop after", Input(id="stop_value", compact=True,
+                                            validators=[Function(_stop_ok, "a number above 0")]))
+        yield self._row("", Select([(u, f) for u, f in STOP_UNITS], allow_blank=False,
+                                   id="stop_unit", compact=True))
+        for fid, label, validator in _RUN_FIELDS:
+            yield self._row(label, Input(id=fid, validators=[validator], compact=True))
+        yield self._row("Save as", Input(id="name", compact=True, placeholder="automatic",
+                                         validators=[Function(_name_ok, _NAME_RULE)]))
+        yield self._row("New chars", Select(
+            [(v, k) for k, v in NEW_CHAR_POLICIES.items()], value="refuse", allow_blank=False,
+            id="new_chars", compact=True, tooltip="what to do with characters of the corpus "
+            "that the resumed model never saw"), id="new-chars-row")
+        kind, reason = self._accelerator = accelerator_available()
+        yield self._row("GPU", Switch(value=False, id="gpu", disabled=kind is None,
+                                      tooltip=reason))
+        yield Static(f"GPU: {reason}" if kind is None else f"GPU: {kind} ({reason})",
+                     id="gpu-reason", classes="hint")
+
+    @staticmethod
+    def _row(label: str, widget, id: str | None = None) -> Horizontal:
+        return Horizontal(Label(label, classes="field-label"), widget, classes="field", id=id)
+
+    def show_new_chars(self, show: bool) -> None:
+        """The new-characters policy matters only when resuming a model."""
+        self.query_one("#new-chars-row").display = show
+
+    @property
+    def new_chars(self) -> str:
+        return self._choice("new_chars") or "refuse"
+
+    def on_mount(self) -> None:
+        self.query_one("#eval_every", Input).value = f"{EVAL_EVERY:g}"
+        self.query_one("#sample_every", Input).value = f"{SAMPLE_EVERY:g}"
+        self.apply_preset(DEFAULT_PRESET)
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if not isinstance(event.value, str):
+            return
+        if event.select.id == "preset":
+            self.apply_preset(event.value)
+            self.query_one("#preset-hint", Static).update(PRESETS[event.value].description)
+        elif event.select.id == "stop_unit":
+            self._refresh_enabled()
+        elif event.select.id == "impl" and event.value != "torch" and not event.select.disabled:
+            # the hand-built models have one layer; the numpy one only the plain rnn cell
+            self._set("layers", 1)
+            if event.value == "numpy":
+                self._set("cell", "rnn")
+                self._set("optimizer", "")
+
+    # --- filling -----------------------------------------------------------------------
+    def _set(self, fid: str, value) -> None:
+        widget = self.query_one(f"#{fid}")
+        if isinstance(widget, Select):
+            widget.value = value
+        else:
+            widget.value = "" if value is None else f"{value:g}" if isinstance(value, float) \
+                else str(value)
+
+    def apply_preset(self, name: str) -> None:
+        preset = PRESETS[name]
+        defaults = ModelSpec()
+        for key in ("impl", "cell", "layers", "hidden", "embed", "dropout"):
+            if not self.query_one(f"#{key}").disabled:
+                self._set(key, preset.model.get(key, getattr(defaults, key)))
+        self._fill_training(TrainConfig(**preset.train), stop=True)
+
+    def _fill_training(self, config: TrainConfig, *, stop: bool) -> None:
+        for key in ("batch", "seq", "lr", "seed", "schedule"):
+            self._set(key, getattr(config, key))
+        if not self.query_one("#optimizer").disabled:
+            self._set("optimizer", config.optimizer or "")
+        if not stop:
+            return
+        for _, field in STOP_UNITS:
+            value = getattr(config, field) if field else None
+            if value is not None or not field:
+                self._set("stop_unit", field)
+                self._set("stop_value", "" if not field else value)
+                break
+
+    def lock_to(self, spec: ModelSpec, config: dict) -> None:
+        """Resume mode: the architecture and optimizer come from the model being resumed."""
+        for key in ("impl", "cell", "layers", "hidden", "embed", "dropout"):
+            self._set(key, getattr(spec, key))
+        self._set("optimizer", config.get("optimizer") or "")
+        known = {k: config[k] for k in ("batch", "seq", "lr", "seed", "schedule") if k in config}
+        self._fill_training(TrainConfig(**known), stop=False)
+        self.locked = True
+        self._refresh_enabled()
+
+    def unlock(self) -> None:
+        self.locked = False
+        self._refresh_enabled()
+
+    def freeze(self, frozen: bool) -> None:
+        """While training runs nothing changes, except the device (GPU switch)."""
+        self.frozen = frozen
+        self._refresh_enabled()
+
+    def _refresh_enabled(self) -> None:
+        no_stop = not self._choice("stop_unit")
+        for widget in self.query("Input, Select"):
+            widget.disabled = (self.frozen or (self.locked and widget.id in self.ARCH_IDS)
+                               or (widget.id == "stop_value" and no_stop))
+        self.query_one("#gpu", Switch).disabled = self._accelerator[0] is None
+
+    def set_name(self, name: str) -> None:
+        self.query_one("#name", Input).value = name
+
+    @property
+    def device(self) -> str:
+        kind = self._accelerator[0]
+        return kind if kind and self.query_one("#gpu", Switch).value else "cpu"
+
+    # --- reading -----------------------------------------------------------------------
+    def _text(self, fid: str, label: str) -> str:
+        widget = self.query_one(f"#{fid}", Input)
+        result = widget.validate(widget.value)
+        if result is not None and not result.is_valid:
+            raise FormError(fid, f"{label}: {result.failure_descriptions[0]}")
+        return widget.value.strip()
+
+    def _choice(self, fid: str) -> str:
+        value = self.query_one(f"#{fid}", Select).value
+        return value if isinstance(value, str) else ""
+
+    def read(self, vocab: list[str] | None = None) -> Settings:
+        """Parse and check every field; FormError names the first problem."""
+        arch = {"impl": self._choice("impl"), "cell": self._choice("cell")}
+        for fid, label, _ in _ARCH_FIELDS:
+            raw = self._text(fid, label)
+            arch[fid] = float(raw) if fid == "dropout" else int(raw)
+        try:
+            ModelSpec(**arch, vocab=vocab or _PLACEHOLDER_VOCAB).validate()
+        except ValueError as e:
+            raise FormError("impl", str(e)) from None
+        values = {fid: self._text(fid, label) for fid, label, _ in _TRAIN_FIELDS + _RUN_FIELDS}
+        unit = self._choice("stop_unit")
+        stop: dict = {}
+        if unit:
+            raw = self._text("stop_value", "Stop after")
+            stop[unit] = int(float(raw)) if unit == "max_steps" else float(raw)
+        config = TrainConfig(
+            batch=int(values["batch"]), seq=int(values["seq"]),
+            lr=float(values["lr"]) if values["lr"] else None,
+            optimizer=self._choice("optimizer") or None, schedule=self._choice("schedule"),
+            seed=int(values["seed"]), eval_every=float(values["eval_every"]),
+            sample_every=float(values["sample_every"]), device=self.device, **stop)
+        try:
+            config.validate(arch["impl"])
+        except ValueError as e:
+            raise FormError("optimizer", str(e)) from None
+        return Settings(arch, config, self._text("name", "Save as"))
+
+
+def _stop_ok(value: str) -> bool:
+    try:
+        return float(value) > 0
+    except ValueError:
+        return False

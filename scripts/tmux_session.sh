@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Drive the real app in tmux like a person would: pick a corpus, train, watch the loss,
+# stop, generate from a seed, change the temperature, quit. Every step is checked on
+# the screen (capture-pane); the first thing missing fails the run with the screen shown.
+#
+# Usage: scripts/tmux_session.sh [seconds of training, default 12]
+# Needs tmux and the installed `charrnn-tui`. Uses a throwaway data home, never yours.
+set -euo pipefail
+
+TRAIN_SECONDS=${1:-12}
+SESSION="charrnn-check-$$"
+WORK=$(mktemp -d)
+export CHARRNN_TUI_HOME="$WORK/home"
+
+command -v tmux >/dev/null || { echo "tmux is not installed" >&2; exit 2; }
+command -v charrnn-tui >/dev/null || { echo "charrnn-tui is not installed" >&2; exit 2; }
+
+cleanup() {
+    tmux kill-session -t "$SESSION" 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+screen() { tmux capture-pane -p -t "$SESSION"; }
+
+fail() {
+    echo "FAIL: $*" >&2
+    echo "----- screen -----" >&2
+    screen >&2
+    exit 1
+}
+
+# wait_for PATTERN SECONDS: until the screen shows PATTERN (an extended regex)
+wait_for() {
+    local deadline=$((SECONDS + $2))
+    until screen | grep -Eq -- "$1"; do
+        ((SECONDS < deadline)) || fail "did not see /$1/ within $2 s"
+        sleep 0.2
+    done
+    echo "ok: $1"
+}
+
+keys() { tmux send-keys -t "$SESSION" "$@"; sleep 0.3; }
+
+# The pane outlives the app so a traceback and the exit status stay readable.
+tmux new-session -d -s "$SESSION" -x 120 -y 40 -e "CHARRNN_TUI_HOME=$CHARRNN_TUI_HOME" \
+    "charrnn-tui; echo \"app exited with status \$?\"; sleep 120"
+
+wait_for "charrnn-tui" 30
+wait_for "Corpus +Train +Playground +Models" 5
+
+# Corpus: the first built-in (Python documentation) is highlighted; Enter loads it.
+keys F2
+wait_for "Choose a corpus" 5
+keys Enter
+wait_for "Loaded: builtin:python-docs" 30
+wait_for "Vocabulary +[0-9]+ distinct characters" 5
+
+# Train with the default preset; the loss curve and speed appear, then Stop saves.
+keys F3
+wait_for "Corpus builtin:python-docs" 5
+keys F6
+wait_for "chars/s" 60
+wait_for "chunk [0-9,]+ of [0-9,]+, epoch 1" 10
+sleep "$TRAIN_SECONDS"
+screen | grep -Eq "loss [0-9.]+ \(" || fail "no training loss shown"
+keys F8
+wait_for "stopped at step [0-9,]+" 60
+wait_for "saved as python-docs-lstm-2x256" 5
+[[ -f "$CHARRNN_TUI_HOME/models/python-docs-lstm-2x256/last.safetensors" ]] \
+    || fail "the model file was not saved"
+
+# Playground: the trained model is loaded; type a seed, Enter streams text.
+keys F4
+wait_for "Model python-docs-lstm-2x256" 10
+keys -l "The "
+keys Enter
+wait_for "generating" 10
+keys "]" "]" "]" "]"
+wait_for "Temperature 1\.00" 5
+wait_for "[0-9,]+ characters; F6 continues" 60
+screen | grep -q "The " || fail "the seed is not in the output"
+
+# Models: the new model is listed next to the shipped one.
+keys F5
+wait_for "python-docs-lstm-2x256" 5
+
+# Quit: the app ends cleanly, without a traceback.
+keys C-q
+wait_for "app exited with status 0" 15
+if screen | grep -q "Traceback"; then fail "traceback on the screen"; fi
+echo "PASS: tmux session drove corpus → train → playground → models → quit"

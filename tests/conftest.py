@@ -1,0 +1,48 @@
+"""Fixtures and hooks shared by the test modules; others may add theirs below."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+
+import pytest
+
+from engine.download import ENV_TINYSHAKESPEARE_URL
+from engine.paths import ENV_HOME
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """Run `async def` tests (the app's Pilot tests) in a fresh event loop, no plugin needed."""
+    if not inspect.iscoroutinefunction(pyfuncitem.obj):
+        return None
+    args = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+    asyncio.run(pyfuncitem.obj(**args))
+    return True
+
+
+@pytest.fixture(autouse=True)
+def data_home(tmp_path, monkeypatch):
+    """Every test gets its own empty data home, never the user's, and a download URL that
+    fails at once (port 9 refuses connections), so nothing reaches the network."""
+    home = tmp_path / "charrnn-home"
+    monkeypatch.setenv(ENV_HOME, str(home))
+    monkeypatch.setenv(ENV_TINYSHAKESPEARE_URL, "http://127.0.0.1:9/input.txt")
+    return home
+
+
+@pytest.fixture
+def no_shipped_models(monkeypatch):
+    """The app as freshly installed without pretrained models (tests pick their own)."""
+    from charrnn_tui import resources
+
+    monkeypatch.setattr(resources, "shipped_models", lambda: [])
+
+
+@pytest.fixture
+def no_gpu(monkeypatch):
+    """The same GPU answer on every machine, so screens and tests do not vary."""
+    from charrnn_tui.widgets import train_form
+
+    monkeypatch.setattr(train_form, "accelerator_available",
+                        lambda: (None, "no CUDA or MPS device found"))

@@ -1,0 +1,512 @@
+"""The app driven like a user would, with Pilot, on the real engine and a tiny corpus.
+
+Models are tiny (LSTM 1×32, batch 4, sequence 16) so training shows loss points in
+well under a second. Presses while a thread trains take Pilot up to 2 s (it waits for
+the CPU to go idle), so those tests use few of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+
+import pytest
+from helpers import kit
+from textual import events
+from textual.widgets import Input, Select, Static, Switch, TabbedContent
+
+from charrnn_tui import resources
+from charrnn_tui.app import FIRST_RUN_HINT, CharRNNApp
+from charrnn_tui.screens.dialogs import ConfirmScreen, PromptScreen
+from charrnn_tui.screens.file_picker import FilePickerScreen
+from charrnn_tui.screens.help import HelpScreen
+from charrnn_tui.widgets import train_form
+from charrnn_tui.widgets.corpus_pane import CorpusPane
+from charrnn_tui.widgets.loss_chart import LossChart
+from charrnn_tui.widgets.models_pane import ModelsPane
+from charrnn_tui.widgets.playground_pane import PlaygroundPane
+from charrnn_tui.widgets.temperature import TemperatureControl
+from charrnn_tui.widgets.train_pane import TrainPane
+from engine.store import ModelStore
+from engine.trainer import Trainer
+
+SIZE = (100, 32)
+TEXT = kit.TEXT * 3  # ~3.5k characters
+
+
+pytestmark = pytest.mark.usefixtures("no_shipped_models", "no_gpu")
+
+
+@pytest.fixture
+def corpus_file(tmp_path) -> Path:
+    return kit.write_text(tmp_path / "tiny.txt", TEXT)
+
+
+def saved_model(home: Path, name: str, text: str = TEXT, steps: int = 0) -> Path:
+    """A tiny torch LSTM under `name` in the store at `home`, trained `steps` steps."""
+    store = ModelStore(home / "models")
+    trainer = kit.trainer("torch-lstm", text, max_steps=steps or 1)
+    if steps:
+        trainer.run()
+    store.create(name)
+    path = store.save(trainer.checkpoint(), name, "last")
+    store.release(name)
+    return path
+
+
+@pytest.fixture
+def shipped(monkeypatch, tmp_path) -> str:
+    """One read-only model, "bard", shipped with the app."""
+    path = tmp_path / "assets" / "bard.safetensors"
+    path.parent.mkdir()
+    path.write_bytes(saved_model(tmp_path / "build", "bard").read_bytes())
+    monkeypatch.setattr(resources, "shipped_models", lambda: [path])
+    return "bard"
+
+
+async def wait_for(pilot, condition, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for the app")
+        await pilot.pause(0.05)
+
+
+def text_of(app, selector: str) -> str:
+    return str(app.query_one(selector, Static).render())
+
+
+async def load_corpus(pilot, path: Path) -> None:
+    app = pilot.app
+    await pilot.press("f2")
+    app.query_one("#path", Input).value = str(path)
+    app.query_one("#path", Input).focus()
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: app.query_one(TrainPane).corpus is not None)
+
+
+def tiny_training(app, stop_unit: str = "", stop_value: str = "", **over: str) -> None:
+    values = {"layers": "1", "hidden": "32", "embed": "8", "dropout": "0", "batch": "4",
+              "seq": "16", "eval_every": "1", "sample_every": "0.5", "lr": "0.01"} | over
+    for fid, value in values.items():
+        app.query_one(f"#{fid}", Input).value = value
+    app.query_one("#stop_unit", Select).value = stop_unit
+    app.query_one("#stop_value", Input).value = stop_value
+
+
+# --- frame ---------------------------------------------------------------------------------
+
+async def test_fresh_install_opens_on_corpus_with_builtins_first():
+    app = CharRNNApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.query_one(TabbedContent).active == "corpus"
+        assert app.sub_title == "no model loaded · cpu"
+        ids = [o.id for o in app.query_one("#sources").options]
+        assert ids[:3] == ["builtin:python-docs", "builtin:python-source",
+                           "builtin:tinyshakespeare"]
+        assert app.focused is app.query_one("#sources")
+
+
+async def test_first_run_with_a_shipped_model_opens_the_playground(shipped):
+    app = CharRNNApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.query_one(PlaygroundPane).sampler is not None)
+        assert app.query_one(TabbedContent).active == "playground"
+        assert text_of(app, "#play-hint") == FIRST_RUN_HINT
+        assert app.sub_title == "bard · cpu"
+        assert app.focused is app.query_one("#seed")
+
+
+async def test_help_lists_the_keys_of_every_pane():
+    app = CharRNNApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+        shown = " ".join(f"{k} {d}" for _, rows in app.screen.sections for k, d in rows)
+        for pane in (CorpusPane, TrainPane, PlaygroundPane, ModelsPane, TemperatureControl):
+            for binding in pane.BINDINGS:
+                assert (binding.tooltip or binding.description) in shown
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+
+
+async def test_command_palette_offers_the_main_actions():
+    app = CharRNNApp()
+    async with app.run_test(size=SIZE):
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        assert {"Start training", "Stop training", "Generate", "Save generated text",
+                "Go to Models", "Open a corpus file or folder"} <= titles
+
+
+async def test_fits_in_80x24():
+    app = CharRNNApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        for key in ("f2", "f3", "f4", "f5"):
+            await pilot.press(key)
+        await pilot.press("f3")
+        assert app.query_one("#start").region.right <= 80
+        assert app.query_one("#loss-chart").region.height >= 5
+
+
+# --- corpus --------------------------------------------------------------------------------
+
+async def test_loading_a_file_shows_facts_and_remembers_it(corpus_file, data_home):
+    app = CharRNNApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await load_corpus(pilot, corpus_file)
+        facts = text_of(app, "#corpus-facts")
+        assert f"{len(TEXT):,}" in facts and "utf-8" in facts and "␣" in facts
+        assert "the cat sat" in text_of(app, "#corpus-preview")
+        assert json.loads((data_home / "recent.json").read_text()) == [str(corpus_file)]
+        recent = [o.id for o in app.query_one("#sources").options]
+        assert str(corpus_file) in recent
+
+
+async def test_tab_completes_paths(corpus_file, monkeypatch):
+    monkeypatch.chdir(corpus_file.parent)
+    app = CharRNNApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+l", "t", "i")
+        await pilot.pause(0.1)
+        await pilot.press("tab")
+        assert app.query_one("#path", Input).value == "tiny.txt"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.query_one(TrainPane).corpus is not None)
+
+
+async def test_a_bad_file_is_an_inline_error_and_the_app_stays_up(tmp_path):
+    binary = tmp_path / "blob.bin"
+    binary.write_bytes(b"\x00\x01\x02" * 100)
+    app = CharRNNApp()
+    async with app.run_test(size=SIZE) as pilot:
+        pane = app.query_one(CorpusPane)
+        pane.load(str(binary))
+        await wait_for(pilot, lambda: "binary" in text_of(app, "#corpus-error"))
+        pane.load(str(tmp_path / "missing.txt"))
+        await wait_for(pilot, lambda: "no such file" in text_of(app, "#corpus-error"))
+        assert app.query_one(TrainPane).corpus is None
+
+
+async def test_browse_opens_a_file_picker(corpus_file, monkeypatch):
+    monkeypatch.chdir(corpus_file.parent)
+    app = CharRNNApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+o")
+        assert isinstance(app.screen, FilePickerScreen)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, FilePickerScreen)
+        app.query_one("#path", Input).value = str(corpus_file)
+        await pilot.press("ctrl+o")
+        app.screen.dismiss(str(corpus_file))
+        await wait_for(pilot, lambda: app.query_one(TrainPane).corpus is not None)
+
+
+async def test_an_encoding_can_be_given(tmp_path):
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes("café crème brûlée. ".encode("latin-1") * 50)
+    app = CharRNNApp()
+    async with app.run_test(size=SIZE) as pilot:
+        app.query_one(CorpusPane).load(str(latin))
+        await wait_for(pilot, lambda: "not valid UTF-8" in text_of(app, "#corpus-error"))
+        app.query_one("#encoding", Input).value = "latin-1"
+        app.query_one(CorpusPane).load(str(latin))
+        await wait_for(pilot, lambda: app.query_one(TrainPane).corpus is not None)
+        assert "latin-1" in text_of(app, "#corpus-facts")
+
+
+async def test_tinyshakespeare_offline_says_why():
+    app = CharRNNApp()
+    async with app.run_test(size=SIZE) as pilot:
+        app.query_one(CorpusPane).load("builtin:tinyshakespeare")
+        await wait_for(pilot, lambda: "could not download" in text_of(app, "#corpus-error"))
+
+
+# --- train ---------------------------------------------------------------------------------
+
+async def test_train_shows_loss_then_pause_resume_stop_saves(corpus_file, data_home):
+    app = CharRNNApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await load_corpus(pilot, corpus_file)
+        await pilot.press("f3")
+        tiny_training(app)
+        app.query_one("#name", Input).value = "tiny"
+        pane = app.query_one(TrainPane)
+        chart = app.query_one(LossChart)
+        await pilot.press("f6")
+        await wait_for(pilot, lambda: len(chart.train) >= 3 and chart.val)
+        assert "chars/s" in text_of(app, "#train-stats")
+        assert "chunk" in str(app.query_one("#chunk-label").render())
+        await wait_for(pilot, lambda: text_of(app, "#train-sample"))
+
+        await pilot.press("f7")
+        assert pane.trainer.paused
+        await pilot.pause(0.3)
+        step = pane.trainer.state.step
+        await pilot.pause(0.5)
+        assert pane.trainer.state.step == step, "paused training went on"
+        assert "paused" in text_of(app, "#train-stats")
+        await pilot.press("f7")
+        assert not pane.trainer.paused
+
+        await pilot.press("f8")
+        await wait_for(pilot, lambda: not pane.running)
+        assert "stopped" in text_of(app, "#train-stats")
+        assert (data_home / "models" / "tiny" / "last.safetensors").exists()
+        play = app.query_one(PlaygroundPane)
+        assert play.model_name == "tiny" and play.sampler is not None
+        assert pane.resume is not None and pane.resume_name == "tiny"
+        assert app.query_one("#layers").disabled, "a resumed model's shape is fixed"
+
+
+async def test_name_clash_asks_before_replacing(corpus_file, data_home):
+    saved_model(data_home, "taken")
+    app = CharRNNApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await load_corpus(pilot, corpus_file)
+        await pilot.press("f3")
+        tiny_training(app, "max_steps", "5")
+        app.query_one("#name", Input).value = "taken"
+        await pilot.press("f6")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("escape")
+        assert not app.query_one(TrainPane).running
+        await pilot.press("f6")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: app.query_one(PlaygroundPane).model_name == "taken")
+        assert ModelStore(data_home / "models").load("taken").state.step == 5
+
+
+async def test_settings_are_checked_field_by_field(corpus_file):
+    app = CharRNNApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await load_corpus(pilot, corpus_file)
+        await pilot.press("f3")
+        app.query_one("#layers", Input).value = "0"
+        await pilot.pause()
+        assert "Layers" in text_of(app, "#train-error")
+        assert app.query_one("#start").disabled
+        app.query_one("#layers", Input).value = "1"
+        app.query_one("#impl", Select).value = "numpy"
+        await pilot.pause()
+        assert app.query_one("#cell", Select).value == "rnn", "numpy has only the rnn cell"
+        assert text_of(app, "#train-error") == ""
+        app.query_one("#name", Input).value = "bad name!"
+        await pilot.pause()
+        assert "Save as" in text_of(app, "#train-error")
+
+
+async def test_a_corpus_too_small_for_the_batch_is_reported(tmp_path):
+    app = CharRNNApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await load_corpus(pilot, kit.write_text(tmp_path / "short.txt", "abcabc" * 10))
+        await pilot.press("f3")
+        tiny_training(app, "max_steps", "5", batch="64")
+        await pilot.press("f6")
+        await wait_for(pilot, lambda: not app.query_one(TrainPane).running)
+        assert "needs at least" in text_of(app, "#train-stats")
+
+
+async def test_gpu_switch_is_disabled_with_the_reason():
+    app = CharRNNApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f3")
+        assert app.query_one("#gpu", Switch).disabled
+        assert "no CUDA or MPS device found" in text_of(app, "#gpu-reason")
+
+
+async def test_gpu_switch_moves_a_running_training(monkeypatch, corpus_file):
+    monkeypatch.setattr(train_form, "accelerator_available", lambda: ("cuda", "Fake GPU"))
+    requests = []
+    monkeypatch.setattr(Trainer, "request_device", lambda self, device: requests.append(device))
+    app = CharRNNApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await load_corpus(pilot, corpus_file)
+        await pilot.press("f3")
+        tiny_training(app)
+        await pilot.press("f6")
+        pane = app.query_one(TrainPane)
+        await wait_for(pilot, lambda: pane.trainer is not None)
+        switch = app.query_one("#gpu", Switch)
+        assert not switch.disabled and app.query_one("#batch").disabled
+        switch.toggle()
+        await wait_for(pilot, lambda: requests == ["cuda"])
+        switch.toggle()
+        await wait_for(pilot, lambda: requests == ["cuda", "cpu"])
+        await pilot.press("f8")
+        await wait_for(pilot, lambda: not pane.running)
+
+
+async def test_quit_while_training_stops_and_saves(corpus_file, data_home):
+    app = CharRNNApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await load_corpus(pilot, corpus_file)
+        await pilot.press("f3")
+        tiny_training(app)
+        app.query_one("#name", Input).value = "quitter"
+        await pilot.press("f6")
+        pane = app.query_one(TrainPane)
+        await wait_for(pilot, lambda: pane.trainer is not None and pane.trainer.state.step > 3)
+        started = time.monotonic()
+        await app.action_quit()
+        assert time.monotonic() - started < 2.5
+    assert (data_home / "models" / "quitter" / "last.safetensors").exists()
+
+
+async def test_resume_refuses_a_corpus_with_new_characters(tmp_path, data_home):
+    saved_model(data_home, "small")
+    app = CharRNNApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f5")
+        await pilot.press("r")
+        await wait_for(pilot, lambda: app.query_one(TrainPane).resume is not None)
+        assert app.query_one(TabbedContent).active == "train"
+        await load_corpus(pilot, kit.write_text(tmp_path / "new.txt", TEXT + "XYZ"))
+        await pilot.press("f3")
+        tiny_training(app, "max_steps", "3")
+        await pilot.press("f6")
+        await wait_for(pilot, lambda: not app.query_one(TrainPane).running)
+        error = text_of(app, "#train-stats")
+        assert "never saw" in error and "'X'" in error
+
+
+# --- playground ----------------------------------------------------------------------------
+
+async def test_stream_change_temperature_stop_continue_clear_save(data_home, tmp_path):
+    saved_model(data_home, "cat", steps=30)
+    app = CharRNNApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f5")
+        await pilot.press("enter")
+        play = app.query_one(PlaygroundPane)
+        await wait_for(pilot, lambda: play.sampler is not None)
+        assert app.query_one(TabbedContent).active == "playground"
+        app.query_one("#speed", Select).value = 40  # slow, to act mid-stream
+        app.query_one("#length", Input).value = "400"
+        app.query_one("#seed", Input).value = "the "
+        app.query_one("#seed", Input).focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: len(play.text) > 10)
+        assert play.text.startswith("the ")
+        await pilot.press("right_square_bracket", "right_square_bracket")
+        assert play.sampler.params.temperature == pytest.approx(0.9)
+        assert "0.90" in str(app.query_one(TemperatureControl).render())
+        assert play._producing, "the stream should still be running"
+
+        await pilot.press("f8")
+        stopped = play.text
+        await pilot.pause(0.3)
+        assert play.text == stopped, "nothing arrives after Stop"
+        app.query_one("#speed", Select).value = 0
+        app.query_one("#length", Input).value = "50"
+        await pilot.press("f6")
+        await wait_for(pilot, lambda: len(play.text) == len(stopped) + 50)
+        assert play.text.startswith(stopped), "Continue appends to the same text"
+
+        await pilot.press("ctrl+s")
+        assert isinstance(app.screen, PromptScreen)
+        target = tmp_path / "out.txt"
+        app.screen.query_one(Input).value = str(target)
+        await pilot.press("enter")
+        assert target.read_text(encoding="utf-8") == play.text
+
+        await pilot.press("ctrl+l")
+        assert play.text == ""
+
+
+async def test_temperature_control_clamps_and_follows_the_mouse():
+    app = CharRNNApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f4")
+        control = app.query_one(TemperatureControl)
+        control.focus()
+        await pilot.press("home")
+        assert control.value == 0.05
+        await pilot.press("left_square_bracket")
+        assert control.value == 0.05
+        await pilot.press("end", "right")
+        assert control.value == 2.0
+        await pilot.click(TemperatureControl, offset=(control.size.width - 2, 0))
+        assert control.value == 2.0
+        start, _ = control._bar_span()
+        await pilot.click(TemperatureControl, offset=(start, 0))
+        assert control.value == 0.05
+        control.post_message(events.MouseScrollUp(control, 30, 0, 0, -1, 0, False, False, False))
+        await pilot.pause()
+        assert control.value == 0.1
+        assert app.query_one(PlaygroundPane).params.temperature == 0.1
+
+
+# --- models --------------------------------------------------------------------------------
+
+def select_row(app, name: str) -> None:
+    table = app.query_one("#models-table")
+    table.move_cursor(row=table.get_row_index(name))
+
+
+async def test_models_save_rename_delete(data_home):
+    saved_model(data_home, "alpha")
+    app = CharRNNApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f5")
+        pane = app.query_one(ModelsPane)
+        assert list(pane.infos) == ["alpha"]
+        await pilot.press("enter")
+        play = app.query_one(PlaygroundPane)
+        await wait_for(pilot, lambda: play.model_name == "alpha")
+
+        await pilot.press("f5", "s")
+        assert isinstance(app.screen, PromptScreen)
+        app.screen.query_one(Input).value = "beta"
+        await pilot.press("enter")
+        assert list(pane.infos) == ["alpha", "beta"]
+
+        select_row(app, "alpha")
+        await pilot.press("n")
+        app.screen.query_one(Input).value = "beta"
+        await pilot.press("enter")
+        assert "exists" in str(app.screen.query_one("#prompt-error").render())
+        app.screen.query_one(Input).value = "gamma"
+        await pilot.press("enter")
+        assert list(pane.infos) == ["beta", "gamma"]
+        assert play.model_name == "gamma" and app.sub_title.startswith("gamma"), \
+            "the Playground follows a rename"
+
+        select_row(app, "beta")
+        await pilot.press("d")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        assert list(pane.infos) == ["beta", "gamma"]
+        await pilot.press("d", "y")
+        assert list(pane.infos) == ["gamma"]
+        assert not (data_home / "models" / "beta").exists()
+
+
+async def test_built_in_models_are_read_only(shipped, data_home):
+    saved_model(data_home, "mine")  # the user has a model: no first-run Playground
+    app = CharRNNApp()
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.query_one(TabbedContent).active == "corpus"
+        await pilot.press("f5")
+        assert "(built-in)" in str(app.query_one("#models-table").get_row("bard")[0])
+        await pilot.press("d")
+        assert "cannot be deleted" in text_of(app, "#models-status")
+        await pilot.press("r")
+        assert isinstance(app.screen, PromptScreen)
+        assert app.screen.query_one(Input).value == "bard-own"
+        await pilot.press("enter")
+        train = app.query_one(TrainPane)
+        await wait_for(pilot, lambda: train.resume is not None)
+        assert train.resume_name is None and app.query_one("#name", Input).value == "bard-own"
+
+
+async def test_quit_returns_without_a_traceback():
+    app = CharRNNApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+q")
+        await asyncio.sleep(0)
+    assert app.return_code in (0, None)
