@@ -287,5 +287,5 @@ def run_app(home: str | None = None) -> None:
         raise SystemExit(2) from None
     app.run()
     if app.saving_on_exit:
-        print(f"charrnn-tui: finishing the last evaluation and save of "
+        print(f"charrnn-tui: finishing the save of "
               f"{app.saving_on_exit}…", file=sys.stderr)

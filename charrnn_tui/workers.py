@@ -17,8 +17,7 @@ from pathlib import Path
 
 import torch
 
-from engine.builtin import builtin_text
-from engine.corpus import Corpus, encode_text, load_corpus
+from engine.corpus import Corpus, load_corpus
 from engine.download import ensure_tinyshakespeare
 from engine.events import Event, Progress
 from engine.models import ModelSpec, build_model
@@ -38,13 +37,10 @@ def limit_torch_threads() -> None:
 def load_corpus_source(spec: str, home: str | None, encoding: str | None = None,
                        progress: Callable[[int, int | None], None] | None = None) -> Corpus:
     """A corpus from a path or `builtin:NAME`; downloads go to `home`, with progress."""
-    if not spec.startswith(BUILTIN_PREFIX):
-        return load_corpus(Path(spec).expanduser(), encoding=encoding)
-    name = spec.removeprefix(BUILTIN_PREFIX)
-    if name == "tinyshakespeare":
-        ensure_tinyshakespeare(home, progress=progress)
-    # load_corpus has no `home`, so a --home download would be missed: compose directly.
-    return encode_text(builtin_text(name, home), spec)
+    if spec == f"{BUILTIN_PREFIX}tinyshakespeare":
+        ensure_tinyshakespeare(home, progress=progress)  # first, to show its progress
+    path = spec if spec.startswith(BUILTIN_PREFIX) else Path(spec).expanduser()
+    return load_corpus(path, encoding=encoding, home=home)
 
 
 def make_trainer(corpus: Corpus, source: str | None, arch: dict, config: TrainConfig,

@@ -158,13 +158,17 @@ def _folder_text(folder: Path, encoding: str | None) -> tuple[str, str, list[str
     return "\n".join(parts), used, notices
 
 
-def load_corpus(source: str | Path, *, encoding: str | None = None) -> Corpus:
-    """Load a text file, a folder of text files, or a `builtin:NAME` corpus."""
+def load_corpus(source: str | Path, *, encoding: str | None = None,
+                home: str | Path | None = None) -> Corpus:
+    """Load a text file, a folder of text files, or a `builtin:NAME` corpus.
+
+    `home` is the data home a downloaded built-in (Tiny Shakespeare) is kept in.
+    """
     spec = str(source)
     if spec.startswith("builtin:"):
         from engine.builtin import builtin_text
 
-        return encode_text(builtin_text(spec.removeprefix("builtin:")), spec)
+        return encode_text(builtin_text(spec.removeprefix("builtin:"), home), spec)
     path = Path(spec).expanduser()
     if path.is_dir():
         text, used, notices = _folder_text(path, encoding)

@@ -205,9 +205,14 @@ class ModelStore:
             modelfile.save(path, ckpt, created=created)
         return path
 
+    def _refuse_claimed(self, name: str) -> None:
+        if name in self._claims:
+            raise StoreError(f"model {name!r} is being trained; stop training first")
+
     def remove(self, name: str) -> None:
         if name in self.read_only:
             raise StoreError(f"{name!r} is a built-in, read-only model")
+        self._refuse_claimed(name)
         folder = self.folder(name)
         if not folder.exists():
             raise StoreError(f"no model named {name!r}")
@@ -217,6 +222,7 @@ class ModelStore:
     def rename(self, old: str, new: str) -> None:
         if old in self.read_only:
             raise StoreError(f"{old!r} is a built-in, read-only model")
+        self._refuse_claimed(old)
         if self.exists(new):
             raise StoreError(f"a model named {new!r} already exists")
         src, dst = self.folder(old), self.folder(new)

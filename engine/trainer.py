@@ -157,6 +157,7 @@ class Trainer:
             self.load_optimizer_state(optim_tensors, optim_meta or {})
         self._pause = threading.Event()
         self._stop = threading.Event()
+        self._final_eval = True
         self._device_request: str | None = None
         self._last_good = self._snapshot()
 
@@ -167,7 +168,10 @@ class Trainer:
     def resume(self) -> None:
         self._pause.clear()
 
-    def stop(self) -> None:
+    def stop(self, *, final_eval: bool = True) -> None:
+        """Stop at the next chunk boundary; `final_eval=False` skips the closing evaluation
+        (quitting the app should not wait for a pass over the whole validation split)."""
+        self._final_eval = final_eval
         self._stop.set()
         self._pause.clear()
 
@@ -439,7 +443,7 @@ class Trainer:
 
         st.seconds = start_seconds + elapsed_now()
         chars_per_s = rate()
-        if st.step > start_step or st.last_val is None:
+        if (st.step > start_step or st.last_val is None) and self._final_eval:
             do_eval()
         if saver:
             self._save(saver, "last", emit)

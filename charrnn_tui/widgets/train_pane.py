@@ -53,6 +53,7 @@ class TrainPane(Vertical):
         self.run_name: str | None = None  # the name the running training saves under
         self.trainer: Trainer | None = None
         self._stop_requested = False
+        self._final_eval = True
         self.resume: Checkpoint | None = None  # the model Start continues, if any
         self.resume_name: str | None = None  # its own store name (None for a copy)
         self._auto_name = ""
@@ -263,17 +264,21 @@ class TrainPane(Vertical):
         self._show_stats()
 
     def action_stop(self) -> None:
-        if self.stop_for_exit():
+        if self.stop_for_exit(final_eval=True):
             self.query_one("#stop", Button).disabled = True
             self.query_one("#pause", Button).disabled = True
             self.query_one("#train-stats", Static).update(
                 "stopping: a last evaluation, then saving…")
 
-    def stop_for_exit(self) -> bool:
-        """Ask training to stop (it saves "last" as it ends); True if it was running."""
+    def stop_for_exit(self, final_eval: bool = False) -> bool:
+        """Ask training to stop (it saves "last" as it ends); True if it was running.
+
+        Quitting skips the closing pass over the validation split so the app exits fast.
+        """
         self._stop_requested = True
+        self._final_eval = final_eval
         if self.trainer is not None:
-            self.trainer.stop()
+            self.trainer.stop(final_eval=final_eval)
         return self.running
 
     def on_unmount(self) -> None:
@@ -303,7 +308,7 @@ class TrainPane(Vertical):
             post([Notice(notice, "warning")])
         self.trainer = trainer
         if self._stop_requested:  # Stop came while the trainer was being built
-            trainer.stop()
+            trainer.stop(final_eval=self._final_eval)
         try:
             finished, ckpt, model = run_training(trainer, post, store_saver(self.store, name))
         except Exception as e:  # reported in the pane; the app stays up

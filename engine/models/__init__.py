@@ -28,11 +28,13 @@ def build_model(spec: ModelSpec, seed: int = 0) -> Model:
 
 
 def tensors_of(model: Model) -> dict[str, torch.Tensor]:
-    """The weights as CPU float32 tensors, named as they are stored."""
+    """A copy of the weights as CPU float32 tensors, named as they are stored.
+
+    A copy, so another thread may save or sample from it while training goes on.
+    """
     if isinstance(model, NumpyRNN):
-        return {k: torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32))
-                for k, v in model.params.items()}
-    return {k: v.detach().to("cpu", torch.float32).contiguous()
+        return {k: torch.from_numpy(v.astype(np.float32)) for k, v in model.params.items()}
+    return {k: v.detach().to("cpu", torch.float32, copy=True).contiguous()
             for k, v in model.state_dict().items()}
 
 
