@@ -26,11 +26,18 @@ def main() -> None:
     p.add_argument("--preset", default="quick", choices=sorted(PRESETS))
     p.add_argument("--precision", default="auto")
     p.add_argument("--seed", type=int, default=1337)
+    p.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
+                   help="override preset fields, e.g. hidden=384 lr=0.004 (for tuning)")
     args = p.parse_args()
     preset = PRESETS[args.preset]
     corpus = load_corpus(args.corpus)
-    spec = ModelSpec(**preset.model, vocab=corpus.chars)
-    train = {k: v for k, v in preset.train.items() if k not in ("time_budget", "epochs")}
+    model, train = dict(preset.model), dict(preset.train)
+    for item in args.set:
+        key, value = item.split("=", 1)
+        target = model if key in ModelSpec.__dataclass_fields__ else train
+        target[key] = type(target.get(key, 0.0))(value) if key in target else float(value)
+    spec = ModelSpec(**model, vocab=corpus.chars)
+    train = {k: v for k, v in train.items() if k not in ("time_budget", "epochs")}
     config = TrainConfig(**train, time_budget=args.budget, precision=args.precision,
                          seed=args.seed)
     trainer = Trainer(build_model(spec, args.seed), corpus.data, config)
@@ -45,6 +52,7 @@ def main() -> None:
           "val_loss": round(done.val_loss, 4), "val_bpc": round(done.val_bpc, 4),
           "steps": done.step, "chars_per_s": round(done.chars_per_s),
           "params": count_parameters(spec), "precision": trainer.precision,
+          "overrides": args.set,
           "val_curve": curve})
 
 

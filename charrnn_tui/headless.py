@@ -20,10 +20,10 @@ from engine.events import Evaluated, Event, Finished, Notice, Progress
 from engine.modelfile import read_meta
 from engine.models import ModelSpec, build_model, count_parameters
 from engine.presets import PRESETS
+from engine.resume import resume_trainer
 from engine.sampler import Sampler, unknown_chars
 from engine.store import ModelStore, restore_model
 from engine.trainer import Checkpoint, TrainConfig, Trainer
-from engine.vocab import fit_corpus
 
 # Engine and store errors are ValueErrors with messages written for the user.
 UserError = ValueError
@@ -76,10 +76,7 @@ def _resume_setup(args, store: ModelStore, main: bool):
     source = args.corpus or ckpt.corpus.get("source")
     if not source:
         raise UserError("this model does not record its corpus; give one")
-    corpus = load_corpus(source, encoding=args.encoding)
-    ckpt, data, notice = fit_corpus(ckpt, corpus, args.new_chars, args.replace_char)
-    if notice:
-        print(f"charrnn-tui: {notice}", file=sys.stderr)
+    corpus = load_corpus(source, encoding=args.encoding, home=args.home)
     known = {f.name for f in fields(TrainConfig)}
     saved = {k: v for k, v in ckpt.config.items() if k in known and k not in _STOPS}
     over = _train_overrides(args)
@@ -91,21 +88,15 @@ def _resume_setup(args, store: ModelStore, main: bool):
     name = args.name or resume_name
     if name in store.read_only:
         name = _unique_name(store, f"{resume_name}-own")
-    same_optimizer = (config.optimizer or "") == ckpt.optim_meta.get("name")
-    trainer = Trainer(restore_model(ckpt), data, config, corpus_info=ckpt.corpus | {
-        "source": source}, state=ckpt.state,
-        optim_tensors=ckpt.optim_tensors if same_optimizer else None,
-        optim_meta=ckpt.optim_meta if same_optimizer else None)
+    trainer, notice = resume_trainer(ckpt, corpus, config, corpus_info=corpus.info(source),
+                                     policy=args.new_chars, replacement=args.replace_char)
+    if notice:
+        print(f"charrnn-tui: {notice}", file=sys.stderr)
     if main and name != resume_name:
         store.create(name, force=args.force)
     elif main:
         store.claim(name)
     return trainer, name
-
-
-def _corpus_info(corpus: Corpus, source: str) -> dict:
-    return {"name": corpus.name, "source": source, "sha256": corpus.sha256,
-            "chars": len(corpus), "encoding": corpus.encoding}
 
 
 def train(args: argparse.Namespace) -> int:
@@ -127,7 +118,7 @@ def _train(args: argparse.Namespace, store: ModelStore, world: World) -> int:
     else:
         if not args.corpus:
             raise UserError("give a corpus: a file, a folder, or builtin:NAME")
-        corpus = load_corpus(args.corpus, encoding=args.encoding)
+        corpus = load_corpus(args.corpus, encoding=args.encoding, home=args.home)
         for notice in corpus.notices:
             print(f"charrnn-tui: {notice}", file=sys.stderr)
         spec, config = _fresh_setup(args, corpus)
@@ -136,7 +127,7 @@ def _train(args: argparse.Namespace, store: ModelStore, world: World) -> int:
         source = args.corpus if args.corpus.startswith("builtin:") else str(
             Path(args.corpus).expanduser().resolve())
         trainer = Trainer(build_model(spec, config.seed), corpus.data, config,
-                          corpus_info=_corpus_info(corpus, source))
+                          corpus_info=corpus.info(source))
         if world.is_main:  # only rank 0 writes the model; only once training can start
             store.create(name, force=args.force)
 

@@ -52,6 +52,11 @@ class Corpus:
     def decode(self, ids: np.ndarray | list[int]) -> str:
         return "".join(self.chars[int(i)] for i in ids)
 
+    def info(self, source: str) -> dict:
+        """What a model file records about the corpus it was trained on."""
+        return {"name": self.name, "source": source, "sha256": self.sha256,
+                "chars": len(self), "encoding": self.encoding}
+
     def most_common(self, n: int = 10) -> list[tuple[str, int]]:
         if self.counts is None:
             return []

@@ -1,0 +1,113 @@
+"""Responsiveness while training inside the app, and in-app against headless throughput.
+
+    python bench/ui.py [CORPUS] [--seconds 40] [--keys 60]
+
+Runs the real app headless (App.run_test), loads CORPUS, starts the quick preset, then
+presses ] and [ in the Playground while training runs. A key's latency is measured from
+posting the key event to the temperature widget showing the new value, as seen from the
+UI's own event loop (the loop the training thread competes with). Throughput is the
+trainer's characters per second over the same window, against a headless run of the
+same settings in this process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from textual import events  # noqa: E402
+from textual.widgets import Input  # noqa: E402
+
+from bench.common import SHAKESPEARE, emit  # noqa: E402
+from charrnn_tui.app import CharRNNApp  # noqa: E402
+from charrnn_tui.widgets.temperature import TemperatureControl  # noqa: E402
+from charrnn_tui.widgets.train_pane import TrainPane  # noqa: E402
+from engine.corpus import load_corpus  # noqa: E402
+from engine.models import ModelSpec, build_model  # noqa: E402
+from engine.presets import PRESETS  # noqa: E402
+from engine.trainer import TrainConfig, Trainer  # noqa: E402
+
+
+async def until(condition, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the app did not get there in time")
+        await asyncio.sleep(0.01)
+
+
+async def in_app(corpus: str, seconds: float, keys: int, home: str) -> dict:
+    app = CharRNNApp(home)
+    latencies: list[float] = []
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f2")
+        app.query_one("#path", Input).value = corpus
+        app.query_one("#path", Input).focus()
+        await pilot.press("enter")
+        pane = app.query_one(TrainPane)
+        await until(lambda: pane.corpus is not None)
+        await pilot.press("f3")
+        for fid, value in {"eval_every": "1000", "sample_every": "0"}.items():
+            app.query_one(f"#{fid}", Input).value = value
+        await pilot.press("f6")
+        await until(lambda: pane.trainer is not None and pane.trainer.state.step > 2)
+        trainer = pane.trainer
+        threads = torch.get_num_threads()
+        chars0, t0 = trainer.state.chars_seen, time.perf_counter()
+        app.post_message(events.Key("f4", None))
+        temp = app.query_one("#temperature", TemperatureControl)
+        temp.focus()
+        await asyncio.sleep(0.5)
+        for i in range(keys):
+            key, char = ("right_square_bracket", "]") if i % 2 == 0 else (
+                "left_square_bracket", "[")
+            before = temp.value
+            start = time.perf_counter()
+            app.post_message(events.Key(key, char))
+            await until(lambda b=before: temp.value != b, 10)
+            latencies.append(time.perf_counter() - start)
+            await asyncio.sleep(max(0.0, seconds / keys - latencies[-1]))
+        rate = (trainer.state.chars_seen - chars0) / (time.perf_counter() - t0)
+        trainer.stop(final_eval=False)
+        await until(lambda: not pane.running)
+    lat = np.array(latencies) * 1000
+    return {"key_latency_ms": {"p50": round(float(np.percentile(lat, 50)), 1),
+                               "p95": round(float(np.percentile(lat, 95)), 1),
+                               "max": round(float(lat.max()), 1), "n": len(lat)},
+            "in_app_chars_per_s": round(rate), "in_app_torch_threads": threads}
+
+
+def headless(corpus: str, seconds: float) -> float:
+    preset = PRESETS["quick"]
+    c = load_corpus(corpus)
+    train = {k: v for k, v in preset.train.items() if k != "time_budget"}
+    config = TrainConfig(**train, time_budget=seconds, eval_every=1e9)
+    trainer = Trainer(build_model(ModelSpec(**preset.model, vocab=c.chars)), c.data, config)
+    return trainer.run().chars_per_s
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("corpus", nargs="?", default=str(SHAKESPEARE))
+    p.add_argument("--seconds", type=float, default=40)
+    p.add_argument("--keys", type=int, default=60)
+    args = p.parse_args()
+    with tempfile.TemporaryDirectory() as home:
+        result = asyncio.run(in_app(args.corpus, args.seconds, args.keys, home))
+    torch.set_num_threads(2)
+    result["headless_chars_per_s"] = round(headless(args.corpus, args.seconds))
+    result["in_app_vs_headless"] = round(result["in_app_chars_per_s"]
+                                         / result["headless_chars_per_s"], 3)
+    emit({"bench": "ui", "seconds": args.seconds, **result})
+
+
+if __name__ == "__main__":
+    main()
