@@ -1,11 +1,12 @@
-"""The app: four panes in tabs, and the routing of messages between them."""
+"""The app: five panes in tabs, and the routing of messages between them."""
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 
 from textual.app import App, ComposeResult, SystemCommand
@@ -24,6 +25,8 @@ from charrnn_tui.messages import (
 from charrnn_tui.resources import open_store
 from charrnn_tui.screens.help import HelpScreen, Section
 from charrnn_tui.widgets.corpus_pane import CorpusPane
+from charrnn_tui.widgets.insight_pane import InsightPane
+from charrnn_tui.widgets.insight_text import InsightText
 from charrnn_tui.widgets.models_pane import ModelsPane
 from charrnn_tui.widgets.playground_pane import PlaygroundPane
 from charrnn_tui.widgets.temperature import TemperatureControl
@@ -37,11 +40,11 @@ FIRST_RUN_HINT = ("Type a seed, press Enter, change the temperature with [ ]; "
                   "or train your own in Corpus (F2).")
 EXIT_WAIT = 2.0  # seconds to let training stop and save before the app closes anyway
 TABS = (("corpus", "Corpus", "F2"), ("train", "Train", "F3"), ("playground", "Playground", "F4"),
-        ("models", "Models", "F5"))
+        ("models", "Models", "F5"), ("insight", "Insight", "F9"))
 
 
 class CharRNNApp(App[None]):
-    """Corpus → Train → Playground, with saved Models alongside."""
+    """Corpus → Train → Playground, with saved Models alongside and Insight into the model."""
 
     CSS_PATH = "app.tcss"
     TITLE = "charrnn-tui"
@@ -83,6 +86,8 @@ class CharRNNApp(App[None]):
             with TabPane("Models", id="models"):
                 yield ModelsPane(self.store, self._playground_model, self._training_name,
                                  id="models-pane")
+            with TabPane("Insight", id="insight"):
+                yield InsightPane(self.home, self.store, self._corpus_source, id="insight-pane")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -98,6 +103,10 @@ class CharRNNApp(App[None]):
     @property
     def playground(self) -> PlaygroundPane:
         return self.query_one(PlaygroundPane)
+
+    @property
+    def insight(self) -> InsightPane:
+        return self.query_one(InsightPane)
 
     def _playground_model(self) -> tuple[str, Checkpoint] | None:
         pane = self.playground
@@ -130,6 +139,8 @@ class CharRNNApp(App[None]):
         pane = event.pane.query_one(f"#{event.pane.id}-pane")
         if event.pane.id == "models":
             self.query_one(ModelsPane).refresh_models()
+        elif event.pane.id == "insight":
+            self.insight.refresh_models()
         if not isinstance(self.focused, Tabs):
             pane.focus_default()
 
@@ -151,6 +162,7 @@ class CharRNNApp(App[None]):
         self.device = "cpu"
         if event.ckpt is not None:
             await self.playground.set_model(event.name, event.ckpt, event.model)
+            await self.insight.set_model(event.name, event.ckpt)
             self.playground.show_hint("")
             self.query_one(ModelsPane).refresh_models()
         self._update_subtitle()
@@ -158,6 +170,7 @@ class CharRNNApp(App[None]):
     async def on_model_ready(self, event: ModelReady) -> None:
         if event.purpose == "play":
             await self.playground.set_model(event.name, event.ckpt, event.model)
+            await self.insight.set_model(event.name, event.ckpt)
             self._update_subtitle()
             if self._first_load_pending:  # the first-run model: stay, with the hint
                 self._first_load_pending = False
@@ -184,6 +197,7 @@ class CharRNNApp(App[None]):
         self.query_one(TrainPane).model_renamed(event.old, event.new)
         if self.playground.model_name == event.old and event.new:
             self.playground.rename(event.new)
+            self.insight.rename(event.new)
             self._update_subtitle()
 
     @staticmethod
@@ -229,6 +243,13 @@ class CharRNNApp(App[None]):
                 for k, d in self._keys(TemperatureControl.BINDINGS)]),
             ("Models", [("enter", "Load the highlighted model in the Playground")]
              + self._keys(ModelsPane.BINDINGS)),
+            ("Insight", [("enter", "In the seed box: generate from the seed; in the regex "
+                                   "box: find cells")]
+             + self._keys(InsightPane.BINDINGS)
+             + [("↑ ↓ or click", "In the found cells: colour the text by that unit"),
+                ("click", "In the coloured text: pick a character")]
+             + [(k, f"In the coloured text: {d[0].lower()}{d[1:]}")
+                for k, d in self._keys(InsightText.BINDINGS)]),
             ("Dialogs", [("y / enter", "Confirm"), ("n / escape", "Cancel")]),
         ]
 
@@ -261,12 +282,35 @@ class CharRNNApp(App[None]):
                             play.action_save)
         yield SystemCommand("Save Playground model as…", "Copy the current model under a name",
                             models.action_save_current)
+        insight = self.insight
+        yield SystemCommand("Insight: generate coloured", "Sample from the Insight seed, "
+                            "coloured by confidence or a neuron", self._insight(
+                                insight.action_generate))
+        yield SystemCommand("Insight: colour the Playground text", "See what the model "
+                            "thought at each character of the Playground's text",
+                            self._insight(lambda: insight.colour_text(play.text, "the Playground")))
+        yield SystemCommand("Insight: find cells", "Rank units by how well they track a "
+                            "regular expression", self._insight(insight.action_find))
+        yield SystemCommand("Insight: export coloured text", "Write the Insight view as HTML "
+                            "and SVG", self._insight(insight.action_export))
         yield SystemCommand("Help: keys", "Every key, by pane (F1)", self.action_help)
+
+    def _insight(self, action: Callable[[], object]) -> Callable[[], Awaitable[None]]:
+        """A command that shows the Insight tab, then runs `action` there."""
+
+        async def run() -> None:
+            self.action_show_tab("insight")
+            result = action()
+            if inspect.isawaitable(result):
+                await result
+
+        return run
 
     # --- leaving -------------------------------------------------------------------------
     async def action_quit(self) -> None:
         """Stop sampling and training first; training saves its model as it ends."""
         self.playground.stop_for_exit()
+        self.insight.stop_for_exit()
         train = self.query_one(TrainPane)
         if train.stop_for_exit():
             self.notify("Stopping training and saving the model…", timeout=EXIT_WAIT)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 from rich.console import Console
@@ -20,6 +21,6 @@ def coloured_text(tr: Trace, view: str = "confidence", kind: str = "hidden", lay
 
 
 def export_svg(tr: Trace, path: Path, title: str, **view) -> None:
-    console = Console(record=True, width=100, file=open("/dev/null", "w"))  # noqa: SIM115
+    console = Console(record=True, width=100, file=io.StringIO())
     console.print(coloured_text(tr, **view))
     path.write_text(console.export_svg(title=title), encoding="utf-8")

@@ -21,8 +21,8 @@ def steady(pilot) -> None:
         box.cursor_blink = False
 
 
-@pytest.mark.parametrize("keys", [(), ("f3",), ("f4",), ("f5",), ("f1",)],
-                         ids=["corpus", "train", "playground", "models", "help"])
+@pytest.mark.parametrize("keys", [(), ("f3",), ("f4",), ("f5",), ("f9",), ("f1",)],
+                         ids=["corpus", "train", "playground", "models", "insight", "help"])
 def test_first_look(snap_compare, keys):
     assert snap_compare(CharRNNApp(), press=keys, terminal_size=SIZE, run_before=steady)
 
