@@ -8,7 +8,6 @@ small lock-protected buffer that the UI drains on a timer.
 
 from __future__ import annotations
 
-import copy
 import os
 import threading
 import time
@@ -21,10 +20,10 @@ from engine.corpus import Corpus, load_corpus
 from engine.download import ensure_tinyshakespeare
 from engine.events import Event, Progress
 from engine.models import ModelSpec, build_model
+from engine.resume import resume_trainer
 from engine.sampler import Sampler
 from engine.store import ModelStore, restore_model
 from engine.trainer import Checkpoint, Finished, Saver, TrainConfig, Trainer
-from engine.vocab import fit_corpus
 
 BUILTIN_PREFIX = "builtin:"
 
@@ -51,18 +50,11 @@ def make_trainer(corpus: Corpus, source: str | None, arch: dict, config: TrainCo
     Runs on the training thread: the first optimizer pulls in torch._dynamo, which
     takes seconds. Returns a notice when the corpus had to be fitted to the model.
     """
-    info = {"name": corpus.name, "source": source, "sha256": corpus.sha256,
-            "chars": len(corpus), "encoding": corpus.encoding}
+    info = corpus.info(source)
     if resume is None:
         model = build_model(ModelSpec(**arch, vocab=corpus.chars), seed=config.seed)
         return Trainer(model, corpus.data, config, corpus_info=info), None
-    ckpt, data, notice = fit_corpus(resume, corpus, new_chars)
-    same_optimizer = (config.optimizer or "") == ckpt.optim_meta.get("name")
-    trainer = Trainer(restore_model(ckpt), data, config, corpus_info=info,
-                      state=copy.deepcopy(ckpt.state),
-                      optim_tensors=ckpt.optim_tensors if same_optimizer else None,
-                      optim_meta=ckpt.optim_meta if same_optimizer else None)
-    return trainer, notice
+    return resume_trainer(resume, corpus, config, corpus_info=info, policy=new_chars)
 
 
 def store_saver(store: ModelStore, name: str) -> Saver:
