@@ -2,9 +2,10 @@
 
     python bench/throughput.py [--rounds 5] [--steps 10]
 
-Rounds alternate engine (default precision), engine (fp32) and the reference so drift in
-machine load hits all three alike. Also reports FLOPs per character and the achieved
-GFLOP/s against a square matmul measured in the same run.
+Rounds alternate engine (default precision), engine (fp32) and the reference, in a
+rotating order, so drift in machine load and clock speed hits all three alike. Also
+reports FLOPs per character and the achieved GFLOP/s against a square matmul measured
+in the same run.
 """
 
 from __future__ import annotations
@@ -113,10 +114,11 @@ def main() -> None:
     for trainer in runs.values():  # warm-up
         engine_steps(trainer)
     reference_steps()
-    for _ in range(args.rounds):
-        for name, trainer in runs.items():
-            times[name].append(engine_steps(trainer))
-        times["reference"].append(reference_steps())
+    order = [*runs, "reference"]
+    for r in range(args.rounds):  # rotate the order so no variant always follows another
+        for name in order[r % 3:] + order[:r % 3]:
+            times[name].append(reference_steps() if name == "reference"
+                               else engine_steps(runs[name]))
     rate = {k: args.steps * chunk_chars / float(np.median(v)) for k, v in times.items()}
     flops = lstm_flops_per_char(len(vocab), args.embed, args.hidden, args.layers)
     emit({

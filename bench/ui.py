@@ -44,6 +44,13 @@ async def until(condition, timeout: float = 120.0) -> None:
         await asyncio.sleep(0.01)
 
 
+def send_key(app: CharRNNApp, key: str, char: str | None) -> None:
+    """Deliver a key the way the terminal driver does."""
+    event = events.Key(key, char)
+    event.set_sender(app)
+    app._driver.send_message(event)
+
+
 async def in_app(corpus: str, seconds: float, keys: int, home: str) -> dict:
     app = CharRNNApp(home)
     latencies: list[float] = []
@@ -62,8 +69,9 @@ async def in_app(corpus: str, seconds: float, keys: int, home: str) -> dict:
         trainer = pane.trainer
         threads = torch.get_num_threads()
         chars0, t0 = trainer.state.chars_seen, time.perf_counter()
-        app.post_message(events.Key("f4", None))
+        send_key(app, "f4", None)
         temp = app.query_one("#temperature", TemperatureControl)
+        await asyncio.sleep(0.5)
         temp.focus()
         await asyncio.sleep(0.5)
         for i in range(keys):
@@ -71,7 +79,7 @@ async def in_app(corpus: str, seconds: float, keys: int, home: str) -> dict:
                 "left_square_bracket", "[")
             before = temp.value
             start = time.perf_counter()
-            app.post_message(events.Key(key, char))
+            send_key(app, key, char)
             await until(lambda b=before: temp.value != b, 10)
             latencies.append(time.perf_counter() - start)
             await asyncio.sleep(max(0.0, seconds / keys - latencies[-1]))

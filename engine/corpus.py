@@ -131,11 +131,13 @@ def encode_text(text: str, name: str = "text", *, encoding: str = "utf-8") -> Co
     codepoints = np.array(sorted(seen), dtype=np.uint32)
     dtype = np.uint8 if len(codepoints) <= 256 else np.uint16
     data = np.empty(len(text), dtype=dtype)
+    counts = np.zeros(len(codepoints), dtype=np.int64)
     pos = 0
     for cps in _text_chunks(text):
-        data[pos:pos + len(cps)] = np.searchsorted(codepoints, cps)
-        pos += len(cps)
-    counts = np.bincount(data, minlength=len(codepoints))
+        ids = np.searchsorted(codepoints, cps)
+        data[pos:pos + len(ids)] = ids
+        counts += np.bincount(ids, minlength=len(codepoints))  # per chunk: bincount widens
+        pos += len(ids)
     digest = hashlib.sha256()
     for start in range(0, len(text), _CHUNK):  # chunked: a full copy would cost 1 byte/char
         digest.update(text[start:start + _CHUNK].encode("utf-8", "surrogatepass"))

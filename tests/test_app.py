@@ -510,3 +510,22 @@ async def test_quit_returns_without_a_traceback():
         await pilot.press("ctrl+q")
         await asyncio.sleep(0)
     assert app.return_code in (0, None)
+
+
+async def test_quit_while_generating_returns_within_2s(data_home):
+    saved_model(data_home, "cat", steps=5)
+    app = CharRNNApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f5")
+        await pilot.press("enter")
+        play = app.query_one(PlaygroundPane)
+        await wait_for(pilot, lambda: play.sampler is not None)
+        app.query_one("#speed", Select).value = 0  # as fast as it generates
+        app.query_one("#length", Input).value = "1000000"
+        app.query_one("#seed", Input).focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: len(play.text) > 50)
+        started = time.monotonic()
+        await app.action_quit()
+        assert time.monotonic() - started < 2.0
+    assert not play._producing
