@@ -107,7 +107,13 @@ def main() -> None:
     p.add_argument("corpus", nargs="?", default=str(SHAKESPEARE))
     p.add_argument("--seconds", type=float, default=40)
     p.add_argument("--keys", type=int, default=60)
+    p.add_argument("--app-threads", type=int,
+                   help="torch threads inside the app instead of its own choice (to compare)")
     args = p.parse_args()
+    if args.app_threads:
+        import charrnn_tui.app
+
+        charrnn_tui.app.limit_torch_threads = lambda: torch.set_num_threads(args.app_threads)
     with tempfile.TemporaryDirectory() as home:
         result = asyncio.run(in_app(args.corpus, args.seconds, args.keys, home))
     torch.set_num_threads(2)
