@@ -11,6 +11,7 @@ from pathlib import Path
 
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Header, TabbedContent, TabPane, Tabs
 from textual.worker import Worker, WorkerState
@@ -161,8 +162,12 @@ class CharRNNApp(App[None]):
     async def on_training_ended(self, event: TrainingEnded) -> None:
         self.device = "cpu"
         if event.ckpt is not None:
-            await self.playground.set_model(event.name, event.ckpt, event.model)
-            await self.insight.set_model(event.name, event.ckpt)
+            try:
+                playground, insight = self.playground, self.insight
+            except NoMatches:  # training ended as the app closed: the panes are gone
+                return
+            await playground.set_model(event.name, event.ckpt, event.model)
+            await insight.set_model(event.name, event.ckpt)
             self.playground.show_hint("")
             self.query_one(ModelsPane).refresh_models()
         self._update_subtitle()
