@@ -96,8 +96,7 @@ async def in_app(corpus: str, seconds: float, keys: int, home: str) -> dict:
 def headless(corpus: str, seconds: float) -> float:
     preset = PRESETS["quick"]
     c = load_corpus(corpus)
-    train = {k: v for k, v in preset.train.items() if k != "time_budget"}
-    config = TrainConfig(**train, time_budget=seconds, eval_every=1e9)
+    config = TrainConfig(**(preset.train | {"time_budget": seconds, "eval_every": 1e9}))
     trainer = Trainer(build_model(ModelSpec(**preset.model, vocab=c.chars)), c.data, config)
     return trainer.run().chars_per_s
 
@@ -113,7 +112,7 @@ def main() -> None:
     if args.app_threads:
         import charrnn_tui.app
 
-        charrnn_tui.app.limit_torch_threads = lambda: torch.set_num_threads(args.app_threads)
+        charrnn_tui.app.set_training_threads = lambda: torch.set_num_threads(args.app_threads)
     with tempfile.TemporaryDirectory() as home:
         result = asyncio.run(in_app(args.corpus, args.seconds, args.keys, home))
     torch.set_num_threads(2)
