@@ -21,10 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from textual.widgets import Input, Select  # noqa: E402
 
 from bench.common import SHAKESPEARE, emit  # noqa: E402
-from bench.ui import until  # noqa: E402
+from bench.ui import start_training, until  # noqa: E402
 from charrnn_tui.app import CharRNNApp  # noqa: E402
 from charrnn_tui.widgets.playground_pane import PlaygroundPane  # noqa: E402
-from charrnn_tui.widgets.train_pane import TrainPane  # noqa: E402
 
 WARM_UP = 60.0
 
@@ -56,16 +55,7 @@ async def soak(corpus: str, train_s: float, gen_s: float, every: float, home: st
     training: list[tuple[float, float]] = []
     generating: list[tuple[float, float]] = []
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("f2")
-        app.query_one("#path", Input).value = corpus
-        app.query_one("#path", Input).focus()
-        await pilot.press("enter")
-        pane = app.query_one(TrainPane)
-        await until(lambda: pane.corpus is not None)
-        await pilot.press("f3")
-        app.query_one("#stop_value", Input).value = str(int(train_s + 600))
-        await pilot.press("f6")
-        await until(lambda: pane.trainer is not None)
+        pane = await start_training(pilot, corpus, {"stop_value": str(int(train_s + 600))})
         await sample_for(train_s, every, training)
         steps = pane.trainer.state.step
         pane.stop_for_exit()

@@ -44,6 +44,23 @@ async def until(condition, timeout: float = 120.0) -> None:
         await asyncio.sleep(0.01)
 
 
+async def start_training(pilot, corpus: str, fields: dict[str, str]) -> TrainPane:
+    """Load `corpus` in the Corpus tab, set training `fields`, press Start; the Train pane."""
+    app = pilot.app
+    await pilot.press("f2")
+    app.query_one("#path", Input).value = corpus
+    app.query_one("#path", Input).focus()
+    await pilot.press("enter")
+    pane = app.query_one(TrainPane)
+    await until(lambda: pane.corpus is not None)
+    await pilot.press("f3")
+    for fid, value in fields.items():
+        app.query_one(f"#{fid}", Input).value = value
+    await pilot.press("f6")
+    await until(lambda: pane.trainer is not None)
+    return pane
+
+
 def send_key(app: CharRNNApp, key: str, char: str | None) -> None:
     """Deliver a key the way the terminal driver does."""
     event = events.Key(key, char)
@@ -55,17 +72,8 @@ async def in_app(corpus: str, seconds: float, keys: int, home: str) -> dict:
     app = CharRNNApp(home)
     latencies: list[float] = []
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("f2")
-        app.query_one("#path", Input).value = corpus
-        app.query_one("#path", Input).focus()
-        await pilot.press("enter")
-        pane = app.query_one(TrainPane)
-        await until(lambda: pane.corpus is not None)
-        await pilot.press("f3")
-        for fid, value in {"eval_every": "1000", "sample_every": "0"}.items():
-            app.query_one(f"#{fid}", Input).value = value
-        await pilot.press("f6")
-        await until(lambda: pane.trainer is not None and pane.trainer.state.step > 2)
+        pane = await start_training(pilot, corpus, {"eval_every": "1000", "sample_every": "0"})
+        await until(lambda: pane.trainer.state.step > 2)
         trainer = pane.trainer
         threads = torch.get_num_threads()
         chars0, t0 = trainer.state.chars_seen, time.perf_counter()

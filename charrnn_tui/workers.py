@@ -8,11 +8,13 @@ small lock-protected buffer that the UI drains on a timer.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -25,7 +27,17 @@ from engine.sampler import Sampler
 from engine.store import ModelStore, restore_model
 from engine.trainer import Checkpoint, Finished, Saver, TrainConfig, Trainer
 
+if TYPE_CHECKING:
+    from textual.worker import Worker
+
 BUILTIN_PREFIX = "builtin:"
+
+
+async def join_worker(worker: Worker | None, timeout: float = 2.0) -> None:
+    """Wait for a thread worker to finish, up to `timeout`, without blocking the UI loop."""
+    deadline = time.monotonic() + timeout
+    while worker is not None and not worker.is_finished and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
 
 
 def set_training_threads() -> None:

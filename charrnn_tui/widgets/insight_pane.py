@@ -39,6 +39,7 @@ from charrnn_tui.widgets.insight_work import (
     run_stream,
     trace_corpus,
 )
+from charrnn_tui.workers import join_worker
 from engine.corpus import CorpusError
 from engine.insight import Trace, to_html
 from engine.paths import data_home
@@ -392,10 +393,7 @@ class InsightPane(Vertical):
     async def _halt(self) -> None:
         """Stop the thread, wait for it, and show what it already made."""
         self._stop.set()
-        worker = self._worker
-        deadline = time.monotonic() + 2.0
-        while worker is not None and not worker.is_finished and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
+        await join_worker(self._worker)
         self._producing = False
         self._per_tick = None
         self._drain()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
 import threading
 import time
@@ -21,7 +20,7 @@ from charrnn_tui.messages import StreamEnded, StreamPrimed
 from charrnn_tui.screens.dialogs import PromptScreen
 from charrnn_tui.widgets.format import show_char
 from charrnn_tui.widgets.temperature import TemperatureControl
-from charrnn_tui.workers import CharBuffer, stream_chars
+from charrnn_tui.workers import CharBuffer, join_worker, stream_chars
 from engine.paths import data_home
 from engine.sampler import Sampler, SamplingParams
 from engine.trainer import Checkpoint
@@ -235,10 +234,7 @@ class PlaygroundPane(Vertical):
     async def _halt(self) -> None:
         """Stop the sampling thread, wait for it, and show what it already generated."""
         self._stop.set()
-        worker = self._worker
-        deadline = time.monotonic() + 2.0
-        while worker is not None and not worker.is_finished and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
+        await join_worker(self._worker)
         self._producing = False
         rest = self.buffer.take()
         if rest:
