@@ -21,6 +21,16 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     return True
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Tiny models train up to 50× slower with 2 intra-op threads on a loaded 2-core machine.
+    (The app's own tests still get its choice: the app sets the thread count on start.)"""
+    from helpers import kit
+
+    with kit.one_torch_thread():
+        yield
+
+
 @pytest.fixture(autouse=True)
 def data_home(tmp_path, monkeypatch):
     """Every test gets its own empty data home, never the user's, and a download URL that

@@ -25,12 +25,6 @@ SMALL = ["--cell", "lstm", "--layers", "1", "--hidden", "16", "--batch", "4", "-
 RESULT_KEYS = {"val_loss", "val_bpc", "chars_per_s", "steps", "seconds", "params", "model"}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    with kit.one_torch_thread():
-        yield
-
-
 @pytest.fixture(autouse=True)
 def _home_env(tmp_path, monkeypatch):
     """Belt and braces: even a command that forgot --home stays in a temp folder."""

@@ -32,12 +32,6 @@ from engine.trainer import Trainer
 HELPERS = Path(__file__).parent / "helpers"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    with kit.one_torch_thread():
-        yield
-
-
 @pytest.fixture(autouse=True)
 def _home(tmp_path, monkeypatch):
     monkeypatch.setenv(ENV_HOME, str(tmp_path / "home"))

@@ -27,12 +27,6 @@ from engine.vocab import VocabError, extend, fit_corpus, new_characters, remap
 VOCAB = list("abcdefg")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    with kit.one_torch_thread():
-        yield
-
-
 # --- numpy gradients ---------------------------------------------------------------------
 
 def test_numpy_gradients_match_central_differences():

@@ -19,12 +19,6 @@ from engine.sampler import (
 VOCAB = kit.ALPHABET
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    with kit.one_torch_thread():
-        yield
-
-
 def _model(kind="torch", sharpen: float = 1.0, seed: int = 5):
     """An untrained model; `sharpen` scales its output layer so logits have wide gaps."""
     model = build_model(kit.spec(kind, VOCAB), seed)

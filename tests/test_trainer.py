@@ -21,12 +21,6 @@ from engine.trainer import LN2, TrainConfig, Trainer
 KINDS = ["torch", "scratch", "numpy"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    with kit.one_torch_thread():
-        yield
-
-
 @pytest.fixture(autouse=True)
 def _home(tmp_path, monkeypatch):
     monkeypatch.setenv(ENV_HOME, str(tmp_path))
