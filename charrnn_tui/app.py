@@ -32,7 +32,7 @@ from charrnn_tui.widgets.models_pane import ModelsPane
 from charrnn_tui.widgets.playground_pane import PlaygroundPane
 from charrnn_tui.widgets.temperature import TemperatureControl
 from charrnn_tui.widgets.train_pane import TrainPane
-from charrnn_tui.workers import BUILTIN_PREFIX, set_training_threads
+from charrnn_tui.workers import BUILTIN_PREFIX
 from engine.events import Progress
 from engine.store import StoreError
 from engine.trainer import Checkpoint
@@ -92,7 +92,6 @@ class CharRNNApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        set_training_threads()
         self._update_subtitle()
         self.call_after_refresh(self._focus_active_pane)
         self.watch(self.screen, "focused", self._focus_changed, init=False)

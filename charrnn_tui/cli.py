@@ -8,7 +8,18 @@ import sys
 from engine.models import CELLS, IMPLEMENTATIONS
 from engine.optim import OPTIMIZERS
 from engine.presets import PRESETS
+from engine.threads import ENV_THREADS
 from engine.vocab import POLICIES
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -19,8 +30,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--home", help="data folder for models and downloads "
                                   "(default: $CHARRNN_TUI_HOME or the user data dir)")
     sub = p.add_subparsers(dest="command")
+    threads = argparse.ArgumentParser(add_help=False)
+    threads.add_argument("--threads", type=_positive_int, metavar="N",
+                         help=f"torch intra-op threads (default: ${ENV_THREADS}, else chosen "
+                              "by measurement for training, 1 for sampling, every core for "
+                              "eval)")
 
-    t = sub.add_parser("train", help="train a model headless",
+    t = sub.add_parser("train", help="train a model headless", parents=[threads],
                        description="Train on a text file, a folder of text files, or "
                                    "builtin:python-docs | builtin:python-source | "
                                    "builtin:tinyshakespeare.")
@@ -46,7 +62,6 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--precision", choices=("auto", "bf16", "fp32"))
     t.add_argument("--seed", type=int)
     t.add_argument("--eval-every", type=float, metavar="SECONDS")
-    t.add_argument("--threads", type=int, help="torch intra-op threads")
     t.add_argument("--encoding", help="text encoding of the corpus (default: detect UTF-8/16)")
     t.add_argument("--name", help="save under this model name (default: derived, unique)")
     t.add_argument("--force", action="store_true", help="replace an existing model of --name")
@@ -57,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--replace-char", help="replacement for --new-chars map (default: space)")
     t.add_argument("--json", action="store_true", help="print only a final JSON line")
 
-    s = sub.add_parser("sample", help="stream generated text to stdout")
+    s = sub.add_parser("sample", help="stream generated text to stdout", parents=[threads])
     s.add_argument("model", help="saved model name (NAME or NAME:best) or a model file")
     s.add_argument("--seed-text", default="\n")
     s.add_argument("--temperature", type=float, default=0.8)
@@ -72,7 +87,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="colour by one unit's activation (e.g. cell:1:27) instead of by "
                         "the model's confidence in each character")
 
-    e = sub.add_parser("eval", help="cross-entropy of a text under a model (JSON)")
+    e = sub.add_parser("eval", help="cross-entropy of a text under a model (JSON)",
+                       parents=[threads])
     e.add_argument("model")
     e.add_argument("textfile")
     e.add_argument("--encoding")

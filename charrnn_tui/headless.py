@@ -23,6 +23,7 @@ from engine.presets import PRESETS
 from engine.resume import resume_trainer
 from engine.sampler import Sampler, unknown_chars
 from engine.store import ModelStore, restore_model
+from engine.threads import ThreadTuner, training_tuner, use_threads
 from engine.trainer import Checkpoint, TrainConfig, Trainer
 
 # Engine and store errors are ValueErrors with messages written for the user.
@@ -104,15 +105,15 @@ def train(args: argparse.Namespace) -> int:
     world = World()
     if launched_by_torchrun():
         world, args.device = init_from_env(args.device)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    tuner = training_tuner(args.threads, distributed=world.active)
     try:
-        return _train(args, store, world)
+        return _train(args, store, world, tuner)
     finally:
         shutdown()
 
 
-def _train(args: argparse.Namespace, store: ModelStore, world: World) -> int:
+def _train(args: argparse.Namespace, store: ModelStore, world: World,
+           tuner: ThreadTuner | None) -> int:
     if args.resume:
         trainer, name = _resume_setup(args, store, world.is_main)
     else:
@@ -136,7 +137,10 @@ def _train(args: argparse.Namespace, store: ModelStore, world: World) -> int:
     def on_sigint(signum, frame):
         nonlocal interrupted
         interrupted = True
-        trainer.stop()
+        if world.is_main:
+            print("charrnn-tui: stopping at the end of this step and saving…", file=sys.stderr,
+                  flush=True)
+        trainer.stop(final_eval=False)  # the user asked to stop now: save, don't evaluate
         signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C is final
 
     signal.signal(signal.SIGINT, on_sigint)  # Ctrl-C: stop at a chunk boundary, then save
@@ -148,7 +152,7 @@ def _train(args: argparse.Namespace, store: ModelStore, world: World) -> int:
 
     try:
         with report:
-            done = trainer.run(report, saver)
+            done = trainer.run(report, saver, tuner)
     finally:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         store.release(name)
@@ -159,7 +163,8 @@ def _train(args: argparse.Namespace, store: ModelStore, world: World) -> int:
               else done.reason, "val_loss": done.val_loss, "val_bpc": done.val_bpc,
               "chars_per_s": round(done.chars_per_s, 1), "steps": done.step,
               "seconds": round(done.seconds, 2), "params": count_parameters(trainer.spec),
-              "device": trainer.device.type, "precision": trainer.precision}
+              "device": trainer.device.type, "precision": trainer.precision,
+              "threads": torch.get_num_threads()}
     if quiet:
         print(json.dumps(result), flush=True)
     else:
@@ -231,6 +236,7 @@ class _RichReporter:
 
 
 def sample(args: argparse.Namespace) -> int:
+    use_threads("generate", args.threads)
     ckpt = open_store(args.home).load(args.model)
     sampler = Sampler(restore_model(ckpt), ckpt.spec.vocab, rng_seed=args.rng_seed)
     p = sampler.params
@@ -287,6 +293,7 @@ def _export_view(sampler: Sampler, text: str, view: dict, args: argparse.Namespa
 
 
 def evaluate(args: argparse.Namespace) -> int:
+    threads = use_threads("eval", args.threads)
     ckpt = open_store(args.home).load(args.model)
     corpus = load_corpus(args.textfile, encoding=args.encoding)
     missing = unknown_chars("".join(corpus.chars), ckpt.spec.vocab)
@@ -299,7 +306,7 @@ def evaluate(args: argparse.Namespace) -> int:
     nats = mean_cross_entropy(restore_model(ckpt), data)
     print(json.dumps({"model": args.model, "file": args.textfile, "chars": int(len(data)),
                       "nats_per_char": nats, "bits_per_char": nats / 0.6931471805599453,
-                      "unknown_chars": missing}))
+                      "unknown_chars": missing, "threads": threads}))
     return 0
 
 

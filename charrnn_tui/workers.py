@@ -9,14 +9,11 @@ small lock-protected buffer that the UI drains on a timer.
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-import torch
 
 from engine.corpus import Corpus, load_corpus
 from engine.download import ensure_tinyshakespeare
@@ -25,6 +22,7 @@ from engine.models import ModelSpec, build_model
 from engine.resume import resume_trainer
 from engine.sampler import Sampler
 from engine.store import ModelStore, restore_model
+from engine.threads import training_tuner, use_threads
 from engine.trainer import Checkpoint, Finished, Saver, TrainConfig, Trainer
 
 if TYPE_CHECKING:
@@ -38,13 +36,6 @@ async def join_worker(worker: Worker | None, timeout: float = 2.0) -> None:
     deadline = time.monotonic() + timeout
     while worker is not None and not worker.is_finished and time.monotonic() < deadline:
         await asyncio.sleep(0.01)
-
-
-def set_training_threads() -> None:
-    """Train on every core. Measured with bench/ui.py on 2 cores: keys still answer in
-    14 ms at p95 while training runs at 0.94× headless speed; leaving a core to the UI
-    bought 2 ms of latency for 30% less speed."""
-    torch.set_num_threads(os.cpu_count() or 1)
 
 
 def load_corpus_source(spec: str, home: str | None, encoding: str | None = None,
@@ -121,8 +112,9 @@ def run_training(trainer: Trainer, post: Callable[[list[Event]], None],
     the playground must never share the live training model.
     """
     batcher = EventBatcher(post)
+    tuner = training_tuner()  # this thread's own count, chosen by timing the steps
     try:
-        finished = trainer.run(batcher, saver)
+        finished = trainer.run(batcher, saver, tuner)
     finally:
         batcher.flush()
     ckpt = trainer.checkpoint()
@@ -178,6 +170,7 @@ def stream_chars(sampler: Sampler, seed: str | None, length: int, buffer: CharBu
     Returns how many characters were generated. `sampler.params` is read at every
     character, so the UI thread changes temperature and friends while this runs.
     """
+    use_threads("generate")
     if seed is not None:
         on_primed(sampler.prime(seed))
     count = 0

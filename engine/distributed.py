@@ -35,8 +35,8 @@ def launched_by_torchrun() -> bool:
 def init_from_env(device: str) -> tuple[World, str]:
     """Join the process group torchrun describes; returns the world and this rank's device.
 
-    NCCL on CUDA, Gloo on CPU. On CPU each process gets one intra-op thread by default
-    (ranks share the cores), unless OMP_NUM_THREADS says otherwise.
+    NCCL on CUDA, Gloo on CPU. The thread count per rank is the thread policy's
+    (engine/threads.py: one per CPU rank unless told otherwise).
     """
     use_cuda = device in ("cuda", "auto") and torch.cuda.is_available()
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
@@ -47,8 +47,6 @@ def init_from_env(device: str) -> tuple[World, str]:
         device = f"cuda:{local_rank}"
     else:
         device = "cpu"
-        if "OMP_NUM_THREADS" not in os.environ:
-            torch.set_num_threads(1)
     return current_world(), device
 
 

@@ -25,6 +25,7 @@ from engine.models import Model, ModelSpec, NumpyRNN, map_state
 from engine.optim import OPTIMIZERS, default_lr, default_optimizer, make_optimizer
 from engine.precision import autocast, resolve_device, resolve_precision
 from engine.sampler import Sampler
+from engine.threads import ThreadTuner
 
 LN2 = math.log(2)
 BAD_STEPS_BEFORE_ROLLBACK = 3
@@ -321,10 +322,11 @@ class Trainer:
         return loss_value, hidden, not bad
 
     def run(self, on_event: Callable[[Event], None] | None = None,
-            saver: Saver | None = None) -> Finished:
+            saver: Saver | None = None, threads: ThreadTuner | None = None) -> Finished:
         """Train until the budget, epochs or steps run out, or `stop()` is called.
 
         Under torchrun every rank calls this; only rank 0 reports, evaluates and saves.
+        `threads`, when given, times each step to keep the fastest thread count.
         """
         main = self.world.is_main
         emit = (on_event or (lambda e: None)) if main else (lambda e: None)
@@ -410,7 +412,10 @@ class Trainer:
 
             progress = self._progress(start_seconds, start_fraction, start_step, epoch_fraction)
             lr = self._lr(progress)
+            step_start = time.perf_counter()
             loss, hidden, finite = self._train_chunk(self.batcher.chunk(st.chunk), hidden, lr)
+            if threads and (change := threads.step_done(time.perf_counter() - step_start)):
+                emit(Notice(change))
             st.chunk += 1
             if finite:
                 st.step += 1

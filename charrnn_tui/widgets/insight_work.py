@@ -15,6 +15,7 @@ from charrnn_tui.workers import load_corpus_source
 from engine.insight import Trace, UnitScore, activations, rank_units, regex_mask, softmax, trace
 from engine.sampler import Sampler, SamplingParams
 from engine.store import restore_model
+from engine.threads import use_threads
 from engine.trainer import Checkpoint
 
 CORPUS_SLICE = 4000  # characters of the model's corpus to look for cells in (a few seconds)
@@ -94,6 +95,7 @@ def run_stream(tracers: list[Tracer], text: str, length: int, buffers: list[Step
     Lockstep keeps a comparison's two texts growing side by side. Returns how many
     characters each sampled.
     """
+    use_threads("generate")
     for tracer, buffer in zip(tracers, buffers, strict=True):
         for char in text:
             if stop.is_set():

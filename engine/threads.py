@@ -1,0 +1,211 @@
+"""The thread policy: how many intra-op threads torch uses for each job, chosen from the
+cores that are actually free.
+
+Measured with bench/contention.py on 2 cores: with one busy program beside it, training on
+two OpenMP threads ran ~50x slower than on one, because each parallel region waits for a
+sibling thread the OS has descheduled. Letting idle threads sleep (OMP_WAIT_POLICY=PASSIVE)
+fixes that but halves quiet-machine speed, and no fixed count wins everywhere. So the
+count is measured, not guessed:
+
+- training starts on one thread, tries more only while a core sits idle, keeps what
+  trains fastest (`ThreadTuner`, timing real steps), and drops back to one thread as soon
+  as a step runs much slower, which is what another program starting looks like;
+- evaluation uses the cores idle when it starts;
+- generation, one character at a time, gains nothing from a second thread: one.
+
+`--threads N` or $CHARRNN_TUI_THREADS fixes the count for users who know better.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from collections.abc import Callable
+from typing import Literal
+
+ENV_THREADS = "CHARRNN_TUI_THREADS"
+Role = Literal["train", "generate", "eval"]
+
+
+def cores() -> int:
+    """The cores this process may run on (its affinity mask, not the machine's total)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+class IdleMeter:
+    """How many cores sat idle since the last reading, from /proc/stat (Linux).
+
+    Elsewhere `idle()` returns None and callers treat the machine as free.
+    """
+
+    def __init__(self, path: str = "/proc/stat", clock: Callable[[], float] = time.monotonic):
+        self.path = path
+        self._clock = clock
+        self._hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        self._last = self._read()
+
+    def _read(self) -> tuple[float, float] | None:
+        try:
+            with open(self.path, encoding="ascii") as f:
+                fields = f.readline().split()
+        except OSError:
+            return None
+        if len(fields) < 6 or fields[0] != "cpu":
+            return None
+        return self._clock(), (int(fields[4]) + int(fields[5])) / self._hz  # idle + iowait
+
+    def idle(self) -> float | None:
+        now = self._read()
+        last, self._last = self._last, now
+        if now is None or last is None or now[0] - last[0] <= 0:
+            return None
+        return max(0.0, (now[1] - last[1]) / (now[0] - last[0]))
+
+
+def free_cores(window: float = 0.2) -> int:
+    """Cores idle over a short look now: at least one, at most this process's cores."""
+    meter = IdleMeter()
+    time.sleep(window)
+    idle = meter.idle()
+    return cores() if idle is None else max(1, min(cores(), round(idle)))
+
+
+def requested_threads(requested: int | None = None) -> int | None:
+    """A fixed count from `--threads` or $CHARRNN_TUI_THREADS, or None to let the policy choose."""
+    if requested is not None:
+        if requested < 1:
+            raise ValueError(f"threads must be at least 1, not {requested}")
+        return requested
+    raw = os.environ.get(ENV_THREADS, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"${ENV_THREADS} must be a whole number ≥ 1, not {raw!r}")
+    return int(raw)
+
+
+def set_threads(n: int) -> None:
+    """Set the calling thread's intra-op thread count, and only its own.
+
+    torch keeps the count per OS thread but initialises it lazily, at the thread's first
+    parallel operation, from the last count set anywhere in the process. Asking for the
+    count first makes that happen now, so another thread's later choice can't undo this.
+    """
+    import torch
+
+    torch.get_num_threads()
+    torch.set_num_threads(n)
+
+
+def use_threads(role: Role, requested: int | None = None) -> int:
+    """Set this thread's count for `role` (each worker thread calls it when it starts)."""
+    n = requested_threads(requested)
+    if n is None:
+        n = 1 if role in ("generate", "train") else free_cores()
+    set_threads(n)
+    return n
+
+
+def training_tuner(requested: int | None = None, *, distributed: bool = False
+                   ) -> ThreadTuner | None:
+    """Set this thread up to train; the tuner to pass to `Trainer.run`, or None if fixed.
+
+    A fixed count is the user's word. Each process of a distributed run keeps one thread
+    (or $OMP_NUM_THREADS): the ranks already share the cores, and step in lockstep.
+    """
+    fixed = requested_threads(requested)
+    if fixed is None and distributed:
+        if "OMP_NUM_THREADS" in os.environ:  # torch took it when it started
+            return None
+        fixed = 1
+    if fixed is not None:
+        set_threads(fixed)
+        return None
+    if cores() == 1:
+        set_threads(1)
+        return None
+    return ThreadTuner(cores(), set_threads, IdleMeter().idle)
+
+
+class ThreadTuner:
+    """Chooses the thread count that trains fastest now, by timing real steps.
+
+    Starts on one thread, which never collapses. Whenever `recheck` seconds have passed
+    and a core has been idle meanwhile, it times `probe_steps` steps on more threads and
+    keeps them only if they were faster. On more threads, a step 1.5× slower than when
+    they were chosen means a program took a core: it goes back to one thread at once,
+    since spinning threads can make each further step tens of times slower.
+    """
+
+    def __init__(self, most: int, set_threads: Callable[[int], None],
+                 idle: Callable[[], float | None], *, probe_steps: int = 3,
+                 recheck: float = 15.0, clock: Callable[[], float] = time.monotonic):
+        self.most = most
+        self._set = set_threads
+        self._idle = idle
+        self.probe_steps = probe_steps
+        self.recheck = recheck
+        self._clock = clock
+        self.threads = 1
+        self.timings: dict[int, float] = {}  # median seconds per step at each count
+        self._window: list[float] = []
+        self._settle = True  # the next step pays for a change: not representative
+        self._probing = False
+        self._checked_at = -float("inf")
+        self._set(1)
+
+    def step_done(self, seconds: float) -> str | None:
+        """Record one training step's duration; returns a notice when the count changes."""
+        if self._settle:
+            self._settle = False
+            return None
+        if (self.threads > 1 and 1 in self.timings
+                and seconds > 1.5 * self.timings.get(self.threads, self.timings[1])):
+            return self._fall_back(seconds)
+        self._window.append(seconds)
+        if len(self._window) < self.probe_steps:
+            return None
+        self.timings[self.threads] = statistics.median(self._window)
+        self._window = []
+        if self._probing:
+            self._probing = False
+            best = min(self.timings, key=self.timings.get)
+            self._checked_at = self._clock()
+            if best != self.threads:
+                self._switch(best)
+                return None  # back where it was: nothing new to say
+            return f"training on {best} threads ({self._speeds()} per step)"
+        if self.threads == 1 and self._clock() - self._checked_at >= self.recheck:
+            self._checked_at = self._clock()
+            idle = self._idle()
+            more = self.most if idle is None else min(self.most, 1 + round(idle))
+            if more > 1:
+                self._probing = True
+                self._switch(more)
+        return None
+
+    def _fall_back(self, seconds: float) -> str | None:
+        """Back to one thread after a slow step; says why unless it was only a trial."""
+        was, trial = self.threads, self._probing
+        slow = seconds / self.timings.get(was, self.timings[1])
+        self.timings.pop(was, None)
+        self._window, self._probing = [], False
+        self._checked_at = self._clock()
+        self._switch(1)
+        if trial:
+            return None
+        return (f"training on 1 thread: a step on {was} ran {slow:.1f}× slower than before; "
+                "another program is using the cores")
+
+    def _switch(self, n: int) -> None:
+        if n != self.threads:
+            self.threads = n
+            self._set(n)
+            self._settle = True
+
+    def _speeds(self) -> str:
+        return ", ".join(f"{n}: {t * 1e3:.0f} ms" for n, t in sorted(self.timings.items()))
