@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -17,3 +20,16 @@ def emit(result: dict) -> None:
                "cpus": os.cpu_count()}
     json.dump(result, sys.stdout, indent=2)
     print()
+
+
+@contextlib.contextmanager
+def busy(n: int):
+    """`n` processes that each keep a core busy, as a user's other programs do; always stopped."""
+    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+    try:
+        time.sleep(0.5 if n else 0)
+        yield
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()

@@ -1,6 +1,6 @@
 """Speed beside busy programs: the engine's thread policy against torch's default, in one run.
 
-    python bench/contention.py [--steps 40] [--chars 3000] [--busy 0,1,2]
+    python bench/contention.py [--steps 80] [--chars 3000] [--busy 0,1,2]
 
 For 0, 1 and 2 competing busy processes (`while True: pass`, started here and always
 stopped), trains the quick preset for a fixed number of steps and generates a fixed number
@@ -13,7 +13,6 @@ Every slow run is capped at --cap seconds; the rate covers the steps it finished
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import signal
@@ -26,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import SHAKESPEARE, emit  # noqa: E402
+from bench.common import SHAKESPEARE, busy, emit  # noqa: E402
 
 POLICIES = ("engine", "torch-default")
 
@@ -74,19 +73,6 @@ def worker(job: str, policy: str, amount: int, cap: float) -> dict:
             "notices": notices}
 
 
-@contextlib.contextmanager
-def busy(n: int):
-    """`n` processes that each keep a core busy, stopped whatever happens."""
-    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
-    try:
-        time.sleep(0.5 if n else 0)
-        yield
-    finally:
-        for p in procs:
-            p.kill()
-            p.wait()
-
-
 def spawn(job: str, policy: str, amount: int, cap: float) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, __file__, "--worker", job, "--policy", policy,
                              "--amount", str(amount), "--cap", str(cap)],
@@ -126,7 +112,7 @@ def ctrl_c(home: str, policy: str, warmup: float) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--steps", type=int, default=40, help="training steps per run (quick preset)")
+    p.add_argument("--steps", type=int, default=80, help="training steps per run (quick preset)")
     p.add_argument("--chars", type=int, default=3000, help="characters per generation run")
     p.add_argument("--cap", type=float, default=20.0, help="seconds at most per run")
     p.add_argument("--busy", default="0,1,2", help="numbers of busy competitors to try")

@@ -1,19 +1,21 @@
 """Responsiveness while training inside the app, and in-app against headless throughput.
 
-    python bench/ui.py [CORPUS] [--seconds 40] [--keys 60]
+    python bench/ui.py [CORPUS] [--seconds 40] [--keys 60] [--busy N] [--app-threads N]
 
 Runs the real app headless (App.run_test), loads CORPUS, starts the quick preset, then
 presses ] and [ in the Playground while training runs. A key's latency is measured from
 posting the key event to the temperature widget showing the new value, as seen from the
 UI's own event loop (the loop the training thread competes with). Throughput is the
 trainer's characters per second over the same window, against a headless run of the
-same settings in this process.
+same settings and thread policy in this process, with the same busy competitors beside
+it, and against a headless run on a quiet machine.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import tempfile
 import time
@@ -22,17 +24,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 from textual import events  # noqa: E402
 from textual.widgets import Input  # noqa: E402
 
-from bench.common import SHAKESPEARE, emit  # noqa: E402
+from bench.common import SHAKESPEARE, busy, emit  # noqa: E402
 from charrnn_tui.app import CharRNNApp  # noqa: E402
 from charrnn_tui.widgets.temperature import TemperatureControl  # noqa: E402
 from charrnn_tui.widgets.train_pane import TrainPane  # noqa: E402
 from engine.corpus import load_corpus  # noqa: E402
 from engine.models import ModelSpec, build_model  # noqa: E402
 from engine.presets import PRESETS  # noqa: E402
+from engine.threads import ENV_THREADS, training_tuner  # noqa: E402
 from engine.trainer import TrainConfig, Trainer  # noqa: E402
 
 
@@ -75,7 +77,6 @@ async def in_app(corpus: str, seconds: float, keys: int, home: str) -> dict:
         pane = await start_training(pilot, corpus, {"eval_every": "1000", "sample_every": "0"})
         await until(lambda: pane.trainer.state.step > 2)
         trainer = pane.trainer
-        threads = torch.get_num_threads()
         chars0, t0 = trainer.state.chars_seen, time.perf_counter()
         send_key(app, "f4", None)
         temp = app.query_one("#temperature", TemperatureControl)
@@ -98,7 +99,7 @@ async def in_app(corpus: str, seconds: float, keys: int, home: str) -> dict:
     return {"key_latency_ms": {"p50": round(float(np.percentile(lat, 50)), 1),
                                "p95": round(float(np.percentile(lat, 95)), 1),
                                "max": round(float(lat.max()), 1), "n": len(lat)},
-            "in_app_chars_per_s": round(rate), "in_app_torch_threads": threads}
+            "in_app_chars_per_s": round(rate)}
 
 
 def headless(corpus: str, seconds: float) -> float:
@@ -106,7 +107,7 @@ def headless(corpus: str, seconds: float) -> float:
     c = load_corpus(corpus)
     config = TrainConfig(**(preset.train | {"time_budget": seconds, "eval_every": 1e9}))
     trainer = Trainer(build_model(ModelSpec(**preset.model, vocab=c.chars)), c.data, config)
-    return trainer.run().chars_per_s
+    return trainer.run(threads=training_tuner()).chars_per_s
 
 
 def main() -> None:
@@ -115,19 +116,23 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=40)
     p.add_argument("--keys", type=int, default=60)
     p.add_argument("--app-threads", type=int,
-                   help="torch threads inside the app instead of its own choice (to compare)")
+                   help="a fixed torch thread count (app and headless) instead of the policy")
+    p.add_argument("--busy", type=int, default=0,
+                   help="busy processes beside the app and the headless run")
     args = p.parse_args()
     if args.app_threads:
-        import charrnn_tui.app
-
-        charrnn_tui.app.set_training_threads = lambda: torch.set_num_threads(args.app_threads)
-    with tempfile.TemporaryDirectory() as home:
-        result = asyncio.run(in_app(args.corpus, args.seconds, args.keys, home))
-    torch.set_num_threads(2)
-    result["headless_chars_per_s"] = round(headless(args.corpus, args.seconds))
+        os.environ[ENV_THREADS] = str(args.app_threads)  # what a user would set
+    quiet = round(headless(args.corpus, args.seconds)) if args.busy else None
+    with busy(args.busy):
+        with tempfile.TemporaryDirectory() as home:
+            result = asyncio.run(in_app(args.corpus, args.seconds, args.keys, home))
+        result["headless_chars_per_s"] = round(headless(args.corpus, args.seconds))
     result["in_app_vs_headless"] = round(result["in_app_chars_per_s"]
                                          / result["headless_chars_per_s"], 3)
-    emit({"bench": "ui", "seconds": args.seconds, **result})
+    if quiet:
+        result["quiet_headless_chars_per_s"] = quiet
+        result["in_app_vs_quiet_headless"] = round(result["in_app_chars_per_s"] / quiet, 3)
+    emit({"bench": "ui", "seconds": args.seconds, "busy": args.busy, **result})
 
 
 if __name__ == "__main__":

@@ -21,7 +21,11 @@ def cpu_has_bf16() -> bool:
 
 
 def resolve_precision(requested: str, device: torch.device | str) -> str:
-    """'auto' → bf16 on a CUDA device or a bf16-capable CPU, else fp32."""
+    """'auto' → bf16 on a CUDA device or a bf16-capable CPU, else fp32.
+
+    'bf16' on a CPU without native bf16 also gives fp32: oneDNN has no bf16 LSTM there
+    and refuses to build one (the trainer tells the user it fell back).
+    """
     kind = torch.device(device).type
     if requested not in ("auto", "bf16", "fp32"):
         raise ValueError("precision must be auto, bf16 or fp32")
@@ -29,6 +33,8 @@ def resolve_precision(requested: str, device: torch.device | str) -> str:
         if kind == "cuda":
             return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
         return "bf16" if kind == "cpu" and cpu_has_bf16() else "fp32"
+    if requested == "bf16" and kind == "cpu" and not cpu_has_bf16():
+        return "fp32"
     return requested
 
 

@@ -344,6 +344,9 @@ class Trainer:
         chunk_chars = cfg.batch * cfg.seq  # every rank's streams together
         hidden = self.model.init_state(self.batcher.batch_size, self.device)
         reason = "stopped"
+        if cfg.precision == "bf16" and self.precision != "bf16":
+            emit(Notice("bf16 was asked for, but this CPU has no native bf16: training in fp32",
+                        "warning"))
 
         def elapsed_now() -> float:
             return time.perf_counter() - run_start

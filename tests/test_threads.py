@@ -15,11 +15,18 @@ import pytest
 import torch
 from helpers import kit
 
-from charrnn_tui.workers import stream_chars
+from charrnn_tui.workers import run_training, stream_chars
 from engine.models import build_model
 from engine.paths import ENV_HOME
 from engine.sampler import Sampler
-from engine.threads import ENV_THREADS, IdleMeter, ThreadTuner, set_threads, training_tuner
+from engine.threads import (
+    ENV_THREADS,
+    IdleMeter,
+    ThreadTuner,
+    cores,
+    set_threads,
+    training_tuner,
+)
 
 
 class Fake:
@@ -230,3 +237,21 @@ def test_bad_thread_counts_are_refused_in_one_line(small_model):
     proc = _run(home, "sample", "m", env={ENV_THREADS: "-1"})
     assert proc.returncode == 2 and ENV_THREADS in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.skipif(cores() < 2, reason="one core: nothing to tune")
+def test_the_apps_training_thread_tunes_its_count(monkeypatch):
+    monkeypatch.delenv(ENV_THREADS, raising=False)
+    trainer = kit.trainer("torch", max_steps=3)
+    seen = {}
+    run = trainer.run
+
+    def recording_run(on_event=None, saver=None, threads=None):
+        seen["tuner"], seen["count"] = threads, torch.get_num_threads()
+        return run(on_event, saver, threads)
+
+    trainer.run = recording_run
+    t = threading.Thread(target=run_training, args=(trainer, lambda events: None, None))
+    t.start()
+    t.join(60)
+    assert isinstance(seen["tuner"], ThreadTuner) and seen["count"] == 1

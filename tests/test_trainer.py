@@ -11,11 +11,13 @@ import pytest
 import torch
 from helpers import kit
 
+from engine import precision
 from engine.corpus import CorpusError
 from engine.evaluate import mean_cross_entropy
 from engine.events import Evaluated, Finished, Notice, Progress, Sampled
 from engine.models import build_model, step_logits, tensors_of
 from engine.paths import ENV_HOME
+from engine.precision import cpu_has_bf16
 from engine.trainer import LN2, TrainConfig, Trainer
 
 KINDS = ["torch", "scratch", "numpy"]
@@ -343,12 +345,21 @@ def test_unavailable_device_in_config_is_refused():
         kit.trainer("torch", device="cuda")
 
 
+@pytest.mark.skipif(not cpu_has_bf16(), reason="this CPU has no native bf16")
 def test_bf16_autocast_trains_on_cpu():
     tr = kit.trainer("torch", max_steps=4, precision="bf16")
     done, events = _run(tr)
     assert {p.precision for p in _of(events, Progress)} == {"bf16"}
     assert math.isfinite(done.val_loss)
     assert all(t.dtype == torch.float32 for t in tensors_of(tr.model).values())
+
+
+def test_bf16_on_a_cpu_without_it_trains_in_fp32_and_says_so(monkeypatch):
+    monkeypatch.setattr(precision, "cpu_has_bf16", lambda: False)
+    tr = kit.trainer("torch", max_steps=2, precision="bf16")
+    done, events = _run(tr)
+    assert tr.precision == "fp32" and math.isfinite(done.val_loss)
+    assert any("no native bf16" in n.message for n in _of(events, Notice))
 
 
 # --- epochs ---------------------------------------------------------------------------------
