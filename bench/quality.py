@@ -16,6 +16,7 @@ from engine.corpus import load_corpus  # noqa: E402
 from engine.events import Evaluated  # noqa: E402
 from engine.models import ModelSpec, build_model, count_parameters  # noqa: E402
 from engine.presets import PRESETS  # noqa: E402
+from engine.threads import training_tuner  # noqa: E402
 from engine.trainer import TrainConfig, Trainer  # noqa: E402
 
 
@@ -26,6 +27,7 @@ def main() -> None:
     p.add_argument("--preset", default="quick", choices=sorted(PRESETS))
     p.add_argument("--precision", default="auto")
     p.add_argument("--seed", type=int, default=1337)
+    p.add_argument("--threads", type=int, help="a fixed thread count instead of the policy")
     p.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
                    help="override preset fields, e.g. hidden=384 lr=0.004 (for tuning)")
     args = p.parse_args()
@@ -47,7 +49,7 @@ def main() -> None:
         if isinstance(event, Evaluated):
             curve.append((event.step, round(event.val_loss, 4)))
 
-    done = trainer.run(record)
+    done = trainer.run(record, threads=training_tuner(args.threads))
     emit({"bench": "quality", "preset": args.preset, "budget_s": args.budget,
           "val_loss": round(done.val_loss, 4), "val_bpc": round(done.val_bpc, 4),
           "steps": done.step, "chars_per_s": round(done.chars_per_s),

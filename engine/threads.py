@@ -13,7 +13,8 @@ count is measured, not guessed:
 - evaluation uses the cores idle when it starts;
 - generation, one character at a time, gains nothing from a second thread: one.
 
-`--threads N` or $CHARRNN_TUI_THREADS fixes the count for users who know better.
+`--threads N`, $CHARRNN_TUI_THREADS or $OMP_NUM_THREADS fixes the count for users who
+know better.
 """
 
 from __future__ import annotations
@@ -75,17 +76,19 @@ def free_cores(window: float = 0.2) -> int:
 
 
 def requested_threads(requested: int | None = None) -> int | None:
-    """A fixed count from `--threads` or $CHARRNN_TUI_THREADS, or None to let the policy choose."""
+    """A fixed count: `--threads`, else $CHARRNN_TUI_THREADS, else a plain $OMP_NUM_THREADS;
+    None lets the policy choose."""
     if requested is not None:
         if requested < 1:
             raise ValueError(f"threads must be at least 1, not {requested}")
         return requested
     raw = os.environ.get(ENV_THREADS, "").strip()
-    if not raw:
-        return None
-    if not raw.isdigit() or int(raw) < 1:
-        raise ValueError(f"${ENV_THREADS} must be a whole number ≥ 1, not {raw!r}")
-    return int(raw)
+    if raw:
+        if not raw.isdigit() or int(raw) < 1:
+            raise ValueError(f"${ENV_THREADS} must be a whole number ≥ 1, not {raw!r}")
+        return int(raw)
+    omp = os.environ.get("OMP_NUM_THREADS", "").strip()
+    return int(omp) if omp.isdigit() and int(omp) > 0 else None  # torch reads other forms
 
 
 def set_threads(n: int) -> None:
@@ -119,8 +122,6 @@ def training_tuner(requested: int | None = None, *, distributed: bool = False
     """
     fixed = requested_threads(requested)
     if fixed is None and distributed:
-        if "OMP_NUM_THREADS" in os.environ:  # torch took it when it started
-            return None
         fixed = 1
     if fixed is not None:
         set_threads(fixed)

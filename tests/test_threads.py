@@ -144,8 +144,10 @@ def test_fixed_counts_and_distributed_ranks_get_no_tuner(monkeypatch):
     try:
         assert training_tuner(1) is None and torch.get_num_threads() == 1
         assert training_tuner(distributed=True) is None and torch.get_num_threads() == 1
-        monkeypatch.setenv(ENV_THREADS, "2")
+        monkeypatch.setenv("OMP_NUM_THREADS", "2")
         assert training_tuner() is None and torch.get_num_threads() == 2
+        monkeypatch.setenv(ENV_THREADS, "1")  # ours wins over OpenMP's
+        assert training_tuner() is None and torch.get_num_threads() == 1
         monkeypatch.setenv(ENV_THREADS, "two")
         with pytest.raises(ValueError, match=ENV_THREADS):
             training_tuner()
