@@ -1,4 +1,5 @@
-"""Generation speed: the streaming sampler against a bare loop of single-step model calls.
+"""Generation speed: the streaming sampler against a bare loop of the same fast step, and
+against the old path (the model's forward called with a sequence of one).
 
     python bench/generate.py [MODEL] [--chars 2000]
 
@@ -20,6 +21,7 @@ import torch  # noqa: E402
 from bench.common import emit  # noqa: E402
 from engine.models import ModelSpec, build_model  # noqa: E402
 from engine.sampler import Sampler  # noqa: E402
+from engine.stepper import Stepper  # noqa: E402
 
 
 def load(ref: str | None):
@@ -45,7 +47,17 @@ def main() -> None:
     model.eval()
     seed = ("To be, or not to be, that is the question: " * 5)[:200]
 
+    stepper = Stepper(model)
+
     def bare() -> float:
+        st = stepper.from_model(model.init_state(1))
+        x = torch.zeros(1, dtype=torch.long)
+        t = time.perf_counter()
+        for _ in range(args.chars):
+            x[0] = int(torch.argmax(stepper.step(x, st)[0]))
+        return time.perf_counter() - t
+
+    def module() -> float:
         state = model.init_state(1)
         x = torch.zeros(1, 1, dtype=torch.long)
         t = time.perf_counter()
@@ -68,8 +80,9 @@ def main() -> None:
 
     bare()
     sampler()
-    bare_t, samp_t, firsts, prime_t = [], [], [], []
+    bare_t, samp_t, firsts, prime_t, module_t = [], [], [], [], []
     for _ in range(args.rounds):
+        module_t.append(module())
         bare_t.append(bare())
         st, first = sampler()
         samp_t.append(st)
@@ -79,9 +92,12 @@ def main() -> None:
         prime_t.append(time.perf_counter() - t)
     bare_rate = args.chars / min(bare_t)
     samp_rate = args.chars / min(samp_t)
+    module_rate = args.chars / min(module_t)
     emit({"bench": "generate", "model": args.model or "fresh torch/lstm 2x256",
           "bare_chars_per_s": round(bare_rate), "sampler_chars_per_s": round(samp_rate),
           "ratio_sampler_vs_bare": round(samp_rate / bare_rate, 3),
+          "module_step_chars_per_s": round(module_rate),
+          "ratio_sampler_vs_module_step": round(samp_rate / module_rate, 2),
           "prime_200_chars_ms": round(1000 * min(prime_t), 2),
           "first_char_after_prime_ms": round(1000 * min(firsts), 2)})
 

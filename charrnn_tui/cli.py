@@ -32,9 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command")
     threads = argparse.ArgumentParser(add_help=False)
     threads.add_argument("--threads", type=_positive_int, metavar="N",
-                         help=f"torch intra-op threads (default: ${ENV_THREADS}, else chosen "
-                              "by measurement for training, 1 for sampling, every core for "
-                              "eval)")
+                         help=f"torch intra-op threads (default: ${ENV_THREADS} or "
+                              "$OMP_NUM_THREADS, else chosen by timing the steps for training, "
+                              "1 for sampling, the idle cores for eval)")
 
     t = sub.add_parser("train", help="train a model headless", parents=[threads],
                        description="Train on a text file, a folder of text files, or "

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from engine.models import Model, NumpyRNN, step_logits
+from engine.models import Model, NumpyRNN
+from engine.stepper import Stepper, StepState
 
 MIN_TEMPERATURE = 0.05
 MAX_TEMPERATURE = 2.0
@@ -64,7 +65,8 @@ class Sampler:
         self.params = params or SamplingParams()
         self.rng = np.random.default_rng(rng_seed)
         self.skipped: list[str] = []
-        self.state = None
+        self._stepper = Stepper(model)  # weights laid out once for fast single steps
+        self._st: StepState | None = None
         self.logits: np.ndarray | None = None
         self.last_probs: np.ndarray | None = None  # the distribution the last char came from
         self.is_numpy = isinstance(model, NumpyRNN)
@@ -72,7 +74,16 @@ class Sampler:
             model.eval()
         device = "cpu" if self.is_numpy else next(model.parameters()).device
         self._device = device
-        self._x = torch.zeros((1, 1), dtype=torch.long, device=device)  # reused every step
+        self._ids = torch.zeros(1, dtype=torch.long, device=device)  # reused every step
+
+    @property
+    def state(self):
+        """The recurrent state in the model's own format (a copy; assigning replaces it)."""
+        return None if self._st is None else self._stepper.to_model(self._st)
+
+    @state.setter
+    def state(self, value) -> None:
+        self._st = None if value is None else self._stepper.from_model(value)
 
     def prime(self, seed_text: str) -> list[str]:
         """Reset the state and read `seed_text`; returns the unknown characters it skipped."""
@@ -109,14 +120,10 @@ class Sampler:
         return self.vocab[idx]
 
     def _advance(self, idx: int) -> None:
-        """One incremental step: the fast path of streaming, so nothing is allocated twice."""
-        if self.is_numpy:
-            self.logits, self.state = step_logits(self.model, idx, self.state)
-            return
-        with torch.no_grad():
-            self._x[0, 0] = idx
-            logits, self.state = self.model(self._x, self.state)
-            self.logits = logits[0, -1].to("cpu", torch.float64).numpy()
+        """One incremental step: the fast path of streaming, allocation-light."""
+        self._ids[0] = idx
+        logits = self._stepper.step(self._ids, self._st)
+        self.logits = logits[0].to("cpu", torch.float64).numpy()
 
     def stream(self, length: int) -> Iterator[str]:
         """Yield `length` characters, continuing from wherever the state is."""

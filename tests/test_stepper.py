@@ -1,0 +1,70 @@
+"""The fast step gives the full forward pass's logits, for every implementation and cell."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from helpers import kit
+
+from engine.models import ModelSpec, NumpyRNN, build_model
+from engine.sampler import Sampler
+from engine.stepper import Stepper
+
+KINDS = {
+    **{f"torch-{c}": dict(impl="torch", cell=c, layers=2, hidden=16, embed=8)
+       for c in ("lstm", "gru", "rnn")},
+    **{f"scratch-{c}": dict(impl="scratch", cell=c, layers=1, hidden=16, embed=8)
+       for c in ("lstm", "gru", "rnn")},
+    "numpy": dict(impl="numpy", cell="rnn", layers=1, hidden=16, embed=8),
+}
+
+
+def _model(kind: str):
+    model = build_model(ModelSpec(**KINDS[kind], vocab=kit.ALPHABET), seed=3)
+    if kind.startswith("numpy"):  # trained-looking weights, not the tiny initial ones
+        rng = np.random.default_rng(0)
+        for p in model.params.values():
+            p += rng.standard_normal(p.shape) * 0.3
+    else:
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(torch.randn_like(p) * 0.3)
+        model.eval()
+    return model
+
+
+def _forward(model, ids: np.ndarray):
+    """Logits (streams, time, vocab) as float64 and the final state, from the full forward."""
+    with torch.no_grad():
+        x = np.array(ids) if isinstance(model, NumpyRNN) else torch.tensor(ids)
+        logits, state = model.forward(x, model.init_state(len(ids)))
+    return np.asarray(logits if isinstance(model, NumpyRNN) else logits.double()), state
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_steps_after_priming_equal_the_full_forward(kind):
+    model = _model(kind)
+    ids = np.random.default_rng(1).integers(0, len(kit.ALPHABET), size=(3, 200))
+    full, _ = _forward(model, ids)  # three streams, every position
+    _, state = _forward(model, ids[:, :40])  # priming runs the full sequence forward
+    stepper = Stepper(model)
+    st = stepper.from_model(state)
+    worst = 0.0
+    for t in range(40, 200):
+        logits = stepper.step(torch.tensor(ids[:, t]), st).double().numpy()
+        worst = max(worst, float(np.abs(logits - full[:, t]).max()))
+    assert worst <= 1e-5, worst
+    again = stepper.from_model(stepper.to_model(st))  # and back to the model's own format
+    assert all(torch.equal(a, b) for a, b in zip(st.h, again.h, strict=True))
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_the_sampler_streams_on_the_fast_step(kind):
+    """After streaming, the sampler's logits are those of reading seed + text in one pass."""
+    model = _model(kind)
+    sampler = Sampler(model, kit.ALPHABET, rng_seed=5)
+    text = sampler.generate("the cat", 150)
+    primed = Sampler(model, kit.ALPHABET)
+    primed.prime("the cat" + text)
+    assert np.abs(sampler.logits - primed.logits).max() <= 1e-5
