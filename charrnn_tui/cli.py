@@ -81,6 +81,16 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--argmax", action="store_true")
     s.add_argument("--length", type=int, default=500)
     s.add_argument("--rng-seed", type=int)
+    s.add_argument("--n", type=_positive_int, default=1, metavar="N",
+                   help="write N independent samples at once, most probable first (default 1)")
+    s.add_argument("--beam", type=_positive_int, metavar="K",
+                   help="beam search of width K instead of sampling: the K most probable "
+                        "continuations, best first")
+    s.add_argument("--rank", choices=("total", "mean"), default="total",
+                   help="order several samples by total or per-character log-probability")
+    s.add_argument("--json", action="store_true",
+                   help="print one JSON object: each sample's text, log-probability and "
+                        "per-character surprise")
     s.add_argument("--html", metavar="FILE", help="also write the text, coloured, as HTML")
     s.add_argument("--svg", metavar="FILE", help="also write the text, coloured, as SVG")
     s.add_argument("--neuron", metavar="KIND:LAYER:UNIT",

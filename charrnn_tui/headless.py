@@ -22,6 +22,7 @@ from engine.models import ModelSpec, build_model, count_parameters
 from engine.presets import PRESETS
 from engine.resume import resume_trainer
 from engine.sampler import Sampler, unknown_chars
+from engine.search import beam_search, rank, sample_n
 from engine.store import ModelStore, restore_model
 from engine.threads import ThreadTuner, training_tuner, use_threads
 from engine.trainer import Checkpoint, TrainConfig, Trainer
@@ -247,6 +248,8 @@ def sample(args: argparse.Namespace) -> int:
         print(f"charrnn-tui: seed characters the model never saw were skipped: "
               f"{' '.join(map(repr, skipped))}", file=sys.stderr)
     view = _parse_view(args.neuron, ckpt.spec)
+    if args.n > 1 or args.beam or args.json:
+        return _sample_candidates(sampler, args)
     out = sys.stdout
     out.write(args.seed_text)
     generated = []
@@ -258,6 +261,28 @@ def sample(args: argparse.Namespace) -> int:
     out.flush()
     if args.html or args.svg:
         _export_view(sampler, args.seed_text + "".join(generated), view, args)
+    return 0
+
+
+def _sample_candidates(sampler: Sampler, args: argparse.Namespace) -> int:
+    """Several samples or a beam search, printed together once they are all done."""
+    if args.beam:
+        found = beam_search(sampler, args.seed_text, args.beam, args.length)
+    else:
+        found = rank(sample_n(sampler, args.seed_text, args.n, args.length,
+                              rng_seed=args.rng_seed), args.rank)
+    if args.json:
+        print(json.dumps({"seed_text": args.seed_text, "method": "beam" if args.beam else
+                          "sample", "samples": [
+                              {"text": c.text, "logprob": round(c.logprob, 4),
+                               "mean_logprob": round(c.mean_logprob, 4),
+                               "surprise": [round(x, 4) for x in c.surprise]}
+                              for c in found]}, ensure_ascii=False))
+        return 0
+    for i, c in enumerate(found, 1):
+        print(f"--- {i} of {len(found)}: log-probability {c.logprob:.2f} "
+              f"({c.mean_logprob:.3f} per character)")
+        print(args.seed_text + c.text)
     return 0
 
 

@@ -65,7 +65,7 @@ class Sampler:
         self.params = params or SamplingParams()
         self.rng = np.random.default_rng(rng_seed)
         self.skipped: list[str] = []
-        self._stepper = Stepper(model)  # weights laid out once for fast single steps
+        self.stepper = Stepper(model)  # weights laid out once for fast single steps
         self._st: StepState | None = None
         self.logits: np.ndarray | None = None
         self.last_probs: np.ndarray | None = None  # the distribution the last char came from
@@ -73,17 +73,17 @@ class Sampler:
         if not self.is_numpy:
             model.eval()
         device = "cpu" if self.is_numpy else next(model.parameters()).device
-        self._device = device
+        self.device = device
         self._ids = torch.zeros(1, dtype=torch.long, device=device)  # reused every step
 
     @property
     def state(self):
         """The recurrent state in the model's own format (a copy; assigning replaces it)."""
-        return None if self._st is None else self._stepper.to_model(self._st)
+        return None if self._st is None else self.stepper.to_model(self._st)
 
     @state.setter
     def state(self, value) -> None:
-        self._st = None if value is None else self._stepper.from_model(value)
+        self._st = None if value is None else self.stepper.from_model(value)
 
     def prime(self, seed_text: str) -> list[str]:
         """Reset the state and read `seed_text`; returns the unknown characters it skipped."""
@@ -91,7 +91,7 @@ class Sampler:
         ids = [self.index[c] for c in seed_text if c in self.index]
         if not ids:  # nothing to condition on: start as if after a line break
             ids = [self.index.get("\n", 0)]
-        self.state = self.model.init_state(1, self._device)
+        self.state = self.model.init_state(1, self.device)
         self.feed(ids)
         return self.skipped
 
@@ -101,7 +101,7 @@ class Sampler:
             logits, self.state = self.model.forward(np.array([ids]), self.state)
         else:
             with torch.no_grad():
-                x = torch.tensor([ids], device=self._device)
+                x = torch.tensor([ids], device=self.device)
                 logits, self.state = self.model(x, self.state)
                 logits = logits.double().cpu().numpy()
         self.logits = np.asarray(logits[0, -1], dtype=np.float64)
@@ -122,7 +122,7 @@ class Sampler:
     def _advance(self, idx: int) -> None:
         """One incremental step: the fast path of streaming, allocation-light."""
         self._ids[0] = idx
-        logits = self._stepper.step(self._ids, self._st)
+        logits = self.stepper.step(self._ids, self._st)
         self.logits = logits[0].to("cpu", torch.float64).numpy()
 
     def stream(self, length: int) -> Iterator[str]:

@@ -1,0 +1,90 @@
+"""Best-of-N and beam search on the fast step: the same texts as single streams would give."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from helpers import kit
+
+from engine.models import build_model
+from engine.sampler import Sampler
+from engine.search import beam_search, rank, sample_n
+
+
+@pytest.fixture(scope="module")
+def model():
+    m = build_model(kit.spec("torch-lstm"), seed=2)
+    with torch.no_grad():
+        for p in m.parameters():
+            p.add_(torch.randn_like(p) * 0.5)
+    return m.eval()
+
+
+def test_n_streams_equal_n_single_streams_with_the_same_generators(model):
+    sampler = Sampler(model, kit.ALPHABET)
+    sampler.params.temperature, sampler.params.top_k = 1.2, 10
+    many = sample_n(sampler, "the ", 5, 80, rng_seed=42)
+    children = np.random.SeedSequence(42).spawn(5)
+    for child, cand in zip(children, many, strict=True):
+        single = Sampler(model, kit.ALPHABET)
+        single.params.temperature, single.params.top_k = 1.2, 10
+        single.rng = np.random.default_rng(child)
+        assert single.generate("the ", 80) == cand.text
+    assert len({c.text for c in many}) > 1  # independent streams, not one text five times
+
+
+def test_scores_are_the_models_log_probabilities(model):
+    cand = sample_n(Sampler(model, kit.ALPHABET), "the ", 1, 30, rng_seed=1)[0]
+    ids = [kit.ALPHABET.index(c) for c in "the " + cand.text]
+    logits = torch.from_numpy(kit.logits_of(model, ids)[0])
+    logp = torch.log_softmax(logits, -1)
+    want = sum(float(logp[3 + t, ids[4 + t]]) for t in range(30))
+    assert cand.logprob == pytest.approx(want, abs=1e-4)
+    assert cand.mean_logprob == pytest.approx(want / 30, abs=1e-5)
+    ranked = rank([cand, sample_n(Sampler(model, kit.ALPHABET), "the ", 1, 30, rng_seed=2)[0]])
+    assert ranked[0].logprob >= ranked[1].logprob
+
+
+def test_beam_width_one_is_argmax(model):
+    greedy = Sampler(model, kit.ALPHABET)
+    greedy.params.argmax = True
+    assert beam_search(Sampler(model, kit.ALPHABET), "the ", 1, 60)[0].text == \
+        greedy.generate("the ", 60)
+
+
+def test_wider_beams_find_texts_at_least_as_probable(model):
+    one = beam_search(Sampler(model, kit.ALPHABET), "the ", 1, 40)[0]
+    four = beam_search(Sampler(model, kit.ALPHABET), "the ", 4, 40)
+    assert len(four) == 4 and four[0].logprob >= one.logprob - 1e-9
+    assert [c.logprob for c in four] == sorted((c.logprob for c in four), reverse=True)
+
+
+def test_bad_sizes_are_refused(model):
+    with pytest.raises(ValueError, match="at least 1"):
+        sample_n(Sampler(model, kit.ALPHABET), "x", 0, 5)
+    with pytest.raises(ValueError, match="at least 1"):
+        beam_search(Sampler(model, kit.ALPHABET), "x", 0, 5)
+
+
+def test_sample_command_writes_n_samples_or_a_beam_as_json(tmp_path, capsys):
+    import json
+
+    from charrnn_tui.cli import main
+    from engine import modelfile
+
+    path = tmp_path / "m.safetensors"
+    modelfile.save(path, kit.checkpoint("torch-lstm", seed=4))
+    argv = ["--home", str(tmp_path / "home"), "sample", str(path), "--seed-text", "the ",
+            "--length", "20", "--rng-seed", "3"]
+    assert main([*argv, "--n", "3", "--json"]) == 0
+    samples = json.loads(capsys.readouterr().out)["samples"]
+    assert len(samples) == 3 and all(len(s["surprise"]) == 20 for s in samples)
+    assert [s["logprob"] for s in samples] == sorted((s["logprob"] for s in samples),
+                                                     reverse=True)
+    assert main([*argv, "--beam", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("--- ") == 2 and "of 2: log-probability" in out
+    with pytest.raises(SystemExit):
+        main([*argv, "--n", "0"])
+    assert "at least 1" in capsys.readouterr().err
