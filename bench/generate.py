@@ -21,6 +21,7 @@ import torch  # noqa: E402
 from bench.common import emit  # noqa: E402
 from engine.models import ModelSpec, build_model  # noqa: E402
 from engine.sampler import Sampler  # noqa: E402
+from engine.search import beam_search, sample_n  # noqa: E402
 from engine.stepper import Stepper  # noqa: E402
 
 
@@ -54,7 +55,7 @@ def main() -> None:
         x = torch.zeros(1, dtype=torch.long)
         t = time.perf_counter()
         for _ in range(args.chars):
-            x[0] = int(torch.argmax(stepper.step(x, st)[0]))
+            x.fill_(int(torch.argmax(stepper.step(x, st)[0])))
         return time.perf_counter() - t
 
     def module() -> float:
@@ -78,9 +79,20 @@ def main() -> None:
             pass
         return time.perf_counter() - t, first
 
+    def many(n: int) -> float:
+        t = time.perf_counter()
+        sample_n(Sampler(model, vocab), seed, n, args.chars // 4, rng_seed=0)
+        return time.perf_counter() - t
+
+    def beam(width: int) -> float:
+        t = time.perf_counter()
+        beam_search(Sampler(model, vocab), seed, width, args.chars // 4)
+        return time.perf_counter() - t
+
     bare()
     sampler()
     bare_t, samp_t, firsts, prime_t, module_t = [], [], [], [], []
+    many_t, beam_t = [], []
     for _ in range(args.rounds):
         module_t.append(module())
         bare_t.append(bare())
@@ -90,6 +102,8 @@ def main() -> None:
         t = time.perf_counter()
         Sampler(model, vocab).prime(seed)
         prime_t.append(time.perf_counter() - t)
+        many_t.append(many(8))
+        beam_t.append(beam(4))
     bare_rate = args.chars / min(bare_t)
     samp_rate = args.chars / min(samp_t)
     module_rate = args.chars / min(module_t)
@@ -99,7 +113,9 @@ def main() -> None:
           "module_step_chars_per_s": round(module_rate),
           "ratio_sampler_vs_module_step": round(samp_rate / module_rate, 2),
           "prime_200_chars_ms": round(1000 * min(prime_t), 2),
-          "first_char_after_prime_ms": round(1000 * min(firsts), 2)})
+          "first_char_after_prime_ms": round(1000 * min(firsts), 2),
+          "n8_total_chars_per_s": round(8 * (args.chars // 4) / min(many_t)),
+          "beam4_output_chars_per_s": round((args.chars // 4) / min(beam_t))})
 
 
 if __name__ == "__main__":

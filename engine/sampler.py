@@ -121,9 +121,9 @@ class Sampler:
 
     def _advance(self, idx: int) -> None:
         """One incremental step: the fast path of streaming, allocation-light."""
-        self._ids[0] = idx
+        self._ids.fill_(idx)
         logits = self.stepper.step(self._ids, self._st)
-        self.logits = logits[0].to("cpu", torch.float64).numpy()
+        self.logits = logits.cpu().numpy()[0].astype(np.float64)
 
     def stream(self, length: int) -> Iterator[str]:
         """Yield `length` characters, continuing from wherever the state is."""

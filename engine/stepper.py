@@ -77,7 +77,8 @@ class Stepper:
         h, c = state if self.cell == "lstm" else (state, None)
         if self.kind == "scratch":
             h, c = h.unsqueeze(0), None if c is None else c.unsqueeze(0)
-        return StepState([x.clone() for x in h], None if c is None else [x.clone() for x in c])
+        return StepState([x.detach().clone() for x in h],
+                         None if c is None else [x.detach().clone() for x in c])
 
     def to_model(self, st: StepState):
         """The inverse of `from_model`, as new tensors (or an array for the numpy model)."""
@@ -90,9 +91,12 @@ class Stepper:
         return (h, c) if self.cell == "lstm" else h
 
     # --- the step -----------------------------------------------------------------------
-    @torch.no_grad()
     def step(self, ids: torch.Tensor, st: StepState) -> torch.Tensor:
-        """Feed character `ids[n]` to stream n; returns logits (N, vocab) and updates `st`."""
+        """Feed character `ids[n]` to stream n; returns logits (N, vocab) and updates `st`.
+
+        Nothing here requires grad (weights and states are detached copies), so autograd
+        records nothing without the cost of a no_grad context per character.
+        """
         x = None
         for k, layer in enumerate(self._layers):
             gx = self.table[ids] if x is None else torch.addmm(layer.bih, x, layer.wih_t)
