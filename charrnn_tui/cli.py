@@ -22,6 +22,24 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _escaped(text: str) -> str:
+    r"""Text with \n, \t and \\ written as escapes, as a shell passes them."""
+    return text.replace("\\\\", "\0").replace("\\n", "\n").replace("\\t", "\t").replace(
+        "\0", "\\")
+
+
+def _bias(text: str) -> tuple[str, float]:
+    char, sep, value = text.rpartition("=")
+    char = _escaped(char)
+    try:
+        number = float(value)
+    except ValueError:
+        number = None
+    if not sep or len(char) != 1 or number is None:
+        raise argparse.ArgumentTypeError(f"expected CHAR=NUMBER, e.g. e=-2, not {text!r}")
+    return char, number
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="charrnn-tui",
@@ -81,6 +99,19 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--argmax", action="store_true")
     s.add_argument("--length", type=int, default=500)
     s.add_argument("--rng-seed", type=int)
+    s.add_argument("--seed-file", metavar="FILE", help="read the seed text from a file")
+    s.add_argument("--stop", action="append", default=[], type=_escaped, metavar="TEXT",
+                   help="end a sample once it ends with TEXT (repeatable; \\n is a line "
+                        "break, e.g. --stop '\\n\\n')")
+    s.add_argument("--ban", default="", type=_escaped, metavar="CHARS",
+                   help="characters never to generate")
+    s.add_argument("--bias", action="append", default=[], type=_bias, metavar="CHAR=VALUE",
+                   help="add VALUE to one character's logit (repeatable; negative: rarer)")
+    s.add_argument("--repetition-penalty", type=float, default=1.0, metavar="P",
+                   help="a character seen in the last --repetition-window characters is P "
+                        "times less likely (1 to 10; default 1: off)")
+    s.add_argument("--repetition-window", type=_positive_int, default=64, metavar="N",
+                   help="characters the repetition penalty looks back (default 64)")
     s.add_argument("--n", type=_positive_int, default=1, metavar="N",
                    help="write N independent samples at once, most probable first (default 1)")
     s.add_argument("--beam", type=_positive_int, metavar="K",

@@ -21,7 +21,7 @@ from engine.modelfile import read_meta
 from engine.models import ModelSpec, build_model, count_parameters
 from engine.presets import PRESETS
 from engine.resume import resume_trainer
-from engine.sampler import Sampler, unknown_chars
+from engine.sampler import Sampler, SamplingParams, unknown_chars
 from engine.search import beam_search, rank, sample_n
 from engine.store import ModelStore, restore_model
 from engine.threads import ThreadTuner, training_tuner, use_threads
@@ -238,11 +238,20 @@ class _RichReporter:
 
 def sample(args: argparse.Namespace) -> int:
     use_threads("generate", args.threads)
+    params = SamplingParams(args.temperature, args.top_k, args.top_p, args.argmax,
+                            tuple(args.stop), args.ban, dict(args.bias),
+                            args.repetition_penalty, args.repetition_window).validate()
+    if args.length < 1:
+        raise UserError(f"length must be at least 1, not {args.length}")
+    if args.beam and (params.stop or params.ban or params.bias
+                      or params.repetition_penalty != 1.0):
+        raise UserError("--beam searches the model's own probabilities: --stop, --ban, --bias "
+                        "and --repetition-penalty apply to sampling only")
+    if args.seed_file:
+        args.seed_text = _read_seed(Path(args.seed_file))
     ckpt = open_store(args.home).load(args.model)
-    sampler = Sampler(restore_model(ckpt), ckpt.spec.vocab, rng_seed=args.rng_seed)
-    p = sampler.params
-    p.temperature, p.top_k, p.top_p, p.argmax = (args.temperature, args.top_k, args.top_p,
-                                                 args.argmax)
+    sampler = Sampler(restore_model(ckpt), ckpt.spec.vocab, rng_seed=args.rng_seed,
+                      params=params)
     skipped = sampler.prime(args.seed_text)
     if skipped:
         print(f"charrnn-tui: seed characters the model never saw were skipped: "
@@ -262,6 +271,23 @@ def sample(args: argparse.Namespace) -> int:
     if args.html or args.svg:
         _export_view(sampler, args.seed_text + "".join(generated), view, args)
     return 0
+
+
+def _read_seed(path: Path, limit: int = 1 << 20) -> str:
+    """A seed file's text: a regular file, UTF-8, at most `limit` bytes."""
+    try:
+        if not path.is_file():
+            raise UserError(f"{path}: not a regular file")
+        with path.open("rb") as f:
+            data = f.read(limit + 1)
+    except OSError as e:
+        raise UserError(f"{path}: {e.strerror or e}") from None
+    if len(data) > limit:
+        raise UserError(f"{path}: a seed file may hold at most {limit:,} bytes")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise UserError(f"{path}: not UTF-8 text (byte {e.start})") from None
 
 
 def _sample_candidates(sampler: Sampler, args: argparse.Namespace) -> int:

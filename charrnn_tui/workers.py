@@ -177,4 +177,6 @@ def stream_chars(sampler: Sampler, seed: str | None, length: int, buffer: CharBu
     while count < length and not stop.is_set():
         buffer.put(sampler.next_char(), stop)
         count += 1
+        if sampler.params.stop and sampler.stopped():
+            break
     return count

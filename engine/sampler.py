@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
+from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -13,6 +15,7 @@ from engine.stepper import Stepper, StepState
 
 MIN_TEMPERATURE = 0.05
 MAX_TEMPERATURE = 2.0
+TAIL = 64  # characters of recent text kept to spot stop strings
 
 
 @dataclass
@@ -23,12 +26,57 @@ class SamplingParams:
     top_k: int = 0  # 0: no limit
     top_p: float = 1.0  # 1.0: no nucleus cut
     argmax: bool = False
+    stop: tuple[str, ...] = ()  # the stream ends once the text ends with one of these
+    ban: str = ""  # characters never generated
+    bias: dict[str, float] = field(default_factory=dict)  # added to a character's logit
+    repetition_penalty: float = 1.0  # a character in the window is this many times less likely
+    repetition_window: int = 64  # characters of text (seed and generated) it looks back
+
+    def validate(self) -> SamplingParams:
+        """Refuse out-of-range values in one line each; nothing is silently replaced."""
+        checks = [
+            (math.isfinite(self.temperature)
+             and MIN_TEMPERATURE <= self.temperature <= MAX_TEMPERATURE,
+             f"temperature must be between {MIN_TEMPERATURE} and {MAX_TEMPERATURE}, "
+             f"not {self.temperature}"),
+            (self.top_k >= 0, f"top-k must be 0 (no limit) or more, not {self.top_k}"),
+            (0.0 < self.top_p <= 1.0, f"top-p must be above 0 and at most 1, not {self.top_p}"),
+            (math.isfinite(self.repetition_penalty) and 1.0 <= self.repetition_penalty <= 10.0,
+             f"repetition penalty must be between 1 and 10, not {self.repetition_penalty}"),
+            (self.repetition_window >= 1,
+             f"repetition window must be at least 1, not {self.repetition_window}"),
+            (all(0 < len(x) <= TAIL for x in self.stop),
+             f"a stop string must be 1 to {TAIL} characters long"),
+            (all(math.isfinite(v) and abs(v) <= 100 for v in self.bias.values()),
+             "a logit bias must be a number between -100 and 100"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+        return self
 
 
 def unknown_chars(text: str, vocab: list[str]) -> list[str]:
     """Characters of `text` the model never saw, in order of first appearance."""
     known = set(vocab)
     return list(dict.fromkeys(c for c in text if c not in known))
+
+
+def adjusted(logits: np.ndarray, params: SamplingParams, index: dict[str, int],
+             recent: deque[int]) -> np.ndarray:
+    """The logits after bans, biases and the repetition penalty (a copy only when needed)."""
+    if not (params.ban or params.bias or params.repetition_penalty != 1.0):
+        return logits
+    z = logits.copy()
+    for char, value in params.bias.items():
+        if char in index:
+            z[index[char]] += value
+    if params.repetition_penalty != 1.0 and recent:
+        z[list(set(recent))] -= math.log(params.repetition_penalty)
+    banned = [index[c] for c in params.ban if c in index]
+    if banned and len(banned) < len(z):  # never ban every character
+        z[banned] = -np.inf
+    return z
 
 
 def next_distribution(logits: np.ndarray, params: SamplingParams) -> np.ndarray:
@@ -68,6 +116,8 @@ class Sampler:
         self.stepper = Stepper(model)  # weights laid out once for fast single steps
         self._st: StepState | None = None
         self.logits: np.ndarray | None = None
+        self.recent: deque[int] = deque(maxlen=self.params.repetition_window)
+        self.tail = ""  # the end of the text so far, long enough to spot a stop string
         self.last_probs: np.ndarray | None = None  # the distribution the last char came from
         self.is_numpy = isinstance(model, NumpyRNN)
         if not self.is_numpy:
@@ -92,6 +142,8 @@ class Sampler:
         if not ids:  # nothing to condition on: start as if after a line break
             ids = [self.index.get("\n", 0)]
         self.state = self.model.init_state(1, self.device)
+        self.recent = deque(maxlen=self.params.repetition_window)
+        self.tail = ""
         self.feed(ids)
         return self.skipped
 
@@ -105,18 +157,32 @@ class Sampler:
                 logits, self.state = self.model(x, self.state)
                 logits = logits.double().cpu().numpy()
         self.logits = np.asarray(logits[0, -1], dtype=np.float64)
+        self._remember(ids)
+
+    def _remember(self, ids: list[int]) -> None:
+        """Keep the recent text for the repetition penalty and stop strings."""
+        if self.recent.maxlen != self.params.repetition_window:  # changed mid-stream
+            self.recent = deque(self.recent, maxlen=self.params.repetition_window)
+        self.recent.extend(ids)
+        self.tail = (self.tail + "".join(self.vocab[i] for i in ids))[-TAIL:]
+
+    def stopped(self) -> bool:
+        """True when the text ends with one of the stop strings."""
+        return any(self.tail.endswith(s) for s in self.params.stop)
 
     def next_char(self) -> str:
         if self.logits is None:
             self.prime("")
-        probs = next_distribution(self.logits, self.params)
-        if self.params.argmax:
+        p = self.params
+        probs = next_distribution(adjusted(self.logits, p, self.index, self.recent), p)
+        if p.argmax:
             idx = int(np.argmax(probs))
         else:
             idx = int(np.searchsorted(np.cumsum(probs), self.rng.random() * probs.sum()))
             idx = min(idx, len(probs) - 1)
         self.last_probs = probs
         self._advance(idx)
+        self._remember([idx])
         return self.vocab[idx]
 
     def _advance(self, idx: int) -> None:
@@ -126,9 +192,12 @@ class Sampler:
         self.logits = logits.cpu().numpy()[0].astype(np.float64)
 
     def stream(self, length: int) -> Iterator[str]:
-        """Yield `length` characters, continuing from wherever the state is."""
+        """Yield up to `length` characters, continuing from wherever the state is; ends
+        early once the text ends with a stop string."""
         for _ in range(length):
             yield self.next_char()
+            if self.params.stop and self.stopped():
+                return
 
     def generate(self, seed_text: str, length: int) -> str:
         self.prime(seed_text)

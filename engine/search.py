@@ -8,13 +8,14 @@ Candidates are scored by the model's own log-probability of the generated charac
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import torch
 
-from engine.sampler import Sampler, next_distribution
+from engine.sampler import TAIL, Sampler, adjusted, next_distribution
 from engine.stepper import StepState
 
 Rank = Literal["total", "mean"]
@@ -58,30 +59,44 @@ def sample_n(sampler: Sampler, seed_text: str, n: int, length: int, *,
     """`n` independent samples of `length` characters after `seed_text`, in stream order.
 
     Stream i draws from `np.random.default_rng(SeedSequence(rng_seed).spawn(n)[i])`, so it
-    is the text a single `Sampler` with that generator would write.
+    is the text a single `Sampler` with that generator would write, with the same bans,
+    biases, repetition penalty and stop strings (each stream ends at its own stop).
     """
     if n < 1 or length < 0:
         raise ValueError("n must be at least 1 and length at least 0")
     rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(rng_seed).spawn(n)]
+    params = sampler.params
     sampler.prime(seed_text)
     stepper = sampler.stepper
     st = _repeat(stepper.from_model(sampler.state), n)
     logits = np.repeat(sampler.logits[None], n, axis=0)
     ids = torch.zeros(n, dtype=torch.long, device=sampler.device)
+    recent = [deque(sampler.recent, maxlen=params.repetition_window) for _ in range(n)]
+    tails = [sampler.tail] * n
+    done = [False] * n
     chars: list[list[str]] = [[] for _ in range(n)]
     surprise: list[list[float]] = [[] for _ in range(n)]
     for _ in range(length):
+        if all(done):
+            break
         logp = _log_softmax(torch.from_numpy(logits))
         for i in range(n):
-            probs = next_distribution(logits[i], sampler.params)
-            if sampler.params.argmax:
+            if done[i]:
+                continue
+            probs = next_distribution(adjusted(logits[i], params, sampler.index, recent[i]),
+                                      params)
+            if params.argmax:
                 idx = int(np.argmax(probs))
             else:
                 idx = int(np.searchsorted(np.cumsum(probs), rngs[i].random() * probs.sum()))
                 idx = min(idx, len(probs) - 1)
             ids[i] = idx
-            chars[i].append(sampler.vocab[idx])
+            char = sampler.vocab[idx]
+            chars[i].append(char)
             surprise[i].append(-float(logp[i, idx]))
+            recent[i].append(idx)
+            tails[i] = (tails[i] + char)[-TAIL:]
+            done[i] = any(tails[i].endswith(s) for s in params.stop)
         logits = stepper.step(ids, st).to("cpu", torch.float64).numpy()
     return [Candidate("".join(c), tuple(s)) for c, s in zip(chars, surprise, strict=True)]
 

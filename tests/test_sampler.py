@@ -170,3 +170,34 @@ def test_feed_advances_like_priming():
     b.prime("the")
     b.feed([VOCAB.index(" "), VOCAB.index("c")])
     np.testing.assert_allclose(a.logits, b.logits, rtol=1e-5, atol=1e-6)
+
+
+def test_stop_strings_bans_bias_and_repetition_penalty():
+    from engine.models import build_model
+    from engine.sampler import Sampler
+
+    model = build_model(kit.spec("torch"), seed=1)
+    s = Sampler(model, kit.ALPHABET, rng_seed=0)
+    s.params.temperature, s.params.stop, s.params.ban = 2.0, ("a",), "e"
+    text = s.generate("th", 500)
+    assert text.endswith("a") and "a" not in text[:-1] and "e" not in text
+    s.params.stop, s.params.ban = (), ""
+    s.params.bias = {"o": 100.0}  # a bias this large makes "o" all but certain
+    assert s.generate("th", 20) == "o" * 20
+    s.params.bias, s.params.repetition_penalty, s.params.repetition_window = {}, 10.0, 8
+    s.params.argmax = True  # greedy: without the penalty it would repeat itself
+    text = s.generate("the cat ", 40)
+    assert all(len(set(text[i:i + 8])) >= 4 for i in range(0, 32))
+
+
+@pytest.mark.parametrize(("field", "value", "needle"), [
+    ("temperature", -1.0, "temperature"), ("temperature", float("nan"), "temperature"),
+    ("top_k", -3, "top-k"), ("top_p", 1.5, "top-p"), ("top_p", 0.0, "top-p"),
+    ("repetition_penalty", 0.5, "repetition penalty"), ("stop", ("",), "stop string"),
+    ("bias", {"a": float("inf")}, "logit bias"), ("repetition_window", 0, "window"),
+])
+def test_out_of_range_sampling_values_are_refused(field, value, needle):
+    from engine.sampler import SamplingParams
+
+    with pytest.raises(ValueError, match=needle):
+        SamplingParams(**{field: value}).validate()

@@ -88,3 +88,45 @@ def test_sample_command_writes_n_samples_or_a_beam_as_json(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main([*argv, "--n", "0"])
     assert "at least 1" in capsys.readouterr().err
+
+
+def test_controls_hold_in_n_streams_as_in_one(model):
+    def configured(rng=None) -> Sampler:
+        s = Sampler(model, kit.ALPHABET)
+        s.params.temperature, s.params.ban, s.params.stop = 1.5, "t", (".",)
+        s.params.bias, s.params.repetition_penalty = {"o": 2.0}, 3.0
+        if rng is not None:
+            s.rng = rng
+        return s
+
+    many = sample_n(configured(), "the ", 4, 200, rng_seed=9)
+    for child, cand in zip(np.random.SeedSequence(9).spawn(4), many, strict=True):
+        assert configured(np.random.default_rng(child)).generate("the ", 200) == cand.text
+        assert "t" not in cand.text
+        assert cand.text.count(".") <= 1 and (len(cand.text) == 200 or
+                                              cand.text.endswith("."))
+
+
+def test_sample_command_controls_and_refusals(tmp_path, capsys):
+    from charrnn_tui.cli import main
+    from engine import modelfile
+
+    path = tmp_path / "m.safetensors"
+    modelfile.save(path, kit.checkpoint("torch-lstm", seed=4))
+    seed = tmp_path / "seed.txt"
+    seed.write_text("the cat", encoding="utf-8")
+    argv = ["--home", str(tmp_path / "home"), "sample", str(path), "--seed-file", str(seed),
+            "--length", "300", "--rng-seed", "1", "--temperature", "2"]
+    assert main([*argv, "--stop", "o", "--ban", r"\n"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("the cat") and out.rstrip("\n").endswith("o")
+    assert "\n" not in out.rstrip("\n") and out.count("o") == out.count("o", 0, 7) + 1
+    for extra, needle in [(["--temperature", "nan"], "temperature"),
+                          (["--top-p", "1.5"], "top-p"), (["--top-k", "-3"], "top-k"),
+                          (["--length", "0"], "length"),
+                          (["--repetition-penalty", "0.5"], "repetition penalty"),
+                          (["--beam", "2", "--stop", "x"], "--beam"),
+                          (["--seed-file", str(tmp_path)], "not a regular file")]:
+        assert main([*argv, *extra]) == 2
+        err = capsys.readouterr().err
+        assert needle in err and "Traceback" not in err and err.count("\n") == 1, err
