@@ -95,6 +95,10 @@ def ctrl_c(home: str, policy: str, warmup: float) -> dict:
         cmd += ["--threads", str(os.cpu_count() or 1)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                             cwd=ROOT)
+    folder = Path(home) / "models" / f"c-{policy}"
+    deadline = time.monotonic() + 300
+    while not folder.is_dir() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)  # the model's folder appears just before training starts
     time.sleep(warmup)
     t = time.perf_counter()
     proc.send_signal(signal.SIGINT)
@@ -104,7 +108,7 @@ def ctrl_c(home: str, policy: str, warmup: float) -> dict:
         proc.kill()
         return {"seconds": None, "exit": None, "saved": False}
     seconds = time.perf_counter() - t
-    saved = (Path(home) / "models" / f"c-{policy}" / "last.safetensors").is_file()
+    saved = (folder / "last.safetensors").is_file()
     steps = json.loads(out.strip().splitlines()[-1])["steps"] if out.strip() else None
     return {"seconds": round(seconds, 2), "exit": proc.returncode, "saved": saved,
             "steps": steps}
@@ -155,7 +159,7 @@ def main() -> None:
     if not args.no_ctrl_c:
         with tempfile.TemporaryDirectory() as home, busy(1):
             for policy in POLICIES:
-                interrupt[policy] = ctrl_c(home, policy, warmup=15.0)
+                interrupt[policy] = ctrl_c(home, policy, warmup=5.0)
 
     emit({"bench": "contention", "runs": {k: {**v, "chars_per_s": round(v["chars_per_s"])}
                                           for k, v in runs.items()},
