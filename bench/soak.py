@@ -51,7 +51,7 @@ def growth(points: list[tuple[float, float]]) -> dict:
 
 
 async def soak(corpus: str, train_s: float, gen_s: float, every: float, home: str) -> dict:
-    app = CharRNNApp(home)
+    app = CharRNNApp(home, fresh=True)
     training: list[tuple[float, float]] = []
     generating: list[tuple[float, float]] = []
     async with app.run_test(size=(120, 40)) as pilot:

@@ -71,7 +71,7 @@ def send_key(app: CharRNNApp, key: str, char: str | None) -> None:
 
 
 async def in_app(corpus: str, seconds: float, keys: int, home: str) -> dict:
-    app = CharRNNApp(home)
+    app = CharRNNApp(home, fresh=True)
     latencies: list[float] = []
     async with app.run_test(size=(120, 40)) as pilot:
         pane = await start_training(pilot, corpus, {"eval_every": "1000", "sample_every": "0"})

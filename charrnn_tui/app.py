@@ -25,12 +25,14 @@ from charrnn_tui.messages import (
 )
 from charrnn_tui.resources import open_store
 from charrnn_tui.screens.help import HelpScreen, Section
+from charrnn_tui.session import Session, load_session, read_controls, save_session, write_controls
 from charrnn_tui.widgets.corpus_pane import CorpusPane
 from charrnn_tui.widgets.insight_pane import InsightPane
 from charrnn_tui.widgets.insight_text import InsightText
 from charrnn_tui.widgets.models_pane import ModelsPane
 from charrnn_tui.widgets.playground_pane import PlaygroundPane
 from charrnn_tui.widgets.temperature import TemperatureControl
+from charrnn_tui.widgets.train_form import TrainForm
 from charrnn_tui.widgets.train_pane import TrainPane
 from charrnn_tui.workers import BUILTIN_PREFIX
 from engine.events import Progress
@@ -39,6 +41,7 @@ from engine.trainer import Checkpoint
 
 FIRST_RUN_HINT = ("Type a seed, press Enter, change the temperature with [ ]; "
                   "or train your own in Corpus (F2).")
+SESSION_SKIP = ("name", "new_chars", "gpu")  # per run, not settings to carry over
 EXIT_WAIT = 2.0  # seconds to let training stop and save before the app closes anyway
 TABS = (("corpus", "Corpus", "F2"), ("train", "Train", "F3"), ("playground", "Playground", "F4"),
         ("models", "Models", "F5"), ("insight", "Insight", "F9"))
@@ -59,14 +62,17 @@ class CharRNNApp(App[None]):
           for tab, title, key in TABS),
     ]
 
-    def __init__(self, home: str | None = None) -> None:
+    def __init__(self, home: str | None = None, *, fresh: bool = False) -> None:
         super().__init__()
         self.home = home
         self.store = open_store(home)
         self.device = "cpu"
-        self.first_model = self._shipped_model_for_first_run()
-        self._first_load_pending = self.first_model is not None
+        self.session, self._session_notice = (None, None) if fresh else load_session()
+        self.first_model = None if self.session else self._shipped_model_for_first_run()
+        # the first model loaded (first run, or last session's) keeps the tab where it is
+        self._first_load_pending = bool(self.first_model or self.session and self.session.model)
         self.saving_on_exit: str | None = None  # a model still being saved as the app closes
+        self.session_error: str | None = None  # why the session could not be saved, if so
 
     def _shipped_model_for_first_run(self) -> str | None:
         """A shipped model to open with, when the user has none of their own yet."""
@@ -77,7 +83,9 @@ class CharRNNApp(App[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with TabbedContent(initial="playground" if self.first_model else "corpus", id="tabs"):
+        initial = (self.session.tab if self.session
+                   else "playground" if self.first_model else "corpus")
+        with TabbedContent(initial=initial, id="tabs"):
             with TabPane("Corpus", id="corpus"):
                 yield CorpusPane(self.home, id="corpus-pane")
             with TabPane("Train", id="train"):
@@ -95,9 +103,33 @@ class CharRNNApp(App[None]):
         self._update_subtitle()
         self.call_after_refresh(self._focus_active_pane)
         self.watch(self.screen, "focused", self._focus_changed, init=False)
-        if self.first_model:
+        if self._session_notice:
+            self.notify(self._session_notice, severity="warning", timeout=8)
+        if self.session:
+            self._restore(self.session)
+        elif self.first_model:
             self.playground.show_hint(FIRST_RUN_HINT)
             self.query_one(ModelsPane).open_model(self.first_model, "play")
+
+    def _restore(self, session: Session) -> None:
+        """Reopen where the user left off; what is gone since is said, not fatal."""
+        write_controls(self.playground, session.playground)
+        write_controls(self.query_one(TrainForm), session.train, skip=SESSION_SKIP)
+        if session.corpus:
+            self.query_one(CorpusPane).load(session.corpus)
+        if session.model and session.model in {i.name for i in self.store.list()}:
+            self.query_one(ModelsPane).open_model(session.model, "play")
+        elif session.model:
+            self._first_load_pending = False
+            self.notify(f"The model {session.model!r} you had open last time is gone.",
+                        severity="warning")
+
+    def _session(self) -> Session:
+        tabs = self.query_one(TabbedContent)
+        return Session(tabs.active, self.playground.model_name,
+                       self.query_one(CorpusPane).source,
+                       read_controls(self.playground),
+                       read_controls(self.query_one(TrainForm), skip=SESSION_SKIP))
 
     # --- panes ---------------------------------------------------------------------------
     @property
@@ -323,17 +355,25 @@ class CharRNNApp(App[None]):
                 await asyncio.sleep(0.05)
             if train.running:  # the thread goes on evaluating and saving; Python waits for it
                 self.saving_on_exit = train.run_name
+        try:
+            save_session(self._session())
+        except OSError as e:
+            self.session_error = str(e)
         self.exit()
 
 
-def run_app(home: str | None = None) -> None:
-    """Open the app on the data home `home` ($CHARRNN_TUI_HOME or the user data dir)."""
+def run_app(home: str | None = None, *, fresh: bool = False) -> None:
+    """Open the app on the data home `home` ($CHARRNN_TUI_HOME or the user data dir);
+    where the last session left off unless `fresh`."""
     try:
-        app = CharRNNApp(home)
+        app = CharRNNApp(home, fresh=fresh)
     except (OSError, StoreError) as e:
         print(f"charrnn-tui: cannot use the data folder: {e}", file=sys.stderr)
         raise SystemExit(2) from None
     app.run()
+    if app.session_error:
+        print(f"charrnn-tui: could not remember this session: {app.session_error}",
+              file=sys.stderr)
     if app.saving_on_exit:
         print(f"charrnn-tui: finishing the save of "
               f"{app.saving_on_exit}…", file=sys.stderr)

@@ -47,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
                     "With no command, opens the terminal app.")
     p.add_argument("--home", help="data folder for models and downloads "
                                   "(default: $CHARRNN_TUI_HOME or the user data dir)")
+    p.add_argument("--fresh", action="store_true",
+                   help="open the app as new, not where the last session left off")
     sub = p.add_subparsers(dest="command")
     threads = argparse.ArgumentParser(add_help=False)
     threads.add_argument("--threads", type=_positive_int, metavar="N",
@@ -159,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         from charrnn_tui.app import run_app
 
-        run_app(args.home)
+        run_app(args.home, fresh=args.fresh)
         return 0
     from charrnn_tui import headless
 

@@ -7,6 +7,7 @@ import inspect
 
 import pytest
 
+from charrnn_tui.session import ENV_CONFIG
 from engine.download import ENV_TINYSHAKESPEARE_URL
 from engine.paths import ENV_HOME
 
@@ -33,10 +34,12 @@ def _one_torch_thread():
 
 @pytest.fixture(autouse=True)
 def data_home(tmp_path, monkeypatch):
-    """Every test gets its own empty data home, never the user's, and a download URL that
-    fails at once (port 9 refuses connections), so nothing reaches the network."""
+    """Every test gets its own empty data home and config folder, never the user's, and a
+    download URL that fails at once (port 9 refuses connections), so nothing reaches the
+    network."""
     home = tmp_path / "charrnn-home"
     monkeypatch.setenv(ENV_HOME, str(home))
+    monkeypatch.setenv(ENV_CONFIG, str(tmp_path / "charrnn-config"))
     monkeypatch.setenv(ENV_TINYSHAKESPEARE_URL, "http://127.0.0.1:9/input.txt")
     return home
 

@@ -1,0 +1,111 @@
+"""Session restore: the app reopens where the user left off, and a bad session file is
+ignored with a notice, never a crash."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from test_app import SIZE, load_corpus, saved_model, text_of, wait_for
+from textual.widgets import Input, Select, Switch, TabbedContent
+
+from charrnn_tui.app import CharRNNApp
+from charrnn_tui.session import ENV_CONFIG, Session, load_session, save_session, session_path
+from charrnn_tui.widgets.playground_pane import PlaygroundPane
+from charrnn_tui.widgets.temperature import TemperatureControl
+from charrnn_tui.widgets.train_pane import TrainPane
+
+pytestmark = pytest.mark.usefixtures("no_shipped_models", "no_gpu")
+
+
+async def test_quit_and_reopen_lands_where_the_user_left_off(data_home, tmp_path):
+    saved_model(data_home, "mine")
+    corpus = tmp_path / "tiny.txt"
+    corpus.write_text("the cat sat on the mat. " * 40, encoding="utf-8")
+    app = CharRNNApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await load_corpus(pilot, corpus)
+        app.query_one("#preset", Select).value = "tiny"
+        await pilot.pause()
+        app.query_one("#hidden", Input).value = "48"
+        app.query_one("ModelsPane").open_model("mine", "play")
+        await wait_for(pilot, lambda: app.query_one(PlaygroundPane).sampler is not None)
+        app.query_one("#temperature", TemperatureControl).value = 1.35
+        app.query_one("#top_k", Input).value = "7"
+        app.query_one("#argmax", Switch).value = True
+        app.query_one("#speed", Select).value = 0
+        app.query_one("#seed", Input).value = "ROMEO:"
+        app.action_show_tab("insight")
+        await app.action_quit()
+    assert session_path().is_file()
+
+    again = CharRNNApp()
+    async with again.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: again.query_one(PlaygroundPane).sampler is not None)
+        await wait_for(pilot, lambda: again.query_one(TrainPane).corpus is not None)
+        assert again.query_one(TabbedContent).active == "insight"
+        assert again.query_one(PlaygroundPane).model_name == "mine"
+        assert again.sub_title == "mine · cpu"
+        assert again.query_one("#temperature", TemperatureControl).value == 1.35
+        assert again.query_one(PlaygroundPane).params.temperature == 1.35
+        assert again.query_one("#top_k", Input).value == "7"
+        assert again.query_one("#argmax", Switch).value is True
+        assert again.query_one("#speed", Select).value == 0
+        assert again.query_one("#seed", Input).value == "ROMEO:"
+        assert again.query_one("#preset", Select).value == "tiny"
+        assert again.query_one("#hidden", Input).value == "48"  # not the preset's 128
+        assert again.query_one(TrainPane).source == str(corpus)
+
+
+async def test_fresh_ignores_the_saved_session(data_home):
+    saved_model(data_home, "mine")
+    save_session(Session("models", "mine", None, {}, {}))
+    app = CharRNNApp(fresh=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.query_one(TabbedContent).active == "corpus"
+        assert app.query_one(PlaygroundPane).model_name is None
+
+
+async def test_a_model_deleted_since_is_said_not_fatal():
+    save_session(Session("playground", "gone", None, {"top_k": "3"}, {}))
+    app = CharRNNApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.query_one(TabbedContent).active == "playground"
+        assert app.query_one("#top_k", Input).value == "3"
+        assert any("'gone'" in n.message for n in app._notifications)
+        assert "no model loaded" in app.sub_title
+        assert text_of(app, "#play-model").startswith("No model yet")
+
+
+@pytest.mark.parametrize("content", [
+    b"{not json", b"[]", json.dumps({"version": 99, "tab": "corpus"}).encode(),
+    json.dumps({"version": 1, "tab": "[/]"}).encode(),
+    json.dumps({"version": 1, "tab": "corpus", "model": ["x"]}).encode(),
+    json.dumps({"version": 1, "tab": "corpus", "playground": {"seed": 3}}).encode(),
+    b"[" * 100_000 + b"]" * 100_000, b"\xff\xfe", b" " * (70 * 1024),
+])
+async def test_a_bad_session_file_starts_fresh_with_a_notice(content):
+    path = session_path()
+    path.parent.mkdir(parents=True)
+    path.write_bytes(content)
+    session, notice = load_session()
+    assert session is None and "Starting fresh" in notice
+    app = CharRNNApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.query_one(TabbedContent).active == "corpus"
+        assert any("Starting fresh" in n.message for n in app._notifications)
+
+
+def test_a_folder_or_fifo_in_place_of_the_session_file_is_refused(monkeypatch, tmp_path):
+    """A folder, a FIFO or a symlink where the file should be is refused in one line."""
+    config = tmp_path / "odd"
+    monkeypatch.setenv(ENV_CONFIG, str(config))
+    (config / "session.json").mkdir(parents=True)
+    assert "not a regular file" in load_session()[1]
+    (config / "session.json").rmdir()
+    os.mkfifo(config / "session.json")
+    assert "not a regular file" in load_session()[1]  # and it did not block on the FIFO
