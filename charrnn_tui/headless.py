@@ -315,19 +315,21 @@ def models(args: argparse.Namespace) -> int:
     action = args.action or "list"
     if action == "list":
         from rich.console import Console
+        from rich.markup import escape
         from rich.table import Table
 
         table = Table("name", "model", "params", "corpus", "val loss", "best", "steps",
                       "updated", box=None)
-        for info in store.list():
+        for info in store.list():  # names, corpora and dates come from files: escaped
             if info.error:
-                table.add_row(info.name, f"[red]{info.error}", "", "", "", "", "", "")
+                table.add_row(escape(info.name), f"[red]unreadable: {escape(info.error)}",
+                              "", "", "", "", "", "")
                 continue
-            table.add_row(info.name + (" (read-only)" if info.read_only else ""),
-                          info.describe, f"{info.params:,}", info.corpus,
+            table.add_row(escape(info.name) + (" (read-only)" if info.read_only else ""),
+                          escape(info.describe), f"{info.params:,}", escape(info.corpus),
                           "" if info.val_loss is None else f"{info.val_loss:.4f}",
                           "" if info.best_val is None else f"{info.best_val:.4f}",
-                          str(info.steps), info.updated)
+                          str(info.steps), escape(info.updated))
         width = None if sys.stdout.isatty() else 200  # piped: don't cut names at 80
         Console(width=width).print(table if table.row_count else "no saved models yet")
     elif action == "show":

@@ -167,7 +167,7 @@ class TrainPane(Vertical):
         try:
             settings = self.query_one(TrainForm).read(vocab)
         except FormError as e:
-            error.update(f"✗ {e}")
+            error.update(Text(f"✗ {e}"))
             self.query_one("#start", Button).disabled = True
             return None
         error.update("")
