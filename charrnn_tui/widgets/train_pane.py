@@ -301,6 +301,7 @@ class TrainPane(Vertical):
                 self.store.claim(name)  # held until training ends
             else:
                 self.store.create(name, force=replace)
+            trainer.state.best_val = self.store.best_val(name)  # the best file's own loss
         except ValueError as e:  # corpus too small, new characters refused, name taken…
             self.post_message(TrainingEnded(name, error=str(e)))
             return
