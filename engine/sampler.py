@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from engine.evaluate import MAX_LOGITS
 from engine.models import Model, NumpyRNN, step_logits
 
 MIN_TEMPERATURE = 0.05
@@ -85,7 +86,13 @@ class Sampler:
         return self.skipped
 
     def feed(self, ids: list[int]) -> None:
-        """Advance the state over known ids without sampling (priming, or typed text)."""
+        """Advance the state over known ids without sampling (priming, or typed text), in
+        chunks, so a long seed never holds more than MAX_LOGITS logits at once."""
+        step = max(1, MAX_LOGITS // len(self.vocab))
+        for start in range(0, len(ids), step):
+            self._feed(ids[start:start + step])
+
+    def _feed(self, ids: list[int]) -> None:
         if self.is_numpy:
             logits, self.state = self.model.forward(np.array([ids]), self.state)
         else:
