@@ -39,6 +39,7 @@ SUFFIX = ".safetensors"
 MAX_HEADER = 64 << 20
 PICKLE_SUFFIXES = {".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin"}
 _DTYPES = {"F32", "F16", "BF16", "F64", "I64"}
+_NON_NEGATIVE = {"step", "exp_avg_sq", "max_exp_avg_sq", "sum", "square_avg"}  # optim state
 _SECTIONS = {"spec": SPEC, "state": STATE, "config": CONFIG, "corpus": CORPUS}
 NO_CHECKSUM = ("was written before model files carried a checksum; its tensor data cannot be "
                "verified (saving it again adds one)")
@@ -263,6 +264,12 @@ def load(path: Path) -> tuple[Checkpoint, dict]:
         if t.is_floating_point() and not torch.isfinite(t).all():
             raise ModelFileError(f"{path.name}: tensor {name!r} holds NaN or Inf "
                                  "(finiteness check)")
+    for name, t in tensors.items():  # a negative running square would make a step complex
+        key = name.rsplit(".", 1)[-1]
+        if name.startswith("optim.") and (key in _NON_NEGATIVE or ".memory." in f".{name}"
+                                          ) and t.numel() and not (t >= 0).all():
+            raise ModelFileError(f"{path.name}: optimizer state {name!r} is negative "
+                                 "(optimizer check)")
     weights = {k.removeprefix("model."): v.float() for k, v in tensors.items()
                if k.startswith("model.")}
     optim = {k.removeprefix("optim."): v for k, v in tensors.items() if k.startswith("optim.")}

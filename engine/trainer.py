@@ -227,7 +227,12 @@ class Trainer:
         for name, v in meta.get("scalars", {}).items():
             pid, key = name.split(".", 1)
             state.setdefault(int(pid), {})[key] = v
-        groups = copy.deepcopy(meta["param_groups"])
+        current = self.optimizer.state_dict()["param_groups"]
+        if len(meta.get("param_groups", [])) != len(current):
+            raise ValueError("saved optimizer state does not fit the model")
+        # a setting the file lacks keeps this optimizer's own value
+        groups = [now | saved for now, saved
+                  in zip(current, copy.deepcopy(meta["param_groups"]), strict=True)]
         for g in groups:
             if "betas" in g:
                 g["betas"] = tuple(g["betas"])
