@@ -148,3 +148,17 @@ def test_eval_reads_builtins_from_the_given_home(tmp_path, capsys):
     assert main(["--home", str(home), "eval", "m", "builtin:tinyshakespeare"]) == 0
     assert json.loads(capsys.readouterr().out)["chars"] > 0
     modelfile.load(home / "models" / "m" / "last.safetensors")
+
+
+def test_a_stale_temp_file_in_a_read_only_folder_does_not_stop_the_store(tmp_path,
+                                                                          monkeypatch):
+    folder = _model(tmp_path / "home").parent
+    stale = folder / ".last.safetensors.abc.tmp-4194999"  # above pid_max: a dead process
+    stale.write_bytes(b"x")
+
+    def read_only(self, missing_ok=False):  # root writes anywhere, so the refusal is simulated
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "unlink", read_only)
+    assert ModelStore(tmp_path / "home" / "models").names() == ["m"]
+    assert stale.exists()
