@@ -62,6 +62,12 @@ class CharRNNApp(App[None]):
           for tab, title, key in TABS),
     ]
 
+    def notify(self, message: str, *, title: str = "", severity="information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Always plain text: messages carry file, corpus and model names, and a '[' in one
+        must show as itself, not raise MarkupError (widgets' notify calls end up here)."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+
     def __init__(self, home: str | None = None, *, fresh: bool = False) -> None:
         super().__init__()
         self.home = home

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import math
+import re
 import sys
 
 from engine.models import CELLS, IMPLEMENTATIONS
@@ -12,14 +14,46 @@ from engine.threads import ENV_THREADS
 from engine.vocab import POLICIES
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
+def _whole(lo: int):
+    """An argparse type: a whole number of at least `lo`."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if value < lo:
+            raise argparse.ArgumentTypeError(f"must be at least {lo}, not {value}")
+        return value
+    return parse
+
+
+_positive_int = _whole(1)
+
+
+def _finite(lo: float = 0.0, hi: float = math.inf, *, above: bool = True,
+            below: bool = False):
+    """An argparse type: a finite number in the range (NaN and infinities are refused:
+    `--time-budget nan` would otherwise train forever)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        ok = math.isfinite(value) and (value > lo if above else value >= lo) and (
+            value < hi if below else value <= hi)
+        if not ok:
+            left, right = "(" if above else "[", ")" if below else "]"
+            raise argparse.ArgumentTypeError(f"must be a finite number in {left}{lo}, {hi}"
+                                             f"{right}, not {text}")
+        return value
+    return parse
+
+
+def _device(text: str) -> str:
+    if not re.fullmatch(r"auto|cpu|mps|cuda(:\d{1,2})?", text):
+        raise argparse.ArgumentTypeError(f"unknown device {text!r}: use cpu, cuda, cuda:N, "
+                                         "mps or auto")
+    return text
 
 
 def _escaped(text: str) -> str:
@@ -65,23 +99,24 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--preset", choices=sorted(PRESETS), help="start from a named setup")
     t.add_argument("--impl", choices=IMPLEMENTATIONS)
     t.add_argument("--cell", choices=CELLS)
-    t.add_argument("--layers", type=int)
-    t.add_argument("--hidden", type=int)
-    t.add_argument("--embed", type=int)
-    t.add_argument("--dropout", type=float)
-    t.add_argument("--batch", type=int)
-    t.add_argument("--seq", type=int)
-    t.add_argument("--lr", type=float)
+    t.add_argument("--layers", type=_positive_int)
+    t.add_argument("--hidden", type=_positive_int)
+    t.add_argument("--embed", type=_positive_int)
+    t.add_argument("--dropout", type=_finite(0.0, 1.0, above=False, below=True))
+    t.add_argument("--batch", type=_positive_int)
+    t.add_argument("--seq", type=_positive_int)
+    t.add_argument("--lr", type=_finite(0.0, 10.0, below=True))
     t.add_argument("--optimizer", choices=OPTIMIZERS)
     t.add_argument("--schedule", choices=("constant", "cosine"))
     stop = t.add_mutually_exclusive_group()
-    stop.add_argument("--epochs", type=float)
-    stop.add_argument("--time-budget", type=float, metavar="SECONDS")
-    stop.add_argument("--max-steps", type=int)
-    t.add_argument("--device", default="auto", help="cpu, cuda, mps or auto (default)")
+    stop.add_argument("--epochs", type=_finite())
+    stop.add_argument("--time-budget", type=_finite(), metavar="SECONDS")
+    stop.add_argument("--max-steps", type=_positive_int)
+    t.add_argument("--device", default="auto", type=_device,
+                   help="cpu, cuda, mps or auto (default)")
     t.add_argument("--precision", choices=("auto", "bf16", "fp32"))
-    t.add_argument("--seed", type=int)
-    t.add_argument("--eval-every", type=float, metavar="SECONDS")
+    t.add_argument("--seed", type=_whole(0))
+    t.add_argument("--eval-every", type=_finite(), metavar="SECONDS")
     t.add_argument("--encoding", help="text encoding of the corpus (default: detect UTF-8/16)")
     t.add_argument("--name", help="save under this model name (default: derived, unique)")
     t.add_argument("--force", action="store_true", help="replace an existing model of --name")
@@ -95,11 +130,11 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sample", help="stream generated text to stdout", parents=[threads])
     s.add_argument("model", help="saved model name (NAME or NAME:best) or a model file")
     s.add_argument("--seed-text", default="\n")
-    s.add_argument("--temperature", type=float, default=0.8)
-    s.add_argument("--top-k", type=int, default=0)
-    s.add_argument("--top-p", type=float, default=1.0)
+    s.add_argument("--temperature", type=_finite(), default=0.8)
+    s.add_argument("--top-k", type=_whole(0), default=0)
+    s.add_argument("--top-p", type=_finite(0.0, 1.0), default=1.0)
     s.add_argument("--argmax", action="store_true")
-    s.add_argument("--length", type=int, default=500)
+    s.add_argument("--length", type=_whole(0), default=500)
     s.add_argument("--rng-seed", type=int)
     s.add_argument("--seed-file", metavar="FILE", help="read the seed text from a file")
     s.add_argument("--stop", action="append", default=[], type=_escaped, metavar="TEXT",
@@ -174,3 +209,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except BrokenPipeError:  # e.g. `charrnn-tui sample m | head`
         return 0
+    except KeyboardInterrupt:  # Ctrl-C in sample, eval or models (train saves on its own)
+        print("\ncharrnn-tui: interrupted", file=sys.stderr)
+        return 130
+    except OSError as e:  # an unusable home or output folder: one line, not a traceback
+        where = f" ({e.filename})" if e.filename else ""
+        print(f"charrnn-tui: {e.strerror or e}{where}", file=sys.stderr)
+        return 1

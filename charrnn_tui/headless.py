@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import re
 import signal
 import sys
 from dataclasses import fields
@@ -13,6 +15,7 @@ import numpy as np
 import torch
 
 from charrnn_tui.resources import open_store
+from engine import modelfile
 from engine.corpus import Corpus, load_corpus
 from engine.distributed import World, init_from_env, launched_by_torchrun, shutdown
 from engine.evaluate import mean_cross_entropy
@@ -23,9 +26,9 @@ from engine.presets import PRESETS
 from engine.resume import resume_trainer
 from engine.sampler import Sampler, SamplingParams, unknown_chars
 from engine.search import beam_search, rank, sample_n
-from engine.store import ModelStore, restore_model
+from engine.store import ModelStore, check_name, restore_model
 from engine.threads import ThreadTuner, training_tuner, use_threads
-from engine.trainer import Checkpoint, TrainConfig, Trainer
+from engine.trainer import LN2, Checkpoint, TrainConfig, Trainer
 
 # Engine and store errors are ValueErrors with messages written for the user.
 UserError = ValueError
@@ -73,11 +76,39 @@ def _unique_name(store: ModelStore, base: str) -> str:
     return name
 
 
-def _resume_setup(args, store: ModelStore, main: bool):
-    ckpt = store.load(args.resume)
-    source = args.corpus or ckpt.corpus.get("source")
+def derived_name(stem: str, suffix: str) -> str:
+    """A valid model name from a corpus file's stem: 'my notes.txt' → 'my-notes-lstm-1x128'."""
+    base = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-._")[:40] or "model"
+    return check_name(f"{base}-{suffix}")
+
+
+def load_checked(store: ModelStore, ref: str) -> Checkpoint:
+    """A model by name or path, telling the user what the loader noticed (no checksum…);
+    the built-ins ship inside the package, so there is nothing to tell about those."""
+    path = store.resolve(ref)
+    ckpt, meta = modelfile.load(path)
+    for notice in [] if path in store.read_only.values() else meta["notices"]:
+        print(f"charrnn-tui: {notice}", file=sys.stderr)
+    return ckpt
+
+
+def _recorded_source(ckpt: Checkpoint) -> str:
+    """The corpus a model records, used only if it is a built-in or a regular file: the file
+    may come from anyone, and its path could name /dev/zero or a FIFO."""
+    source = ckpt.corpus.get("source")
     if not source:
         raise UserError("this model does not record its corpus; give one")
+    if not (source.startswith("builtin:") or Path(source).is_file()):
+        raise UserError(f"this model's recorded corpus {source!r} is not a regular file "
+                        "here; give the corpus to train on")
+    return source
+
+
+def _resume_setup(args, store: ModelStore, main: bool):
+    if args.name is not None:
+        check_name(args.name)
+    ckpt = load_checked(store, args.resume)
+    source = args.corpus or _recorded_source(ckpt)
     corpus = load_corpus(source, encoding=args.encoding, home=args.home)
     known = {f.name for f in fields(TrainConfig)}
     saved = {k: v for k, v in ckpt.config.items() if k in known and k not in _STOPS}
@@ -98,6 +129,7 @@ def _resume_setup(args, store: ModelStore, main: bool):
         store.create(name, force=args.force)
     elif main:
         store.claim(name)
+    trainer.state.best_val = store.best_val(name)  # the bar is the best file's own loss
     return trainer, name
 
 
@@ -120,12 +152,17 @@ def _train(args: argparse.Namespace, store: ModelStore, world: World,
     else:
         if not args.corpus:
             raise UserError("give a corpus: a file, a folder, or builtin:NAME")
+        if args.name is not None:  # before the corpus loads: a bad name fails at once
+            check_name(args.name)
+            if store.exists(args.name) and not args.force:
+                store.create(args.name)  # raises: the name is taken
         corpus = load_corpus(args.corpus, encoding=args.encoding, home=args.home)
         for notice in corpus.notices:
             print(f"charrnn-tui: {notice}", file=sys.stderr)
         spec, config = _fresh_setup(args, corpus)
-        stem = Path(corpus.name.removeprefix("builtin:")).stem or "model"
-        name = args.name or _unique_name(store, f"{stem}-{spec.cell}-{spec.layers}x{spec.hidden}")
+        stem = Path(corpus.name.removeprefix("builtin:")).stem
+        name = args.name or _unique_name(
+            store, derived_name(stem, f"{spec.cell}-{spec.layers}x{spec.hidden}"))
         source = args.corpus if args.corpus.startswith("builtin:") else str(
             Path(args.corpus).expanduser().resolve())
         trainer = Trainer(build_model(spec, config.seed), corpus.data, config,
@@ -134,6 +171,7 @@ def _train(args: argparse.Namespace, store: ModelStore, world: World,
             store.create(name, force=args.force)
 
     interrupted = False
+    save_error: list[Exception] = []  # the last save of `last` failed, with this
 
     def on_sigint(signum, frame):
         nonlocal interrupted
@@ -149,16 +187,31 @@ def _train(args: argparse.Namespace, store: ModelStore, world: World,
     report = _PlainReporter() if quiet else _RichReporter(trainer)
 
     def saver(ckpt: Checkpoint, tag: str) -> None:
-        store.save(ckpt, name, tag)
+        try:
+            store.save(ckpt, name, tag)
+        except Exception as e:
+            if tag == "last":
+                save_error[:] = [e]
+            raise
+        if tag == "last":
+            save_error.clear()
 
     try:
         with report:
             done = trainer.run(report, saver, tuner)
+    except KeyboardInterrupt:  # a second Ctrl-C: skip what was running, but still save
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # nothing may interrupt this save
+        interrupted = True
+        done = _emergency_save(trainer, saver) if world.is_main else None
     finally:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         store.release(name)
     if not world.is_main:
         return 130 if interrupted else 0
+    if save_error:  # never say "saved" when it was not
+        print(f"charrnn-tui: training ran, but the model could not be saved: {save_error[0]}",
+              file=sys.stderr)
+        return 1
     path = store.file(name)
     result = {"model": name, "path": str(path), "reason": "interrupted" if interrupted
               else done.reason, "val_loss": done.val_loss, "val_bpc": done.val_bpc,
@@ -169,12 +222,29 @@ def _train(args: argparse.Namespace, store: ModelStore, world: World,
     if quiet:
         print(json.dumps(result), flush=True)
     else:
-        print(f"saved {name} ({path}); validation loss {done.val_loss:.4f} nats/char "
-              f"({done.val_bpc:.3f} bpc) after {done.step} steps")
+        loss = ("no validation loss yet" if done.val_loss is None else
+                f"validation loss {done.val_loss:.4f} nats/char ({done.val_bpc:.3f} bpc)")
+        print(f"saved {name} ({path}); {loss} after {done.step} steps")
     if interrupted:
         print(f"charrnn-tui: interrupted; the model was saved to {path}", file=sys.stderr)
         return 130
+    if done.reason == "diverged":
+        print("charrnn-tui: training gave up: the loss stayed non-finite after repeated "
+              f"rollbacks; the last good weights were saved to {path}", file=sys.stderr)
+        return 1
     return 0
+
+
+def _emergency_save(trainer: Trainer, saver) -> Finished:
+    """Save `last` after a second Ctrl-C; a failure is recorded by `saver`."""
+    print("charrnn-tui: stopping now and saving…", file=sys.stderr, flush=True)
+    try:
+        saver(trainer.checkpoint(), "last")
+    except Exception:  # noqa: S110 - the caller reports the recorded failure
+        pass
+    st = trainer.state
+    bpc = None if st.last_val is None else st.last_val / LN2
+    return Finished("interrupted", st.step, st.last_val, bpc, 0.0, 0.0)
 
 
 class _PlainReporter:
@@ -238,6 +308,9 @@ class _RichReporter:
 
 def sample(args: argparse.Namespace) -> int:
     use_threads("generate", args.threads)
+    for flag, dest in (("--html", args.html), ("--svg", args.svg)):
+        if dest:
+            _check_writable(flag, dest)  # before generating, not after
     params = SamplingParams(args.temperature, args.top_k, args.top_p, args.argmax,
                             tuple(args.stop), args.ban, dict(args.bias),
                             args.repetition_penalty, args.repetition_window).validate()
@@ -249,7 +322,7 @@ def sample(args: argparse.Namespace) -> int:
                         "and --repetition-penalty apply to sampling only")
     if args.seed_file:
         args.seed_text = _read_seed(Path(args.seed_file))
-    ckpt = open_store(args.home).load(args.model)
+    ckpt = load_checked(open_store(args.home), args.model)
     sampler = Sampler(restore_model(ckpt), ckpt.spec.vocab, rng_seed=args.rng_seed,
                       params=params)
     skipped = sampler.prime(args.seed_text)
@@ -328,7 +401,22 @@ def _parse_view(neuron: str | None, spec: ModelSpec) -> dict:
     return view
 
 
+def _check_writable(flag: str, dest: str) -> None:
+    path = Path(dest).expanduser()
+    if path.is_dir():
+        raise UserError(f"{flag} {dest}: is a folder; give a file name")
+    if not path.absolute().parent.is_dir():
+        raise UserError(f"{flag} {dest}: the folder {path.absolute().parent} does not exist")
+
+
 def _export_view(sampler: Sampler, text: str, view: dict, args: argparse.Namespace) -> None:
+    try:
+        _write_view(sampler, text, view, args)
+    except OSError as e:
+        raise UserError(f"could not write {e.filename or 'the file'}: {e.strerror or e}") from None
+
+
+def _write_view(sampler: Sampler, text: str, view: dict, args: argparse.Namespace) -> None:
     from engine.insight import to_html, trace
 
     tr = trace(sampler.model, sampler.vocab, text)
@@ -345,8 +433,8 @@ def _export_view(sampler: Sampler, text: str, view: dict, args: argparse.Namespa
 
 def evaluate(args: argparse.Namespace) -> int:
     threads = use_threads("eval", args.threads)
-    ckpt = open_store(args.home).load(args.model)
-    corpus = load_corpus(args.textfile, encoding=args.encoding)
+    ckpt = load_checked(open_store(args.home), args.model)
+    corpus = load_corpus(args.textfile, encoding=args.encoding, home=args.home)
     missing = unknown_chars("".join(corpus.chars), ckpt.spec.vocab)
     if missing:
         print(f"charrnn-tui: {len(missing)} character(s) the model never saw are not scored: "
@@ -354,10 +442,19 @@ def evaluate(args: argparse.Namespace) -> int:
     index = {c: i for i, c in enumerate(ckpt.spec.vocab)}
     ids = np.array([index.get(c, -1) for c in corpus.chars])[corpus.data]
     data = ids[ids >= 0]
+    if len(data) < 2:
+        raise UserError(f"{args.textfile}: fewer than 2 characters the model knows; "
+                        "nothing to score")
     nats = mean_cross_entropy(restore_model(ckpt), data)
+    finite = math.isfinite(nats)  # NaN and Infinity are not JSON: null, and say so
     print(json.dumps({"model": args.model, "file": args.textfile, "chars": int(len(data)),
-                      "nats_per_char": nats, "bits_per_char": nats / 0.6931471805599453,
-                      "unknown_chars": missing, "threads": threads}))
+                      "nats_per_char": nats if finite else None,
+                      "bits_per_char": nats / LN2 if finite else None,
+                      "unknown_chars": missing, "threads": threads}, allow_nan=False))
+    if not finite:
+        print(f"charrnn-tui: the loss is not finite ({nats}); the model's outputs overflow",
+              file=sys.stderr)
+        return 1
     return 0
 
 
@@ -366,23 +463,26 @@ def models(args: argparse.Namespace) -> int:
     action = args.action or "list"
     if action == "list":
         from rich.console import Console
+        from rich.markup import escape
         from rich.table import Table
 
         table = Table("name", "model", "params", "corpus", "val loss", "best", "steps",
                       "updated", box=None)
-        for info in store.list():
+        for info in store.list():  # names, corpora and dates come from files: escaped
             if info.error:
-                table.add_row(info.name, f"[red]{info.error}", "", "", "", "", "", "")
+                table.add_row(escape(info.name), f"[red]unreadable: {escape(info.error)}",
+                              "", "", "", "", "", "")
                 continue
-            table.add_row(info.name + (" (read-only)" if info.read_only else ""),
-                          info.describe, f"{info.params:,}", info.corpus,
+            table.add_row(escape(info.name) + (" (read-only)" if info.read_only else ""),
+                          escape(info.describe), f"{info.params:,}", escape(info.corpus),
                           "" if info.val_loss is None else f"{info.val_loss:.4f}",
                           "" if info.best_val is None else f"{info.best_val:.4f}",
-                          str(info.steps), info.updated)
+                          str(info.steps), escape(info.updated))
         width = None if sys.stdout.isatty() else 200  # piped: don't cut names at 80
         Console(width=width).print(table if table.row_count else "no saved models yet")
     elif action == "show":
         meta = read_meta(store.resolve(args.name))
+        meta.pop("checksum", None)
         meta["spec"] = meta["spec"].to_dict()
         meta["spec"]["vocab"] = "".join(meta["spec"]["vocab"])
         for key in ("history", "val_history"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 MAX_VOCAB = 65_535
+MAX_CORPUS_BYTES = 1 << 30  # a corpus costs ~5× its size in memory while it is encoded
 _CHUNK = 1 << 22  # characters encoded per step; bounds the temporary uint32 buffer
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -97,8 +99,23 @@ def decode_bytes(
         ) from None
 
 
+def _size_limit_error(what: Path, size: int) -> CorpusError:
+    return CorpusError(f"{what}: {size:,} bytes is over the corpus size limit of "
+                       f"{MAX_CORPUS_BYTES:,} bytes (engine.corpus.MAX_CORPUS_BYTES)")
+
+
 def _read(path: Path) -> bytes:
+    """A regular file's bytes. Checked with stat first, so a FIFO is never opened (that
+    would block) and /dev/zero never read (that would not end)."""
     try:
+        info = path.stat()
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError
+        if not stat.S_ISREG(info.st_mode):
+            raise CorpusError(f"{path}: not a regular file (a device, FIFO or socket); "
+                              "give a text file or a folder of them")
+        if info.st_size > MAX_CORPUS_BYTES:
+            raise _size_limit_error(path, info.st_size)
         return path.read_bytes()
     except FileNotFoundError:
         raise CorpusError(f"{path}: no such file") from None
@@ -150,9 +167,18 @@ def _folder_text(folder: Path, encoding: str | None) -> tuple[str, str, list[str
     notices: list[str] = []
     used = encoding or "utf-8"
     files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+    total = 0
     for path in files:
         try:
-            text, used_here = decode_bytes(_read(path), encoding, source=str(path))
+            raw = _read(path)
+        except CorpusError as e:  # a file that is unreadable alone does not stop the rest
+            notices.append(f"skipped {e}")
+            continue
+        total += len(raw)
+        if total > MAX_CORPUS_BYTES:
+            raise _size_limit_error(folder, total)
+        try:
+            text, used_here = decode_bytes(raw, encoding, source=str(path))
         except CorpusError as e:
             notices.append(f"skipped {e}")
             continue

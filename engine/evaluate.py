@@ -8,6 +8,8 @@ import torch.nn.functional as F
 
 from engine.models import Model, NumpyRNN
 
+MAX_LOGITS = 1 << 22  # logits computed at once (16 MB in fp32), whatever the vocabulary
+
 
 def _numpy_nll(model: NumpyRNN, x: np.ndarray, y: np.ndarray, state):
     logits, state = model.forward(x, state)
@@ -29,6 +31,7 @@ def mean_cross_entropy(model: Model, data: np.ndarray, *, streams: int = 32,
     streams = max(1, min(streams, len(data) // 2))
     seg = len(data) // streams
     rows = np.asarray(data[: streams * seg]).reshape(streams, seg).astype(np.int64)
+    seq = max(1, min(seq, MAX_LOGITS // (streams * model.spec.vocab_size)))  # bounded memory
     is_numpy = isinstance(model, NumpyRNN)
     was_training = False if is_numpy else model.training
     if not is_numpy:

@@ -44,7 +44,7 @@ class Notice:
 
 @dataclass(frozen=True)
 class Finished:
-    reason: str  # budget | epochs | steps | stopped
+    reason: str  # budget | epochs | steps | stopped | diverged
     step: int
     val_loss: float | None
     val_bpc: float | None

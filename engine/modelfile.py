@@ -18,6 +18,18 @@ import safetensors
 import safetensors.torch
 import torch
 
+from engine.checksum import KEY as CHECKSUM_KEY
+from engine.checksum import tensor_digest
+from engine.metaschema import (
+    CONFIG,
+    CORPUS,
+    SPEC,
+    STATE,
+    SchemaError,
+    check_object,
+    check_optimizer,
+    parse_json,
+)
 from engine.models import ModelSpec, expected_shapes
 from engine.trainer import Checkpoint, TrainState
 
@@ -27,6 +39,10 @@ SUFFIX = ".safetensors"
 MAX_HEADER = 64 << 20
 PICKLE_SUFFIXES = {".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin"}
 _DTYPES = {"F32", "F16", "BF16", "F64", "I64"}
+_NON_NEGATIVE = {"step", "exp_avg_sq", "max_exp_avg_sq", "sum", "square_avg"}  # optim state
+_SECTIONS = {"spec": SPEC, "state": STATE, "config": CONFIG, "corpus": CORPUS}
+NO_CHECKSUM = ("was written before model files carried a checksum; its tensor data cannot be "
+               "verified (saving it again adds one)")
 
 
 class ModelFileError(ValueError):
@@ -61,6 +77,7 @@ def encode(ckpt: Checkpoint, *, created: str | None = None) -> bytes:
     }
     tensors = {f"model.{k}": v.contiguous() for k, v in ckpt.tensors.items()}
     tensors |= {f"optim.{k}": v.contiguous() for k, v in ckpt.optim_tensors.items()}
+    meta[CHECKSUM_KEY] = tensor_digest(tensors)
     return safetensors.torch.save(tensors, metadata=meta)
 
 
@@ -125,10 +142,10 @@ def read_header(path: Path) -> tuple[dict, dict]:
             raw = f.read(n)
     except OSError as e:
         raise ModelFileError(f"{path.name}: cannot read ({e.strerror or e})") from None
-    try:
-        header = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise ModelFileError(f"{path.name}: header is not JSON (header check)") from None
+    try:  # bounded: the header holds tensor entries and a flat map of strings
+        header = parse_json(raw, "header", max_depth=4, max_chars=MAX_HEADER)
+    except SchemaError as e:
+        raise ModelFileError(f"{path.name}: {e} (header check)") from None
     if not isinstance(header, dict):
         raise ModelFileError(f"{path.name}: header is not a JSON object (header check)")
     meta = header.pop("__metadata__", None) or {}
@@ -150,37 +167,47 @@ def read_header(path: Path) -> tuple[dict, dict]:
 
 
 def _json_field(meta: dict, key: str, path: Path):
+    if key not in meta:
+        raise ModelFileError(f"{path.name}: metadata lacks {key!r} (metadata check)")
     try:
-        return json.loads(meta[key])
-    except KeyError:
-        raise ModelFileError(f"{path.name}: metadata lacks {key!r} (metadata check)") from None
-    except (TypeError, json.JSONDecodeError):
-        raise ModelFileError(f"{path.name}: metadata {key!r} is not JSON "
-                             "(metadata check)") from None
+        return parse_json(meta[key], f"metadata {key!r}")
+    except SchemaError as e:
+        raise ModelFileError(f"{path.name}: {e} (metadata check)") from None
 
 
-def read_meta(path: Path) -> dict:
-    """Parsed metadata with format checks; cheap enough for listing many models."""
-    path = Path(path)
-    _, meta = read_header(path)
-    if meta.get("format") != FORMAT:
-        raise ModelFileError(f"{path.name}: not a charrnn-tui model (format check)")
-    try:
-        version = int(meta.get("format_version", ""))
-    except ValueError:
-        raise ModelFileError(f"{path.name}: bad format version (version check)") from None
-    if version > FORMAT_VERSION:
-        raise ModelFileError(f"{path.name}: format version {version} is newer than this "
+def _check_meta(meta: dict, path: Path) -> dict:
+    """Every field against the schema (engine/metaschema.py); unknown keys are dropped."""
+    version = meta.get("format_version", "")
+    if not (version.isascii() and version.isdigit() and len(version) <= 6 and int(version)):
+        raise ModelFileError(f"{path.name}: bad format version {version[:20]!r} "
+                             "(version check)")
+    if int(version) > FORMAT_VERSION:
+        raise ModelFileError(f"{path.name}: format version {int(version)} is newer than this "
                              f"charrnn-tui reads ({FORMAT_VERSION}); upgrade it (version check)")
-    out = {k: _json_field(meta, k, path)
-           for k in ("spec", "state", "config", "corpus", "optimizer")}
-    for key in ("spec", "state", "config", "corpus", "optimizer"):
-        if not isinstance(out[key], dict):
-            raise ModelFileError(f"{path.name}: metadata {key!r} is not a JSON object "
-                                 "(metadata check)")
-    out["created"] = meta.get("created", "")
-    out["updated"] = meta.get("updated", "")
-    out["versions"] = _json_field(meta, "versions", path) if "versions" in meta else {}
+    out: dict = {}
+    try:
+        for key, rules in _SECTIONS.items():
+            out[key] = check_object(_json_field(meta, key, path), rules, key)
+    except SchemaError as e:
+        check = "spec" if str(e).startswith("spec") else "metadata"
+        raise ModelFileError(f"{path.name}: {e} ({check} check)") from None
+    try:
+        out["optimizer"] = check_optimizer(_json_field(meta, "optimizer", path))
+        versions = _json_field(meta, "versions", path) if "versions" in meta else {}
+        if not isinstance(versions, dict) or len(versions) > 64 or not all(
+                isinstance(v, str) and len(v) <= 64 for v in versions.values()):
+            raise SchemaError("versions must be a map of short strings")
+        for key in ("created", "updated"):
+            if len(meta.get(key, "")) > 64:
+                raise SchemaError(f"{key} is longer than 64 characters")
+        digest = meta.get(CHECKSUM_KEY)
+        if digest is not None and not (len(digest) == 64 and digest.isascii()
+                                       and digest.isalnum()):
+            raise SchemaError(f"{CHECKSUM_KEY} is not a SHA-256 hex digest")
+    except SchemaError as e:
+        raise ModelFileError(f"{path.name}: {e} (metadata check)") from None
+    out |= {"created": meta.get("created", ""), "updated": meta.get("updated", ""),
+            "versions": versions, "checksum": digest}
     try:
         out["spec"] = ModelSpec.from_dict(out["spec"]).validate()
     except (TypeError, ValueError) as e:
@@ -188,11 +215,23 @@ def read_meta(path: Path) -> dict:
     return out
 
 
-def load(path: Path) -> tuple[Checkpoint, dict]:
-    """Read and validate a model file. Returns the checkpoint and its metadata."""
+def read_meta(path: Path) -> dict:
+    """Parsed, schema-checked metadata; cheap enough for listing many models."""
     path = Path(path)
-    header, _ = read_header(path)
-    meta = read_meta(path)
+    _, meta = read_header(path)
+    if meta.get("format") != FORMAT:
+        raise ModelFileError(f"{path.name}: not a charrnn-tui model (format check)")
+    return _check_meta(meta, path)
+
+
+def load(path: Path) -> tuple[Checkpoint, dict]:
+    """Read and validate a model file. Returns the checkpoint and its metadata, whose
+    "notices" list says what the user should know (e.g. that there was no checksum)."""
+    path = Path(path)
+    header, raw_meta = read_header(path)
+    if raw_meta.get("format") != FORMAT:
+        raise ModelFileError(f"{path.name}: not a charrnn-tui model (format check)")
+    meta = _check_meta(raw_meta, path)
     spec: ModelSpec = meta["spec"]
     shapes = expected_shapes(spec)
     model_names = {k.removeprefix("model.") for k in header if k.startswith("model.")}
@@ -214,18 +253,27 @@ def load(path: Path) -> tuple[Checkpoint, dict]:
         tensors = safetensors.torch.load_file(str(path), device="cpu")
     except Exception as e:  # the library's own framing checks
         raise ModelFileError(f"{path.name}: tensor data unreadable: {e} (data check)") from None
+    if meta["checksum"] is None:
+        meta["notices"] = [f"{path.name} {NO_CHECKSUM}"]
+    elif tensor_digest(tensors) != meta["checksum"]:
+        raise ModelFileError(f"{path.name}: tensor data does not match its checksum; the "
+                             "file is corrupt (checksum check)")
+    else:
+        meta["notices"] = []
     for name, t in tensors.items():
         if t.is_floating_point() and not torch.isfinite(t).all():
             raise ModelFileError(f"{path.name}: tensor {name!r} holds NaN or Inf "
                                  "(finiteness check)")
+    for name, t in tensors.items():  # a negative running square would make a step complex
+        key = name.rsplit(".", 1)[-1]
+        if name.startswith("optim.") and (key in _NON_NEGATIVE or ".memory." in f".{name}"
+                                          ) and t.numel() and not (t >= 0).all():
+            raise ModelFileError(f"{path.name}: optimizer state {name!r} is negative "
+                                 "(optimizer check)")
     weights = {k.removeprefix("model."): v.float() for k, v in tensors.items()
                if k.startswith("model.")}
     optim = {k.removeprefix("optim."): v for k, v in tensors.items() if k.startswith("optim.")}
-    try:
-        state = TrainState.from_dict(meta["state"])
-    except TypeError:
-        raise ModelFileError(f"{path.name}: training counters malformed "
-                             "(metadata check)") from None
+    state = TrainState.from_dict(meta["state"])  # the schema checked every field
     ckpt = Checkpoint(spec, weights, optim, meta["optimizer"], state, meta["config"],
                       meta["corpus"])
     return ckpt, meta

@@ -52,7 +52,12 @@ def resolve_device(requested: str) -> torch.device:
         if torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
-    dev = torch.device(requested)
+    try:
+        dev = torch.device(requested)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"unknown device {requested!r}: use cpu, cuda, mps or auto") from None
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"cannot train on {requested!r}: use cpu, cuda, mps or auto")
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("no CUDA device is available")
     if dev.type == "mps" and not torch.backends.mps.is_available():

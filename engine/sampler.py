@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from engine.evaluate import MAX_LOGITS
 from engine.models import Model, NumpyRNN
 from engine.stepper import Stepper, StepState
 
@@ -113,8 +114,9 @@ class Sampler:
         self.params = params or SamplingParams()
         self.rng = np.random.default_rng(rng_seed)
         self.skipped: list[str] = []
-        self.stepper = Stepper(model)  # weights laid out once for fast single steps
-        self._st: StepState | None = None
+        self._stepper: Stepper | None = None  # built at the first generated character
+        self._native = None  # the state in the model's own format, after a full forward
+        self._st: StepState | None = None  # or laid out for the fast step, once stepping
         self.logits: np.ndarray | None = None
         self.recent: deque[int] = deque(maxlen=self.params.repetition_window)
         self.tail = ""  # the end of the text so far, long enough to spot a stop string
@@ -127,13 +129,20 @@ class Sampler:
         self._ids = torch.zeros(1, dtype=torch.long, device=device)  # reused every step
 
     @property
+    def stepper(self) -> Stepper:
+        """The model's weights laid out once for fast single steps."""
+        if self._stepper is None:
+            self._stepper = Stepper(self.model)
+        return self._stepper
+
+    @property
     def state(self):
-        """The recurrent state in the model's own format (a copy; assigning replaces it)."""
-        return None if self._st is None else self.stepper.to_model(self._st)
+        """The recurrent state in the model's own format (assigning replaces it)."""
+        return self._native if self._st is None else self.stepper.to_model(self._st)
 
     @state.setter
     def state(self, value) -> None:
-        self._st = None if value is None else self.stepper.from_model(value)
+        self._native, self._st = value, None
 
     def prime(self, seed_text: str) -> list[str]:
         """Reset the state and read `seed_text`; returns the unknown characters it skipped."""
@@ -148,7 +157,13 @@ class Sampler:
         return self.skipped
 
     def feed(self, ids: list[int]) -> None:
-        """Advance the state over known ids without sampling (priming, or typed text)."""
+        """Advance the state over known ids without sampling (priming, or typed text), in
+        chunks, so a long seed never holds more than MAX_LOGITS logits at once."""
+        step = max(1, MAX_LOGITS // len(self.vocab))
+        for start in range(0, len(ids), step):
+            self._feed(ids[start:start + step])
+
+    def _feed(self, ids: list[int]) -> None:
         if self.is_numpy:
             logits, self.state = self.model.forward(np.array([ids]), self.state)
         else:
@@ -187,6 +202,8 @@ class Sampler:
 
     def _advance(self, idx: int) -> None:
         """One incremental step: the fast path of streaming, allocation-light."""
+        if self._st is None:  # after priming or typed text: switch to the fast layout
+            self._st, self._native = self.stepper.from_model(self._native), None
         self._ids.fill_(idx)
         logits = self.stepper.step(self._ids, self._st)
         self.logits = logits.cpu().numpy()[0].astype(np.float64)

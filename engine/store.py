@@ -49,7 +49,7 @@ def restore_model(ckpt: Checkpoint) -> Model:
 
 
 def check_name(name: str) -> str:
-    if not NAME_RE.match(name or ""):
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):  # fullmatch: no "x\n"
         raise StoreError(f"bad model name {name!r}: use 1–64 letters, digits, '.', '_' or '-', "
                          "starting with a letter or digit")
     return name
@@ -68,7 +68,11 @@ def _pid_alive(pid: int) -> bool:
 class ModelStore:
     def __init__(self, root: Path | None = None, *, read_only_models: list[Path] = ()):
         self.root = Path(root) if root is not None else models_dir()
-        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as e:  # a file, /dev/null, a read-only parent…
+            raise StoreError(f"cannot use {self.root} for saved models: "
+                             f"{e.strerror or e}; give another --home") from None
         self.read_only = {p.stem: Path(p) for p in read_only_models}
         self._claims: dict[str, object] = {}  # name → open lock file held by this process
         self.clean_stale_temp_files()
@@ -79,11 +83,11 @@ class ModelStore:
         for tmp in self.root.glob("*/.*.tmp-*"):
             try:
                 pid = int(tmp.name.rsplit("-", 1)[1])
-            except ValueError:
+                if tmp.is_file() and not tmp.is_symlink() and not _pid_alive(pid):
+                    tmp.unlink(missing_ok=True)
+                    removed += 1
+            except (ValueError, OverflowError, OSError):  # not ours, or a read-only folder
                 continue
-            if not _pid_alive(pid):
-                tmp.unlink(missing_ok=True)
-                removed += 1
         return removed
 
     def folder(self, name: str) -> Path:
@@ -93,12 +97,25 @@ class ModelStore:
         return self.folder(name) / f"{tag}{SUFFIX}"
 
     def exists(self, name: str) -> bool:
-        return name in self.read_only or self.file(name).exists()
+        """A name is taken by a built-in or by either file: a run killed before its first
+        `last` save leaves only `best`, and that best must not be overwritten."""
+        return name in self.read_only or any(self.file(name, t).exists() for t in TAGS)
 
     def names(self) -> list[str]:
-        own = sorted(p.name for p in self.root.iterdir()
-                     if p.is_dir() and (p / f"last{SUFFIX}").exists())
+        own = sorted(p.name for p in self.root.iterdir() if NAME_RE.fullmatch(p.name)
+                     and p.is_dir() and any((p / f"{t}{SUFFIX}").exists() for t in TAGS))
         return sorted(self.read_only) + own
+
+    def best_val(self, name: str) -> float | None:
+        """The validation loss recorded in `name`'s best file, the bar a new best must beat;
+        None when there is no readable best file."""
+        if name in self.read_only or not self.file(name, "best").is_file():
+            return None
+        try:
+            state = modelfile.read_meta(self.file(name, "best"))["state"]
+        except ModelFileError:
+            return None
+        return state.get("best_val", state.get("last_val"))
 
     def resolve(self, ref: str | os.PathLike) -> Path:
         """A model name (`NAME` or `NAME:best`), or a path to a model file."""
@@ -106,10 +123,11 @@ class ModelStore:
         name, _, tag = ref.partition(":")
         if name in self.read_only and tag in ("", "last"):
             return self.read_only[name]
-        if NAME_RE.match(name) and tag in ("",) + TAGS:
-            path = self.file(name, tag or "last")
-            if path.exists():
-                return path
+        if NAME_RE.fullmatch(name) and tag in ("",) + TAGS:
+            for t in (tag,) if tag else TAGS:  # NAME alone: last, else a best-only model
+                path = self.file(name, t)
+                if path.exists():
+                    return path
         path = Path(ref).expanduser()
         if path.is_file():
             return path
@@ -138,8 +156,14 @@ class ModelStore:
     def _acquire(self, name: str):
         """An exclusive, non-blocking lock on a model's folder, held by an open file."""
         folder = self.folder(name)
-        folder.mkdir(parents=True, exist_ok=True)
-        lock = open(folder / ".lock", "a+")  # noqa: SIM115 - held beyond this function
+        if folder.is_symlink():  # writing through it would write outside the store
+            raise StoreError(f"{folder} is a symbolic link; charrnn-tui writes only inside "
+                             "its store")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            lock = open(folder / ".lock", "a+")  # noqa: SIM115 - held beyond this function
+        except OSError as e:
+            raise StoreError(f"cannot write to {folder}: {e.strerror or e}") from None
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as e:
@@ -176,7 +200,11 @@ class ModelStore:
         self.claim(name)
         if force:
             for tag in TAGS:
-                self.file(name, tag).unlink(missing_ok=True)
+                path = self.file(name, tag)
+                if path.is_dir() and not path.is_symlink():
+                    self.release(name)
+                    raise StoreError(f"{path} is a folder, not a model file; remove it first")
+                path.unlink(missing_ok=True)
 
     def claim(self, name: str) -> None:
         """Hold `name` for this process (e.g. while resuming it) until `release`."""
@@ -214,6 +242,9 @@ class ModelStore:
             raise StoreError(f"{name!r} is a built-in, read-only model")
         self._refuse_claimed(name)
         folder = self.folder(name)
+        if folder.is_symlink():  # remove the link itself; never lock or delete through it
+            folder.unlink()
+            return
         if not folder.exists():
             raise StoreError(f"no model named {name!r}")
         with self._locked(name):
@@ -228,13 +259,23 @@ class ModelStore:
         src, dst = self.folder(old), self.folder(new)
         if not src.exists():
             raise StoreError(f"no model named {old!r}")
+        if dst.exists() or dst.is_symlink():  # a folder in use, or left over by a crash
+            raise StoreError(f"{dst} exists (in use, or left over); pick another name")
         with self._locked(old):
-            os.rename(src, dst)
+            try:
+                os.rename(src, dst)
+            except OSError as e:
+                raise StoreError(f"cannot rename {old!r}: {e.strerror or e}") from None
 
     def export(self, ref: str, dest: Path, *, force: bool = False,
                weights_only: bool = False) -> Path:
         """Copy a model file out; `weights_only` drops the optimizer state (a third the size)."""
         src = self.resolve(ref)
+        in_store = src.parent.parent == self.root
+        if in_store and not src.resolve().is_relative_to(self.root.resolve()):
+            raise StoreError(f"{src} links outside the store; export copies only the store's "
+                             "own model files")
+        ckpt, meta = modelfile.load(src)  # validate before anything is written
         dest = Path(dest).expanduser()
         if dest.is_dir():
             base = Path(ref.partition(":")[0]).name.removesuffix(SUFFIX)
@@ -242,7 +283,6 @@ class ModelStore:
         if dest.exists() and not force:
             raise StoreError(f"{dest} exists; use --force to replace it")
         if weights_only:
-            ckpt, meta = modelfile.load(src)
             ckpt.optim_tensors, ckpt.optim_meta = {}, {}
             modelfile.save(dest, ckpt, created=meta["created"])
         else:

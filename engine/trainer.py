@@ -29,6 +29,7 @@ from engine.threads import ThreadTuner
 
 LN2 = math.log(2)
 BAD_STEPS_BEFORE_ROLLBACK = 3
+MAX_ROLLBACKS = 3  # then training ends ("diverged"): halving the rate again would not help
 HISTORY_LIMIT = 4000  # loss points kept in the model file; older ones are thinned
 
 
@@ -226,7 +227,12 @@ class Trainer:
         for name, v in meta.get("scalars", {}).items():
             pid, key = name.split(".", 1)
             state.setdefault(int(pid), {})[key] = v
-        groups = copy.deepcopy(meta["param_groups"])
+        current = self.optimizer.state_dict()["param_groups"]
+        if len(meta.get("param_groups", [])) != len(current):
+            raise ValueError("saved optimizer state does not fit the model")
+        # a setting the file lacks keeps this optimizer's own value
+        groups = [now | saved for now, saved
+                  in zip(current, copy.deepcopy(meta["param_groups"]), strict=True)]
         for g in groups:
             if "betas" in g:
                 g["betas"] = tuple(g["betas"])
@@ -340,7 +346,7 @@ class Trainer:
         n_chunks = self.batcher.chunks_per_epoch
         start_fraction = st.epoch + st.chunk / n_chunks
         last_report = last_eval = last_sample = last_save = run_start
-        loss_sum, loss_n, bad_streak = 0.0, 0, 0
+        loss_sum, loss_n, bad_streak, rollbacks = 0.0, 0, 0, 0
         chunk_chars = cfg.batch * cfg.seq  # every rank's streams together
         hidden = self.model.init_state(self.batcher.batch_size, self.device)
         reason = "stopped"
@@ -357,8 +363,10 @@ class Trainer:
 
         def do_eval() -> None:
             val = share_from_main(self.world, self.evaluate() if main else 0.0, self.device)
-            if math.isfinite(val):
-                self._last_good = self._snapshot()
+            if not math.isfinite(val):  # not recorded: NaN is not a loss, nor valid JSON
+                emit(Notice(f"step {st.step}: validation loss is not finite", "warning"))
+                return
+            self._last_good = self._snapshot()
             if not main:
                 return
             st.last_val = val
@@ -430,7 +438,14 @@ class Trainer:
                 bad_streak += 1
                 emit(Notice(f"step {st.step}: non-finite loss or gradient; step skipped",
                             "warning"))
+                if bad_streak >= BAD_STEPS_BEFORE_ROLLBACK and rollbacks >= MAX_ROLLBACKS:
+                    self._restore(self._last_good)
+                    emit(Notice(f"the loss is still not finite after {rollbacks} rollbacks; "
+                                "training stops with the last good weights", "error"))
+                    reason, self._final_eval = "diverged", False
+                    break
                 if bad_streak >= BAD_STEPS_BEFORE_ROLLBACK:
+                    rollbacks += 1
                     self._restore(self._last_good)
                     st.lr_scale *= 0.5
                     bad_streak = 0

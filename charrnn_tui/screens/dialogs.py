@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -25,7 +26,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(self.question, classes="dialog-question")
+            yield Static(self.question, classes="dialog-question", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button(self.confirm, id="confirm",
                              variant="error" if self.danger else "primary")
@@ -54,7 +55,7 @@ class PromptScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.title_text, classes="dialog-question")
+            yield Label(self.title_text, classes="dialog-question", markup=False)
             yield Input(self.value, id="prompt-input", select_on_focus=True)
             yield Static("", id="prompt-error", classes="error")
             with Horizontal(classes="dialog-buttons"):
@@ -79,6 +80,6 @@ class PromptScreen(ModalScreen[str | None]):
         value = self.query_one("#prompt-input", Input).value.strip()
         error = "a value is needed" if not value else (self.check(value) if self.check else None)
         if error:
-            self.query_one("#prompt-error", Static).update(error)
+            self.query_one("#prompt-error", Static).update(Text(error))
             return
         self.dismiss(value)

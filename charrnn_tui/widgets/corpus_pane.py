@@ -87,7 +87,7 @@ class CorpusPane(Vertical):
         if recent:
             options.append(None)
             options.append(Option(Text("Recent files", style="bold"), disabled=True))
-            options += [Option(_home_relative(p), id=p) for p in recent]
+            options += [Option(Text(_home_relative(p)), id=p) for p in recent]
         return options
 
     def _refresh_options(self) -> None:
@@ -158,7 +158,7 @@ class CorpusPane(Vertical):
     def on_corpus_failed(self, event: CorpusFailed) -> None:
         self.query_one("#corpus-details").loading = False
         self.query_one("#download").display = False
-        self.query_one("#corpus-error", Static).update(f"✗ {event.error}")
+        self.query_one("#corpus-error", Static).update(Text(f"✗ {event.error}"))
 
     def on_corpus_loaded(self, event: CorpusLoaded) -> None:
         """Show the facts; the event then bubbles on to the app, which hands it to Train."""

@@ -430,7 +430,7 @@ class InsightPane(Vertical):
         return f"{what}{shown:,} characters{seed}" if shown else what
 
     def _status(self, text: str) -> None:
-        self.query_one("#ins-status", Static).update(text)
+        self.query_one("#ins-status", Static).update(Text(text))
 
     def _update_controls(self) -> None:
         ready = self.ckpt is not None

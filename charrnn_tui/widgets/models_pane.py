@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -74,13 +75,15 @@ class ModelsPane(Vertical):
         table.clear()
         self.infos = {i.name: i for i in self.store.list()}
         for info in self.infos.values():
-            name = f"{info.name} (built-in)" if info.read_only else info.name
+            # Text, not str: a DataTable reads str as markup, and names are the user's
+            name = Text(f"{info.name} (built-in)" if info.read_only else info.name)
             if info.error:
-                table.add_row(name, "unreadable", "", info.error, "", "", "", key=info.name)
+                table.add_row(name, "unreadable", "", Text(info.error), "", "", "",
+                              key=info.name)
                 continue
             val = "–" if info.val_loss is None else f"{info.val_loss:.3f}"
-            table.add_row(name, info.describe, count(info.params), _short(info.corpus), val,
-                          f"{info.steps:,}", _updated(info.updated), key=info.name)
+            table.add_row(name, info.describe, count(info.params), Text(_short(info.corpus)),
+                          val, f"{info.steps:,}", Text(_updated(info.updated)), key=info.name)
         if keep in self.infos:
             table.move_cursor(row=table.get_row_index(keep))
         self.query_one("#models-status", Static).update(
@@ -95,7 +98,7 @@ class ModelsPane(Vertical):
         return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
 
     def _status(self, text: str) -> None:
-        self.query_one("#models-status", Static).update(text)
+        self.query_one("#models-status", Static).update(Text(text))
 
     # --- actions -------------------------------------------------------------------------
     def on_button_pressed(self, event: Button.Pressed) -> None:

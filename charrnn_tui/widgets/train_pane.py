@@ -167,7 +167,7 @@ class TrainPane(Vertical):
         try:
             settings = self.query_one(TrainForm).read(vocab)
         except FormError as e:
-            error.update(f"✗ {e}")
+            error.update(Text(f"✗ {e}"))
             self.query_one("#start", Button).disabled = True
             return None
         error.update("")
@@ -301,6 +301,7 @@ class TrainPane(Vertical):
                 self.store.claim(name)  # held until training ends
             else:
                 self.store.create(name, force=replace)
+            trainer.state.best_val = self.store.best_val(name)  # the best file's own loss
         except ValueError as e:  # corpus too small, new characters refused, name taken…
             self.post_message(TrainingEnded(name, error=str(e)))
             return
