@@ -12,11 +12,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import emit  # noqa: E402
-from engine.corpus import load_corpus  # noqa: E402
-from engine.events import Evaluated  # noqa: E402
-from engine.models import ModelSpec, build_model, count_parameters  # noqa: E402
-from engine.presets import PRESETS  # noqa: E402
-from engine.trainer import TrainConfig, Trainer  # noqa: E402
+from charrnn_tui.engine.corpus import load_corpus  # noqa: E402
+from charrnn_tui.engine.events import Evaluated  # noqa: E402
+from charrnn_tui.engine.models import ModelSpec, build_model, count_parameters  # noqa: E402
+from charrnn_tui.engine.presets import PRESETS  # noqa: E402
+from charrnn_tui.engine.trainer import TrainConfig, Trainer  # noqa: E402
 
 
 def main() -> None:

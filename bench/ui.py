@@ -28,12 +28,12 @@ from textual.widgets import Input  # noqa: E402
 
 from bench.common import SHAKESPEARE, emit  # noqa: E402
 from charrnn_tui.app import CharRNNApp  # noqa: E402
+from charrnn_tui.engine.corpus import load_corpus  # noqa: E402
+from charrnn_tui.engine.models import ModelSpec, build_model  # noqa: E402
+from charrnn_tui.engine.presets import PRESETS  # noqa: E402
+from charrnn_tui.engine.trainer import TrainConfig, Trainer  # noqa: E402
 from charrnn_tui.widgets.temperature import TemperatureControl  # noqa: E402
 from charrnn_tui.widgets.train_pane import TrainPane  # noqa: E402
-from engine.corpus import load_corpus  # noqa: E402
-from engine.models import ModelSpec, build_model  # noqa: E402
-from engine.presets import PRESETS  # noqa: E402
-from engine.trainer import TrainConfig, Trainer  # noqa: E402
 
 
 async def until(condition, timeout: float = 120.0) -> None:

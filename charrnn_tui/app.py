@@ -16,6 +16,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, TabbedContent, TabPane, Tabs
 from textual.worker import Worker, WorkerState
 
+from charrnn_tui.engine.events import Progress
+from charrnn_tui.engine.store import StoreError
+from charrnn_tui.engine.trainer import Checkpoint
 from charrnn_tui.messages import (
     CorpusLoaded,
     ModelReady,
@@ -33,9 +36,6 @@ from charrnn_tui.widgets.playground_pane import PlaygroundPane
 from charrnn_tui.widgets.temperature import TemperatureControl
 from charrnn_tui.widgets.train_pane import TrainPane
 from charrnn_tui.workers import BUILTIN_PREFIX, set_training_threads
-from engine.events import Progress
-from engine.store import StoreError
-from engine.trainer import Checkpoint
 
 FIRST_RUN_HINT = ("Type a seed, press Enter, change the temperature with [ ]; "
                   "or train your own in Corpus (F2).")

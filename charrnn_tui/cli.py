@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from engine.models import CELLS, IMPLEMENTATIONS
-from engine.optim import OPTIMIZERS
-from engine.presets import PRESETS
-from engine.vocab import POLICIES
+from charrnn_tui.engine.models import CELLS, IMPLEMENTATIONS
+from charrnn_tui.engine.optim import OPTIMIZERS
+from charrnn_tui.engine.presets import PRESETS
+from charrnn_tui.engine.vocab import POLICIES
 
 
 def _parser() -> argparse.ArgumentParser:

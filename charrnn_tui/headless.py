@@ -12,18 +12,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from charrnn_tui.engine.corpus import Corpus, load_corpus
+from charrnn_tui.engine.distributed import World, init_from_env, launched_by_torchrun, shutdown
+from charrnn_tui.engine.evaluate import mean_cross_entropy
+from charrnn_tui.engine.events import Evaluated, Event, Finished, Notice, Progress
+from charrnn_tui.engine.modelfile import read_meta
+from charrnn_tui.engine.models import ModelSpec, build_model, count_parameters
+from charrnn_tui.engine.presets import PRESETS
+from charrnn_tui.engine.resume import resume_trainer
+from charrnn_tui.engine.sampler import Sampler, unknown_chars
+from charrnn_tui.engine.store import ModelStore, restore_model
+from charrnn_tui.engine.trainer import Checkpoint, TrainConfig, Trainer
 from charrnn_tui.resources import open_store
-from engine.corpus import Corpus, load_corpus
-from engine.distributed import World, init_from_env, launched_by_torchrun, shutdown
-from engine.evaluate import mean_cross_entropy
-from engine.events import Evaluated, Event, Finished, Notice, Progress
-from engine.modelfile import read_meta
-from engine.models import ModelSpec, build_model, count_parameters
-from engine.presets import PRESETS
-from engine.resume import resume_trainer
-from engine.sampler import Sampler, unknown_chars
-from engine.store import ModelStore, restore_model
-from engine.trainer import Checkpoint, TrainConfig, Trainer
 
 # Engine and store errors are ValueErrors with messages written for the user.
 UserError = ValueError
@@ -272,7 +272,7 @@ def _parse_view(neuron: str | None, spec: ModelSpec) -> dict:
 
 
 def _export_view(sampler: Sampler, text: str, view: dict, args: argparse.Namespace) -> None:
-    from engine.insight import to_html, trace
+    from charrnn_tui.engine.insight import to_html, trace
 
     tr = trace(sampler.model, sampler.vocab, text)
     title = f"charrnn-tui · {args.model}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from engine.store import ModelStore
+from charrnn_tui.engine.store import ModelStore
 
 
 def default_name(corpus_name: str, cell: str, layers: int, hidden: int) -> str:

@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from engine.corpus import Corpus, load_corpus
-from engine.download import ensure_tinyshakespeare
-from engine.events import Event, Progress
-from engine.models import ModelSpec, build_model
-from engine.resume import resume_trainer
-from engine.sampler import Sampler
-from engine.store import ModelStore, restore_model
-from engine.trainer import Checkpoint, Finished, Saver, TrainConfig, Trainer
+from charrnn_tui.engine.corpus import Corpus, load_corpus
+from charrnn_tui.engine.download import ensure_tinyshakespeare
+from charrnn_tui.engine.events import Event, Progress
+from charrnn_tui.engine.models import ModelSpec, build_model
+from charrnn_tui.engine.resume import resume_trainer
+from charrnn_tui.engine.sampler import Sampler
+from charrnn_tui.engine.store import ModelStore, restore_model
+from charrnn_tui.engine.trainer import Checkpoint, Finished, Saver, TrainConfig, Trainer
 
 if TYPE_CHECKING:
     from textual.worker import Worker

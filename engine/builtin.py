@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.corpus import CorpusError
+from charrnn_tui.engine.corpus import CorpusError
 
 PYTHON_SOURCE_CHARS = 2_000_000  # about 2 MB: big enough to learn from, quick to encode
 
@@ -68,7 +68,7 @@ def python_source(limit: int = PYTHON_SOURCE_CHARS) -> str:
 
 def tinyshakespeare(home: str | os.PathLike | None = None) -> str:
     """The downloaded Tiny Shakespeare text, fetching and verifying it on first use."""
-    from engine.download import ensure_tinyshakespeare
+    from charrnn_tui.engine.download import ensure_tinyshakespeare
 
     path = ensure_tinyshakespeare(home)
     try:

@@ -173,7 +173,7 @@ def load_corpus(source: str | Path, *, encoding: str | None = None,
     """
     spec = str(source)
     if spec.startswith("builtin:"):
-        from engine.builtin import builtin_text
+        from charrnn_tui.engine.builtin import builtin_text
 
         return encode_text(builtin_text(spec.removeprefix("builtin:"), home), spec)
     path = Path(spec).expanduser()

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from engine.models import Model, NumpyRNN
+from charrnn_tui.engine.models import Model, NumpyRNN
 
 
 def _numpy_nll(model: NumpyRNN, x: np.ndarray, y: np.ndarray, state):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from engine.models import Model, step_logits
+from charrnn_tui.engine.models import Model, step_logits
 
 TOP = 5
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import copy
 
-from engine.corpus import Corpus
-from engine.store import restore_model
-from engine.trainer import Checkpoint, TrainConfig, Trainer
-from engine.vocab import fit_corpus
+from charrnn_tui.engine.corpus import Corpus
+from charrnn_tui.engine.store import restore_model
+from charrnn_tui.engine.trainer import Checkpoint, TrainConfig, Trainer
+from charrnn_tui.engine.vocab import fit_corpus
 
 
 def resume_trainer(ckpt: Checkpoint, corpus: Corpus, config: TrainConfig, *,

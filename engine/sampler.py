@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from engine.models import Model, NumpyRNN, step_logits
+from charrnn_tui.engine.models import Model, NumpyRNN, step_logits
 
 MIN_TEMPERATURE = 0.05
 MAX_TEMPERATURE = 2.0

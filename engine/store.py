@@ -12,11 +12,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine import modelfile
-from engine.modelfile import SUFFIX, ModelFileError
-from engine.models import Model, build_model, count_parameters, load_tensors
-from engine.paths import models_dir
-from engine.trainer import Checkpoint
+from charrnn_tui.engine import modelfile
+from charrnn_tui.engine.modelfile import SUFFIX, ModelFileError
+from charrnn_tui.engine.models import Model, build_model, count_parameters, load_tensors
+from charrnn_tui.engine.paths import models_dir
+from charrnn_tui.engine.trainer import Checkpoint
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 TAGS = ("last", "best")

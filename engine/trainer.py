@@ -17,14 +17,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from engine.batching import StreamBatcher, as_tensors
-from engine.distributed import agree, current_world, share_from_main
-from engine.evaluate import mean_cross_entropy
-from engine.events import Evaluated, Event, Finished, Notice, Progress, Sampled
-from engine.models import Model, ModelSpec, NumpyRNN, map_state
-from engine.optim import OPTIMIZERS, default_lr, default_optimizer, make_optimizer
-from engine.precision import autocast, resolve_device, resolve_precision
-from engine.sampler import Sampler
+from charrnn_tui.engine.batching import StreamBatcher, as_tensors
+from charrnn_tui.engine.distributed import agree, current_world, share_from_main
+from charrnn_tui.engine.evaluate import mean_cross_entropy
+from charrnn_tui.engine.events import Evaluated, Event, Finished, Notice, Progress, Sampled
+from charrnn_tui.engine.models import Model, ModelSpec, NumpyRNN, map_state
+from charrnn_tui.engine.optim import OPTIMIZERS, default_lr, default_optimizer, make_optimizer
+from charrnn_tui.engine.precision import autocast, resolve_device, resolve_precision
+from charrnn_tui.engine.sampler import Sampler
 
 LN2 = math.log(2)
 BAD_STEPS_BEFORE_ROLLBACK = 3
@@ -232,7 +232,7 @@ class Trainer:
         self.optimizer.load_state_dict({"state": state, "param_groups": groups})
 
     def checkpoint(self) -> Checkpoint:
-        from engine.models import tensors_of
+        from charrnn_tui.engine.models import tensors_of
 
         optim_tensors, optim_meta = self.optimizer_state()
         cfg = asdict(self.config) | {"optimizer": self.optimizer_name, "lr": self.base_lr}

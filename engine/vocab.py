@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from engine.corpus import Corpus
-from engine.models import ModelSpec
-from engine.trainer import Checkpoint
+from charrnn_tui.engine.corpus import Corpus
+from charrnn_tui.engine.models import ModelSpec
+from charrnn_tui.engine.trainer import Checkpoint
 
 POLICIES = ("refuse", "map", "extend")
 

@@ -7,8 +7,8 @@ import inspect
 
 import pytest
 
-from engine.download import ENV_TINYSHAKESPEARE_URL
-from engine.paths import ENV_HOME
+from charrnn_tui.engine.download import ENV_TINYSHAKESPEARE_URL
+from charrnn_tui.engine.paths import ENV_HOME
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -19,6 +19,8 @@ from textual.widgets import Input, Select, Static, Switch, TabbedContent
 
 from charrnn_tui import resources
 from charrnn_tui.app import FIRST_RUN_HINT, CharRNNApp
+from charrnn_tui.engine.store import ModelStore
+from charrnn_tui.engine.trainer import Trainer
 from charrnn_tui.screens.dialogs import ConfirmScreen, PromptScreen
 from charrnn_tui.screens.file_picker import FilePickerScreen
 from charrnn_tui.screens.help import HelpScreen
@@ -29,8 +31,6 @@ from charrnn_tui.widgets.models_pane import ModelsPane
 from charrnn_tui.widgets.playground_pane import PlaygroundPane
 from charrnn_tui.widgets.temperature import TemperatureControl
 from charrnn_tui.widgets.train_pane import TrainPane
-from engine.store import ModelStore
-from engine.trainer import Trainer
 
 SIZE = (100, 32)
 TEXT = kit.TEXT * 3  # ~3.5k characters

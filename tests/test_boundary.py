@@ -6,8 +6,9 @@ import json
 import subprocess
 import sys
 
-ENGINE_MODULES = ("engine", "engine.trainer", "engine.store", "engine.sampler",
-                  "engine.modelfile", "engine.builtin", "engine.download")
+ENGINE_MODULES = ("charrnn_tui.engine", "charrnn_tui.engine.trainer", "charrnn_tui.engine.store",
+                  "charrnn_tui.engine.sampler", "charrnn_tui.engine.modelfile",
+                  "charrnn_tui.engine.builtin", "charrnn_tui.engine.download")
 
 
 def _loaded_after_import(modules: tuple[str, ...]) -> set[str]:
@@ -15,7 +16,7 @@ def _loaded_after_import(modules: tuple[str, ...]) -> set[str]:
         "import importlib, json, sys\n"
         f"for m in {list(modules)!r}:\n"
         "    importlib.import_module(m)\n"
-        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120, check=True)
@@ -24,7 +25,8 @@ def _loaded_after_import(modules: tuple[str, ...]) -> set[str]:
 
 def test_engine_imports_neither_textual_nor_rich():
     loaded = _loaded_after_import(ENGINE_MODULES)
-    assert "engine" in loaded and "torch" in loaded  # the import really happened
+    assert "charrnn_tui.engine" in loaded and "torch" in loaded  # the import really happened
+    assert "engine" not in loaded  # only ever imported under its installed name
     assert "textual" not in loaded
     assert "rich" not in loaded
 

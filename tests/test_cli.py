@@ -16,10 +16,10 @@ from helpers import kit
 from helpers.pickle_bomb import raw_pickle
 
 from charrnn_tui.cli import main
-from engine import modelfile
-from engine.evaluate import mean_cross_entropy
-from engine.paths import ENV_HOME
-from engine.store import ModelStore, restore_model
+from charrnn_tui.engine import modelfile
+from charrnn_tui.engine.evaluate import mean_cross_entropy
+from charrnn_tui.engine.paths import ENV_HOME
+from charrnn_tui.engine.store import ModelStore, restore_model
 
 SMALL = ["--cell", "lstm", "--layers", "1", "--hidden", "16", "--batch", "4", "--seq", "8"]
 RESULT_KEYS = {"val_loss", "val_bpc", "chars_per_s", "steps", "seconds", "params", "model"}

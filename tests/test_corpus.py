@@ -7,8 +7,8 @@ import codecs
 import numpy as np
 import pytest
 
-from engine.corpus import MAX_VOCAB, CorpusError, decode_bytes, encode_text, load_corpus
-from engine.paths import ENV_HOME
+from charrnn_tui.engine.corpus import MAX_VOCAB, CorpusError, decode_bytes, encode_text, load_corpus
+from charrnn_tui.engine.paths import ENV_HOME
 
 
 @pytest.fixture(autouse=True)

@@ -15,6 +15,10 @@ from helpers import kit
 from textual.widgets import DataTable, Input, Select, Static
 
 from charrnn_tui.app import CharRNNApp
+from charrnn_tui.engine.insight import colours, rank_units, regex_mask, trace
+from charrnn_tui.engine.sampler import Sampler, SamplingParams
+from charrnn_tui.engine.store import ModelStore, restore_model
+from charrnn_tui.engine.trainer import Checkpoint
 from charrnn_tui.screens.dialogs import PromptScreen
 from charrnn_tui.screens.help import HelpScreen
 from charrnn_tui.widgets.insight_pane import InsightPane
@@ -23,10 +27,6 @@ from charrnn_tui.widgets.insight_trace import Lens
 from charrnn_tui.widgets.insight_work import CORPUS_SLICE, Tracer
 from charrnn_tui.widgets.models_pane import ModelsPane
 from charrnn_tui.widgets.playground_pane import PlaygroundPane
-from engine.insight import colours, rank_units, regex_mask, trace
-from engine.sampler import Sampler, SamplingParams
-from engine.store import ModelStore, restore_model
-from engine.trainer import Checkpoint
 
 SIZE = (100, 32)
 CORPUS = 'he said "stop" and (then) left.\n"go" she said (quietly).\n' * 20

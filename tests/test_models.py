@@ -7,8 +7,8 @@ import pytest
 import torch
 from helpers import kit
 
-from engine.corpus import encode_text
-from engine.models import (
+from charrnn_tui.engine.corpus import encode_text
+from charrnn_tui.engine.models import (
     LibraryRNN,
     ModelSpec,
     NumpyRNN,
@@ -20,9 +20,9 @@ from engine.models import (
     step_logits,
     tensors_of,
 )
-from engine.store import restore_model
-from engine.trainer import Trainer
-from engine.vocab import VocabError, extend, fit_corpus, new_characters, remap
+from charrnn_tui.engine.store import restore_model
+from charrnn_tui.engine.trainer import Trainer
+from charrnn_tui.engine.vocab import VocabError, extend, fit_corpus, new_characters, remap
 
 VOCAB = list("abcdefg")
 

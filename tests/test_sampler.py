@@ -7,8 +7,8 @@ import pytest
 import torch
 from helpers import kit
 
-from engine.models import build_model
-from engine.sampler import (
+from charrnn_tui.engine.models import build_model
+from charrnn_tui.engine.sampler import (
     MIN_TEMPERATURE,
     Sampler,
     SamplingParams,

@@ -11,12 +11,12 @@ import pytest
 import torch
 from helpers import kit
 
-from engine.corpus import CorpusError
-from engine.evaluate import mean_cross_entropy
-from engine.events import Evaluated, Finished, Notice, Progress, Sampled
-from engine.models import build_model, step_logits, tensors_of
-from engine.paths import ENV_HOME
-from engine.trainer import LN2, TrainConfig, Trainer
+from charrnn_tui.engine.corpus import CorpusError
+from charrnn_tui.engine.evaluate import mean_cross_entropy
+from charrnn_tui.engine.events import Evaluated, Finished, Notice, Progress, Sampled
+from charrnn_tui.engine.models import build_model, step_logits, tensors_of
+from charrnn_tui.engine.paths import ENV_HOME
+from charrnn_tui.engine.trainer import LN2, TrainConfig, Trainer
 
 KINDS = ["torch", "scratch", "numpy"]
 

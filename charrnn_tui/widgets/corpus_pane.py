@@ -12,16 +12,16 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Input, Label, OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
 
+from charrnn_tui.engine.builtin import BUILTINS
+from charrnn_tui.engine.corpus import Corpus, CorpusError
+from charrnn_tui.engine.download import tinyshakespeare_path
+from charrnn_tui.engine.trainer import TrainConfig
 from charrnn_tui.messages import CorpusFailed, CorpusLoaded, DownloadProgress
 from charrnn_tui.recent import recent_sources, remember_source
 from charrnn_tui.screens.file_picker import FilePickerScreen
 from charrnn_tui.widgets.format import show_char
 from charrnn_tui.widgets.path_input import PathInput
 from charrnn_tui.workers import BUILTIN_PREFIX, load_corpus_source
-from engine.builtin import BUILTINS
-from engine.corpus import Corpus, CorpusError
-from engine.download import tinyshakespeare_path
-from engine.trainer import TrainConfig
 
 PREVIEW_CHARS = 2000
 PREVIEW_LINES = 40

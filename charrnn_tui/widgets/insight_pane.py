@@ -24,6 +24,12 @@ from textual.widgets import Button, Input, Label, Select, Static
 from textual.worker import Worker
 
 from charrnn_tui.coloured import export_svg
+from charrnn_tui.engine.corpus import CorpusError
+from charrnn_tui.engine.insight import Trace, to_html
+from charrnn_tui.engine.paths import data_home
+from charrnn_tui.engine.sampler import SamplingParams, unknown_chars
+from charrnn_tui.engine.store import ModelStore, StoreError
+from charrnn_tui.engine.trainer import Checkpoint
 from charrnn_tui.messages import StreamEnded
 from charrnn_tui.screens.dialogs import PromptScreen
 from charrnn_tui.widgets.format import show_char
@@ -40,12 +46,6 @@ from charrnn_tui.widgets.insight_work import (
     trace_corpus,
 )
 from charrnn_tui.workers import join_worker
-from engine.corpus import CorpusError
-from engine.insight import Trace, to_html
-from engine.paths import data_home
-from engine.sampler import SamplingParams, unknown_chars
-from engine.store import ModelStore, StoreError
-from engine.trainer import Checkpoint
 
 DRAIN_HZ = 25
 PER_TICK = 8  # generated characters shown per tick: 200 a second, fast but watchable

@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from engine.insight import Trace
-from engine.models import ModelSpec
+from charrnn_tui.engine.insight import Trace
+from charrnn_tui.engine.models import ModelSpec
 
 MAX_CHARS = 2000  # characters the view keeps; older ones scroll away
 

@@ -10,12 +10,20 @@ import threading
 
 import numpy as np
 
+from charrnn_tui.engine.insight import (
+    Trace,
+    UnitScore,
+    activations,
+    rank_units,
+    regex_mask,
+    softmax,
+    trace,
+)
+from charrnn_tui.engine.sampler import Sampler, SamplingParams
+from charrnn_tui.engine.store import restore_model
+from charrnn_tui.engine.trainer import Checkpoint
 from charrnn_tui.widgets.insight_trace import Step
 from charrnn_tui.workers import load_corpus_source
-from engine.insight import Trace, UnitScore, activations, rank_units, regex_mask, softmax, trace
-from engine.sampler import Sampler, SamplingParams
-from engine.store import restore_model
-from engine.trainer import Checkpoint
 
 CORPUS_SLICE = 4000  # characters of the model's corpus to look for cells in (a few seconds)
 TOP_UNITS = 10

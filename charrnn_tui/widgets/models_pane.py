@@ -10,13 +10,13 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Static
 
+from charrnn_tui.engine.store import ModelInfo, ModelStore, StoreError, check_name
+from charrnn_tui.engine.trainer import Checkpoint
 from charrnn_tui.messages import ModelReady, ModelRenamed
 from charrnn_tui.names import free_name
 from charrnn_tui.screens.dialogs import ConfirmScreen, PromptScreen
 from charrnn_tui.widgets.format import count
 from charrnn_tui.workers import load_model
-from engine.store import ModelInfo, ModelStore, StoreError, check_name
-from engine.trainer import Checkpoint
 
 CurrentModel = Callable[[], "tuple[str, Checkpoint] | None"]
 

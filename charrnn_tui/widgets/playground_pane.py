@@ -16,14 +16,14 @@ from textual.validation import Integer, Number
 from textual.widgets import Button, Input, Label, Log, Select, Static, Switch
 from textual.worker import Worker
 
+from charrnn_tui.engine.paths import data_home
+from charrnn_tui.engine.sampler import Sampler, SamplingParams
+from charrnn_tui.engine.trainer import Checkpoint
 from charrnn_tui.messages import StreamEnded, StreamPrimed
 from charrnn_tui.screens.dialogs import PromptScreen
 from charrnn_tui.widgets.format import show_char
 from charrnn_tui.widgets.temperature import TemperatureControl
 from charrnn_tui.workers import CharBuffer, join_worker, stream_chars
-from engine.paths import data_home
-from engine.sampler import Sampler, SamplingParams
-from engine.trainer import Checkpoint
 
 DRAIN_HZ = 25
 MAX_LINES = 2000  # the view keeps this many lines; Save writes the whole text

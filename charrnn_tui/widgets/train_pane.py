@@ -11,6 +11,11 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, ProgressBar, Select, Static, Switch
 
+from charrnn_tui.engine.corpus import Corpus
+from charrnn_tui.engine.events import Evaluated, Notice, Progress, Sampled
+from charrnn_tui.engine.models import ModelSpec, count_parameters
+from charrnn_tui.engine.store import ModelStore
+from charrnn_tui.engine.trainer import Checkpoint, Trainer
 from charrnn_tui.messages import TrainEvents, TrainingEnded
 from charrnn_tui.names import default_name, free_name
 from charrnn_tui.screens.dialogs import ConfirmScreen
@@ -18,11 +23,6 @@ from charrnn_tui.widgets.format import count, duration, loss_text
 from charrnn_tui.widgets.loss_chart import LossChart
 from charrnn_tui.widgets.train_form import DEFAULT_PRESET, FormError, Settings, TrainForm
 from charrnn_tui.workers import make_trainer, run_training, store_saver
-from engine.corpus import Corpus
-from engine.events import Evaluated, Notice, Progress, Sampled
-from engine.models import ModelSpec, count_parameters
-from engine.store import ModelStore
-from engine.trainer import Checkpoint, Trainer
 
 LN2 = math.log(2)
 _REASONS = {"budget": "time budget reached", "epochs": "epochs done", "steps": "steps done",

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from engine.models.library import LibraryRNN
-from engine.models.numpy_rnn import NumpyRNN
-from engine.models.scratch import ScratchRNN
-from engine.models.spec import CELLS, IMPLEMENTATIONS, ModelSpec
+from charrnn_tui.engine.models.library import LibraryRNN
+from charrnn_tui.engine.models.numpy_rnn import NumpyRNN
+from charrnn_tui.engine.models.scratch import ScratchRNN
+from charrnn_tui.engine.models.spec import CELLS, IMPLEMENTATIONS, ModelSpec
 
 Model = LibraryRNN | ScratchRNN | NumpyRNN
 
