@@ -18,15 +18,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from bench.common import emit  # noqa: E402
+from charrnn_tui.engine.generation.sampler import Sampler  # noqa: E402
 from charrnn_tui.engine.models import ModelSpec, build_model  # noqa: E402
-from charrnn_tui.engine.sampler import Sampler  # noqa: E402
 
 
 def load(ref: str | None):
     if ref is None:
         vocab = [chr(32 + i) for i in range(65)]
         return build_model(ModelSpec(vocab=vocab)), vocab
-    from charrnn_tui.engine.store import restore_model
+    from charrnn_tui.engine.models import restore_model
     from charrnn_tui.resources import open_store
 
     ckpt = open_store().load(ref)

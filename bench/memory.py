@@ -29,7 +29,7 @@ sys.path.insert(0, sys.argv[2])
 import numpy
 base = kib("VmHWM:")
 t = time.perf_counter()
-from charrnn_tui.engine.corpus import load_corpus
+from charrnn_tui.engine.data.sources import load_corpus
 c = load_corpus(sys.argv[1])
 print(json.dumps({"seconds": time.perf_counter() - t, "chars": len(c), "vocab": c.vocab_size,
                   "peak_rss_kib": kib("VmHWM:"), "rss_before_kib": base}))

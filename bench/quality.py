@@ -12,11 +12,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import emit  # noqa: E402
-from charrnn_tui.engine.corpus import load_corpus  # noqa: E402
-from charrnn_tui.engine.events import Evaluated  # noqa: E402
+from charrnn_tui.engine.data.sources import load_corpus  # noqa: E402
 from charrnn_tui.engine.models import ModelSpec, build_model, count_parameters  # noqa: E402
-from charrnn_tui.engine.presets import PRESETS  # noqa: E402
-from charrnn_tui.engine.trainer import TrainConfig, Trainer  # noqa: E402
+from charrnn_tui.engine.training.config import TrainConfig  # noqa: E402
+from charrnn_tui.engine.training.events import Evaluated  # noqa: E402
+from charrnn_tui.engine.training.presets import PRESETS  # noqa: E402
+from charrnn_tui.engine.training.trainer import Trainer  # noqa: E402
 
 
 def main() -> None:

@@ -22,9 +22,10 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from bench.common import emit  # noqa: E402
-from charrnn_tui.engine.batching import StreamBatcher  # noqa: E402
+from charrnn_tui.engine.data.batching import StreamBatcher  # noqa: E402
 from charrnn_tui.engine.models import ModelSpec, build_model  # noqa: E402
-from charrnn_tui.engine.trainer import TrainConfig, Trainer  # noqa: E402
+from charrnn_tui.engine.training.config import TrainConfig  # noqa: E402
+from charrnn_tui.engine.training.trainer import Trainer  # noqa: E402
 
 
 class Reference(nn.Module):

@@ -28,10 +28,11 @@ from textual.widgets import Input  # noqa: E402
 
 from bench.common import SHAKESPEARE, emit  # noqa: E402
 from charrnn_tui.app import CharRNNApp  # noqa: E402
-from charrnn_tui.engine.corpus import load_corpus  # noqa: E402
+from charrnn_tui.engine.data.sources import load_corpus  # noqa: E402
 from charrnn_tui.engine.models import ModelSpec, build_model  # noqa: E402
-from charrnn_tui.engine.presets import PRESETS  # noqa: E402
-from charrnn_tui.engine.trainer import TrainConfig, Trainer  # noqa: E402
+from charrnn_tui.engine.training.config import TrainConfig  # noqa: E402
+from charrnn_tui.engine.training.presets import PRESETS  # noqa: E402
+from charrnn_tui.engine.training.trainer import Trainer  # noqa: E402
 from charrnn_tui.widgets.temperature import TemperatureControl  # noqa: E402
 from charrnn_tui.widgets.train_pane import TrainPane  # noqa: E402
 

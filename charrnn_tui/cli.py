@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
+from charrnn_tui.engine.data.builtin import BUILTINS
+from charrnn_tui.engine.data.sources import builtin_source
 from charrnn_tui.engine.models import CELLS, IMPLEMENTATIONS
-from charrnn_tui.engine.optim import OPTIMIZERS
-from charrnn_tui.engine.presets import PRESETS
-from charrnn_tui.engine.vocab import POLICIES
+from charrnn_tui.engine.training.optim import OPTIMIZERS
+from charrnn_tui.engine.training.presets import PRESETS
+from charrnn_tui.engine.training.vocab import POLICIES
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -22,8 +24,7 @@ def _parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a model headless",
                        description="Train on a text file, a folder of text files, or "
-                                   "builtin:python-docs | builtin:python-source | "
-                                   "builtin:tinyshakespeare.")
+                                   + " | ".join(builtin_source(b.name) for b in BUILTINS) + ".")
     t.add_argument("corpus", nargs="?", help="file, folder or builtin:NAME "
                                              "(with --resume: defaults to the model's corpus)")
     t.add_argument("--preset", choices=sorted(PRESETS), help="start from a named setup")

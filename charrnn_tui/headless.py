@@ -12,17 +12,25 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from charrnn_tui.engine.corpus import Corpus, load_corpus
-from charrnn_tui.engine.distributed import World, init_from_env, launched_by_torchrun, shutdown
-from charrnn_tui.engine.evaluate import mean_cross_entropy
-from charrnn_tui.engine.events import Evaluated, Event, Finished, Notice, Progress
-from charrnn_tui.engine.modelfile import read_meta
-from charrnn_tui.engine.models import ModelSpec, build_model, count_parameters
-from charrnn_tui.engine.presets import PRESETS
-from charrnn_tui.engine.resume import resume_trainer
-from charrnn_tui.engine.sampler import Sampler, unknown_chars
-from charrnn_tui.engine.store import ModelStore, restore_model
-from charrnn_tui.engine.trainer import Checkpoint, TrainConfig, Trainer
+from charrnn_tui.engine.checkpoint import Checkpoint
+from charrnn_tui.engine.data.corpus import Corpus
+from charrnn_tui.engine.data.sources import bare_name, canonical, load_corpus
+from charrnn_tui.engine.generation.sampler import Sampler, unknown_chars
+from charrnn_tui.engine.models import ModelSpec, build_model, count_parameters, restore_model
+from charrnn_tui.engine.storage.modelfile import read_meta
+from charrnn_tui.engine.storage.store import ModelStore
+from charrnn_tui.engine.training.config import TrainConfig
+from charrnn_tui.engine.training.distributed import (
+    World,
+    init_from_env,
+    launched_by_torchrun,
+    shutdown,
+)
+from charrnn_tui.engine.training.evaluate import mean_cross_entropy
+from charrnn_tui.engine.training.events import Evaluated, Event, Finished, Notice, Progress
+from charrnn_tui.engine.training.presets import PRESETS
+from charrnn_tui.engine.training.resume import resume_trainer
+from charrnn_tui.engine.training.trainer import Trainer
 from charrnn_tui.resources import open_store
 
 # Engine and store errors are ValueErrors with messages written for the user.
@@ -122,10 +130,9 @@ def _train(args: argparse.Namespace, store: ModelStore, world: World) -> int:
         for notice in corpus.notices:
             print(f"charrnn-tui: {notice}", file=sys.stderr)
         spec, config = _fresh_setup(args, corpus)
-        stem = Path(corpus.name.removeprefix("builtin:")).stem or "model"
+        stem = Path(bare_name(corpus.name)).stem or "model"
         name = args.name or _unique_name(store, f"{stem}-{spec.cell}-{spec.layers}x{spec.hidden}")
-        source = args.corpus if args.corpus.startswith("builtin:") else str(
-            Path(args.corpus).expanduser().resolve())
+        source = canonical(args.corpus)
         trainer = Trainer(build_model(spec, config.seed), corpus.data, config,
                           corpus_info=corpus.info(source))
         if world.is_main:  # only rank 0 writes the model; only once training can start
@@ -272,7 +279,7 @@ def _parse_view(neuron: str | None, spec: ModelSpec) -> dict:
 
 
 def _export_view(sampler: Sampler, text: str, view: dict, args: argparse.Namespace) -> None:
-    from charrnn_tui.engine.insight import to_html, trace
+    from charrnn_tui.engine.generation.insight import to_html, trace
 
     tr = trace(sampler.model, sampler.vocab, text)
     title = f"charrnn-tui · {args.model}"

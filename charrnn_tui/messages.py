@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from charrnn_tui.engine.corpus import Corpus
-from charrnn_tui.engine.events import Event, Finished
-from charrnn_tui.engine.trainer import Checkpoint
+from charrnn_tui.engine.checkpoint import Checkpoint
+from charrnn_tui.engine.data.corpus import Corpus
+from charrnn_tui.engine.training.events import Event, Finished
 
 
 class CorpusLoaded(Message):

@@ -6,7 +6,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from charrnn_tui.engine.paths import models_dir
-from charrnn_tui.engine.store import ModelStore
+from charrnn_tui.engine.storage.store import ModelStore
 
 
 def shipped_models() -> list[Path]:

@@ -13,25 +13,22 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
 
-from charrnn_tui.engine.corpus import Corpus, load_corpus
-from charrnn_tui.engine.download import ensure_tinyshakespeare
-from charrnn_tui.engine.events import Event, Progress
-from charrnn_tui.engine.models import ModelSpec, build_model
-from charrnn_tui.engine.resume import resume_trainer
-from charrnn_tui.engine.sampler import Sampler
-from charrnn_tui.engine.store import ModelStore, restore_model
-from charrnn_tui.engine.trainer import Checkpoint, Finished, Saver, TrainConfig, Trainer
+from charrnn_tui.engine.checkpoint import Checkpoint
+from charrnn_tui.engine.data.corpus import Corpus
+from charrnn_tui.engine.generation.sampler import Sampler
+from charrnn_tui.engine.models import ModelSpec, build_model, restore_model
+from charrnn_tui.engine.storage.store import ModelStore
+from charrnn_tui.engine.training.config import TrainConfig
+from charrnn_tui.engine.training.events import Event, Finished, Progress
+from charrnn_tui.engine.training.resume import resume_trainer
+from charrnn_tui.engine.training.trainer import Saver, Trainer
 
 if TYPE_CHECKING:
     from textual.worker import Worker
-
-BUILTIN_PREFIX = "builtin:"
-
 
 async def join_worker(worker: Worker | None, timeout: float = 2.0) -> None:
     """Wait for a thread worker to finish, up to `timeout`, without blocking the UI loop."""
@@ -45,15 +42,6 @@ def set_training_threads() -> None:
     14 ms at p95 while training runs at 0.94× headless speed; leaving a core to the UI
     bought 2 ms of latency for 30% less speed."""
     torch.set_num_threads(os.cpu_count() or 1)
-
-
-def load_corpus_source(spec: str, home: str | None, encoding: str | None = None,
-                       progress: Callable[[int, int | None], None] | None = None) -> Corpus:
-    """A corpus from a path or `builtin:NAME`; downloads go to `home`, with progress."""
-    if spec == f"{BUILTIN_PREFIX}tinyshakespeare":
-        ensure_tinyshakespeare(home, progress=progress)  # first, to show its progress
-    path = spec if spec.startswith(BUILTIN_PREFIX) else Path(spec).expanduser()
-    return load_corpus(path, encoding=encoding, home=home)
 
 
 def make_trainer(corpus: Corpus, source: str | None, arch: dict, config: TrainConfig,

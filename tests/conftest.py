@@ -7,7 +7,7 @@ import inspect
 
 import pytest
 
-from charrnn_tui.engine.download import ENV_TINYSHAKESPEARE_URL
+from charrnn_tui.engine.data.download import ENV_TINYSHAKESPEARE_URL
 from charrnn_tui.engine.paths import ENV_HOME
 
 

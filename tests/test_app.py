@@ -19,8 +19,8 @@ from textual.widgets import Input, Select, Static, Switch, TabbedContent
 
 from charrnn_tui import resources
 from charrnn_tui.app import FIRST_RUN_HINT, CharRNNApp
-from charrnn_tui.engine.store import ModelStore
-from charrnn_tui.engine.trainer import Trainer
+from charrnn_tui.engine.storage.store import ModelStore
+from charrnn_tui.engine.training.trainer import Trainer
 from charrnn_tui.screens.dialogs import ConfirmScreen, PromptScreen
 from charrnn_tui.screens.file_picker import FilePickerScreen
 from charrnn_tui.screens.help import HelpScreen

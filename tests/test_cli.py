@@ -16,10 +16,11 @@ from helpers import kit
 from helpers.pickle_bomb import raw_pickle
 
 from charrnn_tui.cli import main
-from charrnn_tui.engine import modelfile
-from charrnn_tui.engine.evaluate import mean_cross_entropy
+from charrnn_tui.engine.models import restore_model
 from charrnn_tui.engine.paths import ENV_HOME
-from charrnn_tui.engine.store import ModelStore, restore_model
+from charrnn_tui.engine.storage import modelfile
+from charrnn_tui.engine.storage.store import ModelStore
+from charrnn_tui.engine.training.evaluate import mean_cross_entropy
 
 SMALL = ["--cell", "lstm", "--layers", "1", "--hidden", "16", "--batch", "4", "--seq", "8"]
 RESULT_KEYS = {"val_loss", "val_bpc", "chars_per_s", "steps", "seconds", "params", "model"}

@@ -15,10 +15,11 @@ from helpers import kit
 from textual.widgets import DataTable, Input, Select, Static
 
 from charrnn_tui.app import CharRNNApp
-from charrnn_tui.engine.insight import colours, rank_units, regex_mask, trace
-from charrnn_tui.engine.sampler import Sampler, SamplingParams
-from charrnn_tui.engine.store import ModelStore, restore_model
-from charrnn_tui.engine.trainer import Checkpoint
+from charrnn_tui.engine.checkpoint import Checkpoint
+from charrnn_tui.engine.generation.insight import colours, rank_units, regex_mask, trace
+from charrnn_tui.engine.generation.sampler import Sampler, SamplingParams
+from charrnn_tui.engine.models import restore_model
+from charrnn_tui.engine.storage.store import ModelStore
 from charrnn_tui.screens.dialogs import PromptScreen
 from charrnn_tui.screens.help import HelpScreen
 from charrnn_tui.widgets.insight_pane import InsightPane

@@ -21,13 +21,13 @@ import torch
 from helpers import kit
 from helpers.pickle_bomb import raw_pickle, torch_zip
 
-from charrnn_tui.engine import modelfile
-from charrnn_tui.engine.events import Progress
-from charrnn_tui.engine.modelfile import FORMAT_VERSION, ModelFileError
-from charrnn_tui.engine.models import build_model
+from charrnn_tui.engine.models import build_model, restore_model
 from charrnn_tui.engine.paths import ENV_HOME
-from charrnn_tui.engine.store import ModelStore, restore_model
-from charrnn_tui.engine.trainer import Trainer
+from charrnn_tui.engine.storage import modelfile
+from charrnn_tui.engine.storage.modelfile import FORMAT_VERSION, ModelFileError
+from charrnn_tui.engine.storage.store import ModelStore
+from charrnn_tui.engine.training.events import Progress
+from charrnn_tui.engine.training.trainer import Trainer
 
 HELPERS = Path(__file__).parent / "helpers"
 

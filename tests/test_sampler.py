@@ -7,14 +7,14 @@ import pytest
 import torch
 from helpers import kit
 
-from charrnn_tui.engine.models import build_model
-from charrnn_tui.engine.sampler import (
+from charrnn_tui.engine.generation.sampler import (
     MIN_TEMPERATURE,
     Sampler,
     SamplingParams,
     next_distribution,
     unknown_chars,
 )
+from charrnn_tui.engine.models import build_model
 
 VOCAB = kit.ALPHABET
 

@@ -11,12 +11,13 @@ import pytest
 import torch
 from helpers import kit
 
-from charrnn_tui.engine.corpus import CorpusError
-from charrnn_tui.engine.evaluate import mean_cross_entropy
-from charrnn_tui.engine.events import Evaluated, Finished, Notice, Progress, Sampled
+from charrnn_tui.engine.data.corpus import CorpusError
 from charrnn_tui.engine.models import build_model, step_logits, tensors_of
 from charrnn_tui.engine.paths import ENV_HOME
-from charrnn_tui.engine.trainer import LN2, TrainConfig, Trainer
+from charrnn_tui.engine.training.config import TrainConfig
+from charrnn_tui.engine.training.evaluate import mean_cross_entropy
+from charrnn_tui.engine.training.events import Evaluated, Finished, Notice, Progress, Sampled
+from charrnn_tui.engine.training.trainer import LN2, Trainer
 
 KINDS = ["torch", "scratch", "numpy"]
 

@@ -24,12 +24,12 @@ from textual.widgets import Button, Input, Label, Select, Static
 from textual.worker import Worker
 
 from charrnn_tui.coloured import export_svg
-from charrnn_tui.engine.corpus import CorpusError
-from charrnn_tui.engine.insight import Trace, to_html
+from charrnn_tui.engine.checkpoint import Checkpoint
+from charrnn_tui.engine.data.corpus import CorpusError
+from charrnn_tui.engine.generation.insight import Trace, to_html
+from charrnn_tui.engine.generation.sampler import SamplingParams, unknown_chars
 from charrnn_tui.engine.paths import data_home
-from charrnn_tui.engine.sampler import SamplingParams, unknown_chars
-from charrnn_tui.engine.store import ModelStore, StoreError
-from charrnn_tui.engine.trainer import Checkpoint
+from charrnn_tui.engine.storage.store import ModelStore, StoreError
 from charrnn_tui.messages import StreamEnded
 from charrnn_tui.screens.dialogs import PromptScreen
 from charrnn_tui.widgets.format import show_char

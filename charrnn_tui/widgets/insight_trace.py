@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from charrnn_tui.engine.insight import Trace
+from charrnn_tui.engine.generation.insight import Trace
 from charrnn_tui.engine.models import ModelSpec
 
 MAX_CHARS = 2000  # characters the view keeps; older ones scroll away

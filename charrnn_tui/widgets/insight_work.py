@@ -10,7 +10,9 @@ import threading
 
 import numpy as np
 
-from charrnn_tui.engine.insight import (
+from charrnn_tui.engine.checkpoint import Checkpoint
+from charrnn_tui.engine.data.sources import load_corpus
+from charrnn_tui.engine.generation.insight import (
     Trace,
     UnitScore,
     activations,
@@ -19,11 +21,9 @@ from charrnn_tui.engine.insight import (
     softmax,
     trace,
 )
-from charrnn_tui.engine.sampler import Sampler, SamplingParams
-from charrnn_tui.engine.store import restore_model
-from charrnn_tui.engine.trainer import Checkpoint
+from charrnn_tui.engine.generation.sampler import Sampler, SamplingParams
+from charrnn_tui.engine.models import restore_model
 from charrnn_tui.widgets.insight_trace import Step
-from charrnn_tui.workers import load_corpus_source
 
 CORPUS_SLICE = 4000  # characters of the model's corpus to look for cells in (a few seconds)
 TOP_UNITS = 10
@@ -32,7 +32,7 @@ TOP_UNITS = 10
 class Tracer:
     """A model copy read or sampled one character at a time, recording a Step for each.
 
-    It starts after a line break, as `engine.insight.trace` does, so the steps of a
+    It starts after a line break, as the engine's `insight.trace` does, so the steps of a
     text equal that function's trace of it.
     """
 
@@ -120,7 +120,7 @@ def run_stream(tracers: list[Tracer], text: str, length: int, buffers: list[Step
 def trace_corpus(ckpt: Checkpoint, source: str, home: str | None) -> Trace:
     """Trace a held-out slice of the model's corpus (the first CORPUS_SLICE characters
     after the training part, or its end when that part is short)."""
-    corpus = load_corpus_source(source, home)
+    corpus = load_corpus(source, home=home)
     _, held_out = corpus.split()
     ids = held_out[:CORPUS_SLICE] if len(held_out) >= CORPUS_SLICE else corpus.data[-CORPUS_SLICE:]
     return trace(restore_model(ckpt), ckpt.spec.vocab, corpus.decode(ids))

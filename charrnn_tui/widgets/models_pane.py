@@ -10,8 +10,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Static
 
-from charrnn_tui.engine.store import ModelInfo, ModelStore, StoreError, check_name
-from charrnn_tui.engine.trainer import Checkpoint
+from charrnn_tui.engine.checkpoint import Checkpoint
+from charrnn_tui.engine.storage.store import ModelInfo, ModelStore, StoreError, check_name
 from charrnn_tui.messages import ModelReady, ModelRenamed
 from charrnn_tui.names import free_name
 from charrnn_tui.screens.dialogs import ConfirmScreen, PromptScreen

@@ -16,9 +16,9 @@ from textual.validation import Integer, Number
 from textual.widgets import Button, Input, Label, Log, Select, Static, Switch
 from textual.worker import Worker
 
+from charrnn_tui.engine.checkpoint import Checkpoint
+from charrnn_tui.engine.generation.sampler import Sampler, SamplingParams
 from charrnn_tui.engine.paths import data_home
-from charrnn_tui.engine.sampler import Sampler, SamplingParams
-from charrnn_tui.engine.trainer import Checkpoint
 from charrnn_tui.messages import StreamEnded, StreamPrimed
 from charrnn_tui.screens.dialogs import PromptScreen
 from charrnn_tui.widgets.format import show_char

@@ -10,11 +10,11 @@ from textual.validation import Function, Integer, Number, Validator
 from textual.widgets import Input, Label, Select, Static, Switch
 
 from charrnn_tui.engine.models import CELLS, IMPLEMENTATIONS, ModelSpec
-from charrnn_tui.engine.optim import OPTIMIZERS
-from charrnn_tui.engine.precision import accelerator_available
-from charrnn_tui.engine.presets import PRESETS
-from charrnn_tui.engine.store import NAME_RE
-from charrnn_tui.engine.trainer import TrainConfig
+from charrnn_tui.engine.storage.store import NAME_RE
+from charrnn_tui.engine.training.config import TrainConfig
+from charrnn_tui.engine.training.optim import OPTIMIZERS
+from charrnn_tui.engine.training.precision import accelerator_available
+from charrnn_tui.engine.training.presets import PRESETS
 
 DEFAULT_PRESET = "quick"
 STOP_UNITS = (("seconds", "time_budget"), ("epochs", "epochs"), ("steps", "max_steps"),

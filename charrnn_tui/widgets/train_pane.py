@@ -11,11 +11,12 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, ProgressBar, Select, Static, Switch
 
-from charrnn_tui.engine.corpus import Corpus
-from charrnn_tui.engine.events import Evaluated, Notice, Progress, Sampled
+from charrnn_tui.engine.checkpoint import Checkpoint
+from charrnn_tui.engine.data.corpus import Corpus
 from charrnn_tui.engine.models import ModelSpec, count_parameters
-from charrnn_tui.engine.store import ModelStore
-from charrnn_tui.engine.trainer import Checkpoint, Trainer
+from charrnn_tui.engine.storage.store import ModelStore
+from charrnn_tui.engine.training.events import Evaluated, Notice, Progress, Sampled
+from charrnn_tui.engine.training.trainer import Trainer
 from charrnn_tui.messages import TrainEvents, TrainingEnded
 from charrnn_tui.names import default_name, free_name
 from charrnn_tui.screens.dialogs import ConfirmScreen

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import numpy as np
 import torch
 
@@ -14,9 +16,16 @@ Model = LibraryRNN | ScratchRNN | NumpyRNN
 
 __all__ = [
     "CELLS", "IMPLEMENTATIONS", "LibraryRNN", "Model", "ModelSpec", "NumpyRNN", "ScratchRNN",
-    "build_model", "count_parameters", "expected_shapes", "load_tensors", "map_state",
-    "step_logits", "tensors_of",
+    "Weights", "build_model", "count_parameters", "expected_shapes", "load_tensors",
+    "map_state", "restore_model", "step_logits", "tensors_of",
 ]
+
+
+class Weights(Protocol):
+    """What a model can be rebuilt from; a checkpoint is one."""
+
+    spec: ModelSpec
+    tensors: dict[str, torch.Tensor]
 
 
 def build_model(spec: ModelSpec, seed: int = 0) -> Model:
@@ -44,6 +53,13 @@ def load_tensors(model: Model, tensors: dict[str, torch.Tensor]) -> None:
             model.params[k] = tensors[k].double().numpy().copy()
         return
     model.load_state_dict(tensors, strict=True)
+
+
+def restore_model(weights: Weights) -> Model:
+    """Build the architecture `weights` declares and load its tensors."""
+    model = build_model(weights.spec)
+    load_tensors(model, weights.tensors)
+    return model
 
 
 def expected_shapes(spec: ModelSpec) -> dict[str, tuple[int, ...]]:

@@ -6,9 +6,14 @@ from pathlib import Path
 
 import numpy as np
 
-from charrnn_tui.engine.corpus import Corpus, encode_text
+# A short, highly repetitive text: a model can learn it in a few hundred steps.
+from charrnn_tui.engine.checkpoint import Checkpoint, TrainState
+from charrnn_tui.engine.data.corpus import Corpus, encode_text
 from charrnn_tui.engine.models import ModelSpec, build_model, tensors_of
-from charrnn_tui.engine.trainer import Checkpoint, TrainConfig, Trainer, TrainState
+
+# A short, highly repetitive text: a model can learn it in a few hundred steps.
+from charrnn_tui.engine.training.config import TrainConfig
+from charrnn_tui.engine.training.trainer import Trainer
 
 # A short, highly repetitive text: a model can learn it in a few hundred steps.
 TEXT = "the cat sat on the mat. the dog sat on the log. " * 24

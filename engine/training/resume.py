@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import copy
 
-from charrnn_tui.engine.corpus import Corpus
-from charrnn_tui.engine.store import restore_model
-from charrnn_tui.engine.trainer import Checkpoint, TrainConfig, Trainer
-from charrnn_tui.engine.vocab import fit_corpus
+from charrnn_tui.engine.checkpoint import Checkpoint
+from charrnn_tui.engine.data.corpus import Corpus
+from charrnn_tui.engine.models import restore_model
+from charrnn_tui.engine.training.config import TrainConfig
+from charrnn_tui.engine.training.trainer import Trainer
+from charrnn_tui.engine.training.vocab import fit_corpus
 
 
 def resume_trainer(ckpt: Checkpoint, corpus: Corpus, config: TrainConfig, *,

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from charrnn_tui.engine.corpus import CorpusError
+from charrnn_tui.engine.data.corpus import CorpusError
 from charrnn_tui.engine.paths import corpora_dir
 
 TINYSHAKESPEARE_URL = (

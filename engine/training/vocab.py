@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from charrnn_tui.engine.corpus import Corpus
+from charrnn_tui.engine.checkpoint import Checkpoint
+from charrnn_tui.engine.data.corpus import Corpus
 from charrnn_tui.engine.models import ModelSpec
-from charrnn_tui.engine.trainer import Checkpoint
 
 POLICIES = ("refuse", "map", "extend")
 

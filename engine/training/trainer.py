@@ -11,102 +11,41 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from charrnn_tui.engine.batching import StreamBatcher, as_tensors
-from charrnn_tui.engine.distributed import agree, current_world, share_from_main
-from charrnn_tui.engine.evaluate import mean_cross_entropy
-from charrnn_tui.engine.events import Evaluated, Event, Finished, Notice, Progress, Sampled
-from charrnn_tui.engine.models import Model, ModelSpec, NumpyRNN, map_state
-from charrnn_tui.engine.optim import OPTIMIZERS, default_lr, default_optimizer, make_optimizer
-from charrnn_tui.engine.precision import autocast, resolve_device, resolve_precision
-from charrnn_tui.engine.sampler import Sampler
+from charrnn_tui.engine.checkpoint import (
+    Checkpoint,
+    TrainState,
+    adagrad_memory_state,
+    load_adagrad_memory,
+    load_torch_optimizer_state,
+    torch_optimizer_state,
+)
+from charrnn_tui.engine.data.batching import StreamBatcher, as_tensors
+from charrnn_tui.engine.data.corpus import split_at
+from charrnn_tui.engine.generation.sampler import Sampler
+from charrnn_tui.engine.models import Model, ModelSpec, NumpyRNN, map_state, tensors_of
+from charrnn_tui.engine.training.config import TrainConfig
+from charrnn_tui.engine.training.distributed import agree, current_world, share_from_main
+from charrnn_tui.engine.training.evaluate import mean_cross_entropy
+from charrnn_tui.engine.training.events import (
+    Evaluated,
+    Event,
+    Finished,
+    Notice,
+    Progress,
+    Sampled,
+)
+from charrnn_tui.engine.training.optim import default_lr, default_optimizer, make_optimizer
+from charrnn_tui.engine.training.precision import autocast, resolve_device, resolve_precision
 
 LN2 = math.log(2)
 BAD_STEPS_BEFORE_ROLLBACK = 3
 HISTORY_LIMIT = 4000  # loss points kept in the model file; older ones are thinned
-
-
-@dataclass
-class TrainConfig:
-    batch: int = 64
-    seq: int = 100
-    lr: float | None = None  # None: the optimizer's default for the implementation
-    optimizer: str | None = None  # None: adam for torch, adagrad for scratch/numpy
-    weight_decay: float = 0.0
-    grad_clip: float = 5.0
-    schedule: str = "constant"  # constant | cosine (decays to min_lr_ratio by the end)
-    min_lr_ratio: float = 0.1
-    epochs: float | None = None
-    time_budget: float | None = None  # seconds
-    max_steps: int | None = None
-    device: str = "cpu"
-    precision: str = "auto"  # auto | bf16 | fp32 (bf16 is autocast; loss and state stay fp32)
-    seed: int = 1337
-    eval_every: float = 30.0  # seconds between validation passes
-    report_every: float = 0.1  # seconds between Progress events
-    sample_every: float = 0.0  # seconds between short samples; 0 turns them off
-    sample_length: int = 200
-    autosave_every: float = 120.0  # seconds; needs a saver
-    train_fraction: float = 0.9
-    eval_batch: int = 32
-    eval_seq: int = 256
-
-    def validate(self, impl: str) -> TrainConfig:
-        if self.batch < 1 or self.seq < 1:
-            raise ValueError("batch and sequence length must be at least 1")
-        if self.lr is not None and not (0 < self.lr < 10):
-            raise ValueError("learning rate must be between 0 and 10")
-        opt = self.optimizer or default_optimizer(impl)
-        if impl == "numpy" and opt != "adagrad":
-            raise ValueError("the numpy implementation trains with adagrad only")
-        if opt not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}")
-        if self.schedule not in ("constant", "cosine"):
-            raise ValueError("schedule must be constant or cosine")
-        if not 0.0 < self.train_fraction < 1.0:
-            raise ValueError("train fraction must be between 0 and 1")
-        return self
-
-
-@dataclass
-class TrainState:
-    """Counters that survive a save and a resume."""
-
-    step: int = 0
-    epoch: int = 0
-    chunk: int = 0  # next chunk of the current epoch
-    chars_seen: int = 0
-    seconds: float = 0.0
-    best_val: float | None = None
-    last_val: float | None = None
-    lr_scale: float = 1.0  # halved by each non-finite rollback
-    history: list[list[float]] = field(default_factory=list)  # [step, train loss]
-    val_history: list[list[float]] = field(default_factory=list)  # [step, val loss]
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> TrainState:
-        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
-
-
-@dataclass
-class Checkpoint:
-    """Everything a model file holds, in memory."""
-
-    spec: ModelSpec
-    tensors: dict[str, torch.Tensor]
-    optim_tensors: dict[str, torch.Tensor]
-    optim_meta: dict
-    state: TrainState
-    config: dict
-    corpus: dict
 
 
 Saver = Callable[[Checkpoint, str], str | None]  # (checkpoint, "last" | "best") -> message
@@ -128,7 +67,7 @@ class Trainer:
         self.corpus_info = corpus_info or {}
         self.state = state or TrainState()
         self.is_numpy = isinstance(model, NumpyRNN)
-        cut = int(len(corpus_data) * config.train_fraction)
+        cut = split_at(len(corpus_data), config.train_fraction)
         train, self.val_data = corpus_data[:cut], corpus_data[cut:]
         self.world = current_world()
         if self.world.active and self.is_numpy:
@@ -186,54 +125,18 @@ class Trainer:
     # --- optimizer state as flat tensors, for the model file ------------------------
     def optimizer_state(self) -> tuple[dict[str, torch.Tensor], dict]:
         if self.is_numpy:
-            tensors = {f"memory.{k}": torch.from_numpy(v.astype(np.float32))
-                       for k, v in self.model.memory.items()}
-            return tensors, {"name": "adagrad"}
-        sd = self.optimizer.state_dict()
-        tensors: dict[str, torch.Tensor] = {}
-        scalars: dict[str, float] = {}
-        for pid, st in sd["state"].items():
-            for key, value in st.items():
-                if torch.is_tensor(value):
-                    tensors[f"{pid}.{key}"] = value.detach().to("cpu").contiguous()
-                else:
-                    scalars[f"{pid}.{key}"] = float(value)
-        groups = [{k: (list(v) if isinstance(v, tuple) else v) for k, v in g.items()}
-                  for g in sd["param_groups"]]
-        return tensors, {"name": self.optimizer_name, "param_groups": groups, "scalars": scalars}
+            return adagrad_memory_state(self.model.memory)
+        return torch_optimizer_state(self.optimizer, self.optimizer_name)
 
     def load_optimizer_state(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
         """Restore optimizer state saved by `optimizer_state`; mismatches raise ValueError."""
-        if meta.get("name") != self.optimizer_name:
-            raise ValueError(f"saved optimizer is {meta.get('name')!r}, "
-                             f"training uses {self.optimizer_name!r}")
         if self.is_numpy:
-            for k, p in self.model.params.items():
-                t = tensors.get(f"memory.{k}")
-                if t is None or tuple(t.shape) != p.shape:
-                    raise ValueError(f"optimizer state for {k} is missing or misshapen")
-                self.model.memory[k] = t.double().numpy().copy()
+            self.model.memory.update(load_adagrad_memory(self.model.params, tensors, meta))
             return
-        params = list(self.model.parameters())
-        state: dict[int, dict] = {}
-        for name, t in tensors.items():
-            pid, key = name.split(".", 1)
-            i = int(pid)
-            if not 0 <= i < len(params) or (t.dim() and t.shape != params[i].shape):
-                raise ValueError(f"optimizer state {name} does not fit the model")
-            state.setdefault(i, {})[key] = t
-        for name, v in meta.get("scalars", {}).items():
-            pid, key = name.split(".", 1)
-            state.setdefault(int(pid), {})[key] = v
-        groups = copy.deepcopy(meta["param_groups"])
-        for g in groups:
-            if "betas" in g:
-                g["betas"] = tuple(g["betas"])
-        self.optimizer.load_state_dict({"state": state, "param_groups": groups})
+        load_torch_optimizer_state(self.optimizer, self.optimizer_name,
+                                   self.model.parameters(), tensors, meta)
 
     def checkpoint(self) -> Checkpoint:
-        from charrnn_tui.engine.models import tensors_of
-
         optim_tensors, optim_meta = self.optimizer_state()
         cfg = asdict(self.config) | {"optimizer": self.optimizer_name, "lr": self.base_lr}
         return Checkpoint(self.spec, tensors_of(self.model), optim_tensors, optim_meta,

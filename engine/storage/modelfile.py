@@ -18,8 +18,8 @@ import safetensors
 import safetensors.torch
 import torch
 
+from charrnn_tui.engine.checkpoint import Checkpoint, TrainState
 from charrnn_tui.engine.models import ModelSpec, expected_shapes
-from charrnn_tui.engine.trainer import Checkpoint, TrainState
 
 FORMAT = "charrnn-tui"
 FORMAT_VERSION = 1
