@@ -7,6 +7,7 @@ import sys
 
 from charrnn_tui.engine.data.builtin import BUILTINS
 from charrnn_tui.engine.data.sources import builtin_source
+from charrnn_tui.engine.errors import CharRNNError
 from charrnn_tui.engine.models import CELLS, IMPLEMENTATIONS
 from charrnn_tui.engine.training.optim import OPTIMIZERS
 from charrnn_tui.engine.training.presets import PRESETS
@@ -111,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
                "models": headless.models}[args.command]
     try:
         return handler(args)
-    except headless.UserError as e:
+    except CharRNNError as e:  # a refusal written for the user; anything else is a bug
         print(f"charrnn-tui: {e}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # e.g. `charrnn-tui sample m | head`

@@ -15,6 +15,7 @@ import torch
 from charrnn_tui.engine.checkpoint import Checkpoint
 from charrnn_tui.engine.data.corpus import Corpus
 from charrnn_tui.engine.data.sources import bare_name, canonical, load_corpus
+from charrnn_tui.engine.errors import CharRNNError
 from charrnn_tui.engine.generation.sampler import Sampler, unknown_chars
 from charrnn_tui.engine.models import ModelSpec, build_model, count_parameters, restore_model
 from charrnn_tui.engine.storage.modelfile import read_meta
@@ -33,8 +34,10 @@ from charrnn_tui.engine.training.resume import resume_trainer
 from charrnn_tui.engine.training.trainer import Trainer
 from charrnn_tui.resources import open_store
 
-# Engine and store errors are ValueErrors with messages written for the user.
-UserError = ValueError
+
+class UserError(CharRNNError):
+    """A refusal of the command line's own; the engine's refusals are CharRNNErrors too."""
+
 
 _SPEC_ARGS = ("impl", "cell", "layers", "hidden", "embed", "dropout")
 _TRAIN_ARGS = ("batch", "seq", "lr", "optimizer", "schedule", "epochs", "time_budget",

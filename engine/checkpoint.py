@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
+from charrnn_tui.engine.errors import CharRNNError
 from charrnn_tui.engine.models import ModelSpec
 
 
@@ -55,7 +56,7 @@ class Checkpoint:
 # --- optimizer state as flat tensors plus JSON metadata, for the model file -------------
 def check_optimizer_name(meta: dict, name: str) -> None:
     if meta.get("name") != name:
-        raise ValueError(f"saved optimizer is {meta.get('name')!r}, training uses {name!r}")
+        raise CharRNNError(f"saved optimizer is {meta.get('name')!r}, training uses {name!r}")
 
 
 def torch_optimizer_state(optimizer: torch.optim.Optimizer,
@@ -78,7 +79,7 @@ def torch_optimizer_state(optimizer: torch.optim.Optimizer,
 def load_torch_optimizer_state(optimizer: torch.optim.Optimizer, name: str,
                                params: Iterable[torch.nn.Parameter],
                                tensors: dict[str, torch.Tensor], meta: dict) -> None:
-    """Restore what `torch_optimizer_state` saved; a mismatch raises ValueError."""
+    """Restore what `torch_optimizer_state` saved; a mismatch raises CharRNNError."""
     check_optimizer_name(meta, name)
     params = list(params)
     state: dict[int, dict] = {}
@@ -86,7 +87,7 @@ def load_torch_optimizer_state(optimizer: torch.optim.Optimizer, name: str,
         pid, key = key_name.split(".", 1)
         i = int(pid)
         if not 0 <= i < len(params) or (t.dim() and t.shape != params[i].shape):
-            raise ValueError(f"optimizer state {key_name} does not fit the model")
+            raise CharRNNError(f"optimizer state {key_name} does not fit the model")
         state.setdefault(i, {})[key] = t
     for key_name, v in meta.get("scalars", {}).items():
         pid, key = key_name.split(".", 1)
@@ -106,12 +107,12 @@ def adagrad_memory_state(memory: dict[str, np.ndarray]) -> tuple[dict[str, torch
 
 def load_adagrad_memory(params: dict[str, np.ndarray], tensors: dict[str, torch.Tensor],
                         meta: dict) -> dict[str, np.ndarray]:
-    """The Adagrad memory for `params` saved by `adagrad_memory_state`; ValueError if unfit."""
+    """The Adagrad memory for `params` saved by `adagrad_memory_state`; CharRNNError if unfit."""
     check_optimizer_name(meta, "adagrad")
     memory = {}
     for k, p in params.items():
         t = tensors.get(f"memory.{k}")
         if t is None or tuple(t.shape) != p.shape:
-            raise ValueError(f"optimizer state for {k} is missing or misshapen")
+            raise CharRNNError(f"optimizer state for {k} is missing or misshapen")
         memory[k] = t.double().numpy().copy()
     return memory

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from charrnn_tui.engine.errors import CharRNNError
+
 MAX_VOCAB = 65_535
 TRAIN_FRACTION = 0.9  # the rest is the validation split, held out from training
 _CHUNK = 1 << 22  # characters encoded per step; bounds the temporary uint32 buffer
@@ -22,7 +24,7 @@ _BOMS = (
 )
 
 
-class CorpusError(ValueError):
+class CorpusError(CharRNNError):
     """A corpus that cannot be used, with a one-line reason fit for the user."""
 
 

@@ -19,6 +19,7 @@ import safetensors.torch
 import torch
 
 from charrnn_tui.engine.checkpoint import Checkpoint, TrainState
+from charrnn_tui.engine.errors import CharRNNError
 from charrnn_tui.engine.models import ModelSpec, expected_shapes
 
 FORMAT = "charrnn-tui"
@@ -29,7 +30,7 @@ PICKLE_SUFFIXES = {".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin"}
 _DTYPES = {"F32", "F16", "BF16", "F64", "I64"}
 
 
-class ModelFileError(ValueError):
+class ModelFileError(CharRNNError):
     """A model file that cannot be used; the message names the check that failed."""
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from charrnn_tui.engine.checkpoint import Checkpoint
+from charrnn_tui.engine.errors import CharRNNError
 from charrnn_tui.engine.models import count_parameters
 from charrnn_tui.engine.paths import models_dir
 from charrnn_tui.engine.storage import modelfile
@@ -22,7 +23,7 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 TAGS = ("last", "best")
 
 
-class StoreError(ValueError):
+class StoreError(CharRNNError):
     """A store operation refused, with a reason fit for the user."""
 
 

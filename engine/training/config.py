@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from charrnn_tui.engine.data.corpus import TRAIN_FRACTION
+from charrnn_tui.engine.errors import ConfigError
 from charrnn_tui.engine.training.optim import OPTIMIZERS, default_optimizer
 
 
@@ -35,16 +36,16 @@ class TrainConfig:
 
     def validate(self, impl: str) -> TrainConfig:
         if self.batch < 1 or self.seq < 1:
-            raise ValueError("batch and sequence length must be at least 1")
+            raise ConfigError("batch and sequence length must be at least 1")
         if self.lr is not None and not (0 < self.lr < 10):
-            raise ValueError("learning rate must be between 0 and 10")
+            raise ConfigError("learning rate must be between 0 and 10")
         opt = self.optimizer or default_optimizer(impl)
         if impl == "numpy" and opt != "adagrad":
-            raise ValueError("the numpy implementation trains with adagrad only")
+            raise ConfigError("the numpy implementation trains with adagrad only")
         if opt not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}")
+            raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}")
         if self.schedule not in ("constant", "cosine"):
-            raise ValueError("schedule must be constant or cosine")
+            raise ConfigError("schedule must be constant or cosine")
         if not 0.0 < self.train_fraction < 1.0:
-            raise ValueError("train fraction must be between 0 and 1")
+            raise ConfigError("train fraction must be between 0 and 1")
         return self

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from charrnn_tui.engine.errors import CharRNNError
 from charrnn_tui.engine.models import Model, NumpyRNN
 
 
@@ -25,7 +26,7 @@ def mean_cross_entropy(model: Model, data: np.ndarray, *, streams: int = 32,
     while the work still runs in batches.
     """
     if len(data) < 2:
-        raise ValueError("need at least 2 characters to evaluate")
+        raise CharRNNError("need at least 2 characters to evaluate")
     streams = max(1, min(streams, len(data) // 2))
     seg = len(data) // streams
     rows = np.asarray(data[: streams * seg]).reshape(streams, seg).astype(np.int64)

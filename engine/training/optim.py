@@ -6,6 +6,8 @@ from collections.abc import Iterable
 
 import torch
 
+from charrnn_tui.engine.errors import ConfigError
+
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "adagrad")
 _DEFAULT_LR = {"adam": 2e-3, "adamw": 2e-3, "rmsprop": 2e-3, "adagrad": 0.1}
 
@@ -29,4 +31,4 @@ def make_optimizer(name: str, params: Iterable[torch.nn.Parameter], lr: float,
         return torch.optim.RMSprop(params, lr=lr, weight_decay=weight_decay)
     if name == "adagrad":
         return torch.optim.Adagrad(params, lr=lr, weight_decay=weight_decay)
-    raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}")
+    raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}")

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import torch
 
+from charrnn_tui.engine.errors import ConfigError
+
 
 @cache
 def cpu_has_bf16() -> bool:
@@ -24,7 +26,7 @@ def resolve_precision(requested: str, device: torch.device | str) -> str:
     """'auto' → bf16 on a CUDA device or a bf16-capable CPU, else fp32."""
     kind = torch.device(device).type
     if requested not in ("auto", "bf16", "fp32"):
-        raise ValueError("precision must be auto, bf16 or fp32")
+        raise ConfigError("precision must be auto, bf16 or fp32")
     if requested == "auto":
         if kind == "cuda":
             return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
@@ -48,9 +50,9 @@ def resolve_device(requested: str) -> torch.device:
         return torch.device("cpu")
     dev = torch.device(requested)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("no CUDA device is available")
+        raise ConfigError("no CUDA device is available")
     if dev.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError("no MPS device is available")
+        raise ConfigError("no MPS device is available")
     return dev
 
 

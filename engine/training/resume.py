@@ -18,7 +18,7 @@ def resume_trainer(ckpt: Checkpoint, corpus: Corpus, config: TrainConfig, *,
     """A Trainer that picks up where `ckpt` stopped; returns it and a notice, if any.
 
     The optimizer state is restored when the optimizer is unchanged (a different one, or
-    a vocabulary that had to grow, starts it afresh). ValueError says why it cannot start.
+    a vocabulary that had to grow, starts it afresh). A CharRNNError says why it cannot start.
     """
     ckpt, data, notice = fit_corpus(ckpt, corpus, policy, replacement)
     same_optimizer = (config.optimizer or "") == ckpt.optim_meta.get("name")

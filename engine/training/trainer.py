@@ -27,6 +27,7 @@ from charrnn_tui.engine.checkpoint import (
 )
 from charrnn_tui.engine.data.batching import StreamBatcher, as_tensors
 from charrnn_tui.engine.data.corpus import split_at
+from charrnn_tui.engine.errors import ConfigError
 from charrnn_tui.engine.generation.sampler import Sampler
 from charrnn_tui.engine.models import Model, ModelSpec, NumpyRNN, map_state, tensors_of
 from charrnn_tui.engine.training.config import TrainConfig
@@ -71,11 +72,11 @@ class Trainer:
         train, self.val_data = corpus_data[:cut], corpus_data[cut:]
         self.world = current_world()
         if self.world.active and self.is_numpy:
-            raise ValueError("distributed training needs the torch or scratch implementation")
+            raise ConfigError("distributed training needs the torch or scratch implementation")
         self.batcher = StreamBatcher(train, config.batch, config.seq, rank=self.world.rank,
                                      world=self.world.size)
         if len(self.val_data) < 2:
-            raise ValueError("the validation split is empty; the corpus is too small")
+            raise ConfigError("the validation split is empty; the corpus is too small")
         self.device = torch.device("cpu") if self.is_numpy else resolve_device(config.device)
         self.precision = "fp32" if self.is_numpy else resolve_precision(config.precision,
                                                                         self.device)
@@ -129,7 +130,7 @@ class Trainer:
         return torch_optimizer_state(self.optimizer, self.optimizer_name)
 
     def load_optimizer_state(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
-        """Restore optimizer state saved by `optimizer_state`; mismatches raise ValueError."""
+        """Restore optimizer state saved by `optimizer_state`; mismatches raise CharRNNError."""
         if self.is_numpy:
             self.model.memory.update(load_adagrad_memory(self.model.params, tensors, meta))
             return
