@@ -90,7 +90,7 @@ def main() -> None:
         hidden = trainer.model.init_state(args.batch)
         t = time.perf_counter()
         for i in range(args.steps):
-            _, hidden, _ = trainer._train_chunk(trainer.batcher.chunk(i), hidden, 2e-3)
+            _, hidden, _ = trainer.backend.step(trainer.batcher.chunk(i), hidden, 2e-3)
         return time.perf_counter() - t
 
     def reference_steps() -> float:

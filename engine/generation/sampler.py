@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
-from charrnn_tui.engine.models import Model, NumpyRNN, step_logits
+from charrnn_tui.engine.models import Model
+from charrnn_tui.engine.models.inference import SingleStream
 
 MIN_TEMPERATURE = 0.05
 MAX_TEMPERATURE = 2.0
@@ -67,12 +67,7 @@ class Sampler:
         self.state = None
         self.logits: np.ndarray | None = None
         self.last_probs: np.ndarray | None = None  # the distribution the last char came from
-        self.is_numpy = isinstance(model, NumpyRNN)
-        if not self.is_numpy:
-            model.eval()
-        device = "cpu" if self.is_numpy else next(model.parameters()).device
-        self._device = device
-        self._x = torch.zeros((1, 1), dtype=torch.long, device=device)  # reused every step
+        self._stream = SingleStream(model)  # puts a torch model in eval mode
 
     def prime(self, seed_text: str) -> list[str]:
         """Reset the state and read `seed_text`; returns the unknown characters it skipped."""
@@ -80,20 +75,13 @@ class Sampler:
         ids = [self.index[c] for c in seed_text if c in self.index]
         if not ids:  # nothing to condition on: start as if after a line break
             ids = [self.index.get("\n", 0)]
-        self.state = self.model.init_state(1, self._device)
+        self.state = self._stream.init_state()
         self.feed(ids)
         return self.skipped
 
     def feed(self, ids: list[int]) -> None:
         """Advance the state over known ids without sampling (priming, or typed text)."""
-        if self.is_numpy:
-            logits, self.state = self.model.forward(np.array([ids]), self.state)
-        else:
-            with torch.no_grad():
-                x = torch.tensor([ids], device=self._device)
-                logits, self.state = self.model(x, self.state)
-                logits = logits.double().cpu().numpy()
-        self.logits = np.asarray(logits[0, -1], dtype=np.float64)
+        self.logits, self.state = self._stream.feed(ids, self.state)
 
     def next_char(self) -> str:
         if self.logits is None:
@@ -110,13 +98,7 @@ class Sampler:
 
     def _advance(self, idx: int) -> None:
         """One incremental step: the fast path of streaming, so nothing is allocated twice."""
-        if self.is_numpy:
-            self.logits, self.state = step_logits(self.model, idx, self.state)
-            return
-        with torch.no_grad():
-            self._x[0, 0] = idx
-            logits, self.state = self.model(self._x, self.state)
-            self.logits = logits[0, -1].to("cpu", torch.float64).numpy()
+        self.logits, self.state = self._stream.step(idx, self.state)
 
     def stream(self, length: int) -> Iterator[str]:
         """Yield `length` characters, continuing from wherever the state is."""

@@ -4,17 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from charrnn_tui.engine.errors import CharRNNError
-from charrnn_tui.engine.models import Model, NumpyRNN
-
-
-def _numpy_nll(model: NumpyRNN, x: np.ndarray, y: np.ndarray, state):
-    logits, state = model.forward(x, state)
-    logits = logits - logits.max(axis=-1, keepdims=True)
-    logp = logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
-    return -float(np.take_along_axis(logp, y[..., None], -1).sum()), state
+from charrnn_tui.engine.models import Model
+from charrnn_tui.engine.models.inference import evaluating, summed_nll
 
 
 @torch.no_grad()
@@ -30,26 +23,13 @@ def mean_cross_entropy(model: Model, data: np.ndarray, *, streams: int = 32,
     streams = max(1, min(streams, len(data) // 2))
     seg = len(data) // streams
     rows = np.asarray(data[: streams * seg]).reshape(streams, seg).astype(np.int64)
-    is_numpy = isinstance(model, NumpyRNN)
-    was_training = False if is_numpy else model.training
-    if not is_numpy:
-        model.eval()
     state = model.init_state(streams, device)
     total, count = 0.0, 0
-    try:
+    with evaluating(model):
         for start in range(0, seg - 1, seq):
             y = rows[:, start + 1: start + seq + 1]
             x = rows[:, start: start + y.shape[1]]
-            if is_numpy:
-                nll, state = _numpy_nll(model, x, y, state)
-            else:
-                logits, state = model(torch.from_numpy(x).to(device), state)
-                nll = float(F.cross_entropy(logits.float().flatten(0, 1),
-                                            torch.from_numpy(y).to(device).flatten(),
-                                            reduction="sum"))
+            nll, state = summed_nll(model, x, y, state, device)
             total += nll
             count += y.size
-    finally:
-        if was_training:
-            model.train()
     return total / count

@@ -15,21 +15,17 @@ from dataclasses import asdict
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from charrnn_tui.engine.checkpoint import (
     Checkpoint,
     TrainState,
-    adagrad_memory_state,
-    load_adagrad_memory,
-    load_torch_optimizer_state,
-    torch_optimizer_state,
 )
-from charrnn_tui.engine.data.batching import StreamBatcher, as_tensors
+from charrnn_tui.engine.data.batching import StreamBatcher
 from charrnn_tui.engine.data.corpus import split_at
 from charrnn_tui.engine.errors import ConfigError
 from charrnn_tui.engine.generation.sampler import Sampler
-from charrnn_tui.engine.models import Model, ModelSpec, NumpyRNN, map_state, tensors_of
+from charrnn_tui.engine.models import Model, ModelSpec, tensors_of
+from charrnn_tui.engine.training.backends import backend_for
 from charrnn_tui.engine.training.config import TrainConfig
 from charrnn_tui.engine.training.distributed import agree, current_world, share_from_main
 from charrnn_tui.engine.training.evaluate import mean_cross_entropy
@@ -41,8 +37,8 @@ from charrnn_tui.engine.training.events import (
     Progress,
     Sampled,
 )
-from charrnn_tui.engine.training.optim import default_lr, default_optimizer, make_optimizer
-from charrnn_tui.engine.training.precision import autocast, resolve_device, resolve_precision
+from charrnn_tui.engine.training.optim import default_lr, default_optimizer
+from charrnn_tui.engine.training.precision import resolve_device
 
 LN2 = math.log(2)
 BAD_STEPS_BEFORE_ROLLBACK = 3
@@ -67,39 +63,24 @@ class Trainer:
         self.config = config.validate(self.spec.impl)
         self.corpus_info = corpus_info or {}
         self.state = state or TrainState()
-        self.is_numpy = isinstance(model, NumpyRNN)
         cut = split_at(len(corpus_data), config.train_fraction)
         train, self.val_data = corpus_data[:cut], corpus_data[cut:]
         self.world = current_world()
-        if self.world.active and self.is_numpy:
-            raise ConfigError("distributed training needs the torch or scratch implementation")
+        self.optimizer_name = config.optimizer or default_optimizer(self.spec.impl)
+        self.base_lr = config.lr if config.lr is not None else default_lr(self.optimizer_name)
         self.batcher = StreamBatcher(train, config.batch, config.seq, rank=self.world.rank,
                                      world=self.world.size)
         if len(self.val_data) < 2:
             raise ConfigError("the validation split is empty; the corpus is too small")
-        self.device = torch.device("cpu") if self.is_numpy else resolve_device(config.device)
-        self.precision = "fp32" if self.is_numpy else resolve_precision(config.precision,
-                                                                        self.device)
-        self.optimizer_name = config.optimizer or default_optimizer(self.spec.impl)
-        self.base_lr = config.lr if config.lr is not None else default_lr(self.optimizer_name)
-        self.optimizer = None
-        if not self.is_numpy:
-            self.model.to(self.device)
-            self.optimizer = make_optimizer(self.optimizer_name, self.model.parameters(),
-                                            self.base_lr, config.weight_decay)
-        self.net = self.model  # what training calls: the model, or its DDP wrapper
-        if self.world.active:
-            from torch.nn.parallel import DistributedDataParallel
-
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            self.net = DistributedDataParallel(self.model, device_ids=ids)
+        self.backend = backend_for(model, self.config, self.optimizer_name, self.base_lr,
+                                   self.world)
         if optim_tensors:
             self.load_optimizer_state(optim_tensors, optim_meta or {})
         self._pause = threading.Event()
         self._stop = threading.Event()
         self._final_eval = True
         self._device_request: str | None = None
-        self._last_good = self._snapshot()
+        self._last_good = self.backend.snapshot()
 
     # --- control from other threads -------------------------------------------------
     def pause(self) -> None:
@@ -123,19 +104,22 @@ class Trainer:
         """Move training to `device` ('cpu', 'cuda', 'mps') at the next chunk boundary."""
         self._device_request = device
 
-    # --- optimizer state as flat tensors, for the model file ------------------------
+    # --- what the backend decides ------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        return self.backend.device
+
+    @property
+    def precision(self) -> str:
+        return self.backend.precision
+
     def optimizer_state(self) -> tuple[dict[str, torch.Tensor], dict]:
-        if self.is_numpy:
-            return adagrad_memory_state(self.model.memory)
-        return torch_optimizer_state(self.optimizer, self.optimizer_name)
+        """Optimizer state as flat tensors plus JSON metadata, for the model file."""
+        return self.backend.optimizer_state()
 
     def load_optimizer_state(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
         """Restore optimizer state saved by `optimizer_state`; mismatches raise CharRNNError."""
-        if self.is_numpy:
-            self.model.memory.update(load_adagrad_memory(self.model.params, tensors, meta))
-            return
-        load_torch_optimizer_state(self.optimizer, self.optimizer_name,
-                                   self.model.parameters(), tensors, meta)
+        self.backend.load_optimizer_state(tensors, meta)
 
     def checkpoint(self) -> Checkpoint:
         optim_tensors, optim_meta = self.optimizer_state()
@@ -150,21 +134,6 @@ class Trainer:
                                   seq=self.config.eval_seq, device=self.device)
 
     # --- the loop ---------------------------------------------------------------------
-    def _snapshot(self):
-        if self.is_numpy:
-            return ({k: v.copy() for k, v in self.model.params.items()},
-                    {k: v.copy() for k, v in self.model.memory.items()})
-        return (copy.deepcopy(self.model.state_dict()),
-                copy.deepcopy(self.optimizer.state_dict()))
-
-    def _restore(self, snap) -> None:
-        if self.is_numpy:
-            self.model.params = {k: v.copy() for k, v in snap[0].items()}
-            self.model.memory = {k: v.copy() for k, v in snap[1].items()}
-            return
-        self.model.load_state_dict(snap[0])
-        self.optimizer.load_state_dict(copy.deepcopy(snap[1]))
-
     def _progress(self, start_seconds: float, start_fraction: float, start_step: int,
                   epoch_fraction: float) -> float:
         cfg = self.config
@@ -189,40 +158,7 @@ class Trainer:
         except ValueError as e:
             emit(Notice(f"cannot switch device: {e}", "warning"))
             return hidden
-        if self.is_numpy:
-            if target.type != "cpu":
-                emit(Notice("the numpy implementation runs on the CPU only", "warning"))
-            return hidden
-        if target == self.device:
-            return hidden
-        sd = self.optimizer.state_dict()
-        self.model.to(target)
-        self.optimizer.load_state_dict(sd)  # casts the state to each parameter's device
-        self.device = target
-        self.precision = resolve_precision(self.config.precision, target)
-        emit(Notice(f"training moved to {target.type} ({self.precision})"))
-        return map_state(hidden, lambda s: s.to(target))
-
-    def _train_chunk(self, chunk, hidden, lr: float):
-        """One optimizer step. Returns (loss, new hidden, step was finite on every rank)."""
-        if self.is_numpy:
-            return self.model.train_step(chunk.x, chunk.y, hidden, lr)
-        for g in self.optimizer.param_groups:
-            g["lr"] = lr
-        x, y = as_tensors(chunk, self.device)
-        with autocast(self.precision, self.device):
-            logits, hidden = self.net(x, hidden)
-        loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten())
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()  # under DDP this also averages the gradients across ranks
-        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
-        loss_value = loss.item()
-        finite = math.isfinite(loss_value) and bool(torch.isfinite(norm))
-        (bad,) = agree(self.world, [not finite], self.device)
-        if not bad:
-            self.optimizer.step()
-        hidden = map_state(hidden, lambda s: s.detach().float())
-        return loss_value, hidden, not bad
+        return self.backend.move(target, hidden, emit)
 
     def run(self, on_event: Callable[[Event], None] | None = None,
             saver: Saver | None = None) -> Finished:
@@ -235,8 +171,7 @@ class Trainer:
         saver = saver if main else None
         cfg, st = self.config, self.state
         torch.manual_seed(cfg.seed + st.step)
-        if not self.is_numpy:
-            self.model.train()
+        self.backend.train_mode()
         run_start = time.perf_counter()
         start_seconds, start_step, chars_at_start = st.seconds, st.step, st.chars_seen
         n_chunks = self.batcher.chunks_per_epoch
@@ -257,7 +192,7 @@ class Trainer:
         def do_eval() -> None:
             val = share_from_main(self.world, self.evaluate() if main else 0.0, self.device)
             if math.isfinite(val):
-                self._last_good = self._snapshot()
+                self._last_good = self.backend.snapshot()
             if not main:
                 return
             st.last_val = val
@@ -314,7 +249,7 @@ class Trainer:
 
             progress = self._progress(start_seconds, start_fraction, start_step, epoch_fraction)
             lr = self._lr(progress)
-            loss, hidden, finite = self._train_chunk(self.batcher.chunk(st.chunk), hidden, lr)
+            loss, hidden, finite = self.backend.step(self.batcher.chunk(st.chunk), hidden, lr)
             st.chunk += 1
             if finite:
                 st.step += 1
@@ -327,7 +262,7 @@ class Trainer:
                 emit(Notice(f"step {st.step}: non-finite loss or gradient; step skipped",
                             "warning"))
                 if bad_streak >= BAD_STEPS_BEFORE_ROLLBACK:
-                    self._restore(self._last_good)
+                    self.backend.restore(self._last_good)
                     st.lr_scale *= 0.5
                     bad_streak = 0
                     hidden = self.model.init_state(self.batcher.batch_size, self.device)
@@ -373,5 +308,4 @@ class Trainer:
         try:
             return sampler.generate(seed_text, length)
         finally:
-            if not self.is_numpy:
-                self.model.train()
+            self.backend.train_mode()
