@@ -321,6 +321,24 @@ def test_request_cpu_is_a_quiet_no_op(kind):
     assert [n.message for n in _of(events, Notice)] == []
 
 
+def test_a_device_request_made_during_a_move_is_not_lost(monkeypatch):
+    """The trainer takes a request and clears it in one step: one arriving meanwhile stays."""
+    tr = kit.trainer("torch", max_steps=8)
+    moves = []
+    move = tr.backend.move
+
+    def slow_move(target, hidden, emit):
+        moves.append(target.type)
+        if len(moves) == 1:
+            tr.request_device("cpu")  # the user clicks again while the first move runs
+        return move(target, hidden, emit)
+
+    monkeypatch.setattr(tr.backend, "move", slow_move)
+    tr.request_device("cpu")
+    _run(tr)
+    assert moves == ["cpu", "cpu"]
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA path")
 def test_request_cuda_without_cuda_warns_and_keeps_training():
     tr = kit.trainer("torch", max_steps=8)

@@ -79,6 +79,7 @@ class Trainer:
         self._pause = threading.Event()
         self._stop = threading.Event()
         self._final_eval = True
+        self._device_lock = threading.Lock()
         self._device_request: str | None = None
         self._last_good = self.backend.snapshot()
 
@@ -102,7 +103,14 @@ class Trainer:
 
     def request_device(self, device: str) -> None:
         """Move training to `device` ('cpu', 'cuda', 'mps') at the next chunk boundary."""
-        self._device_request = device
+        with self._device_lock:
+            self._device_request = device
+
+    def _take_device_request(self) -> str | None:
+        """The pending request, cleared in the same step, so one made meanwhile is kept."""
+        with self._device_lock:
+            request, self._device_request = self._device_request, None
+        return request
 
     # --- what the backend decides ------------------------------------------------------
     @property
@@ -211,9 +219,8 @@ class Trainer:
                 while self._pause.is_set() and not self._stop.is_set():
                     time.sleep(0.05)
                 run_start += time.perf_counter() - paused_at  # paused time is not training
-            if self._device_request:
-                hidden = self._move(self._device_request, emit, hidden)
-                self._device_request = None
+            if request := self._take_device_request():
+                hidden = self._move(request, emit, hidden)
             if st.chunk >= n_chunks:  # new epoch: streams restart, state resets
                 st.epoch += 1
                 st.chunk = 0
