@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from textual.widgets import Input, Select, Static, Switch, TabbedContent
 
 from charrnn_tui import resources
 from charrnn_tui.app import FIRST_RUN_HINT, CharRNNApp
+from charrnn_tui.engine.generation.sampler import Sampler
 from charrnn_tui.engine.storage.store import ModelStore
 from charrnn_tui.engine.training.trainer import Trainer
 from charrnn_tui.screens.dialogs import ConfirmScreen, PromptScreen
@@ -395,7 +397,7 @@ async def test_stream_change_temperature_stop_continue_clear_save(data_home, tmp
         await pilot.press("right_square_bracket", "right_square_bracket")
         assert play.sampler.params.temperature == pytest.approx(0.9)
         assert "0.90" in str(app.query_one(TemperatureControl).render())
-        assert play._producing, "the stream should still be running"
+        assert play.stream.producing, "the stream should still be running"
 
         await pilot.press("f8")
         stopped = play.text
@@ -512,6 +514,44 @@ async def test_quit_returns_without_a_traceback():
     assert app.return_code in (0, None)
 
 
+async def test_no_new_stream_beside_a_thread_that_outlived_stop(data_home, monkeypatch):
+    """A sampling thread deaf to Stop past the 2 s wait must not share the sampler (or its
+    buffer) with a new stream: Enter is refused until that thread has ended."""
+    saved_model(data_home, "cat", steps=5)
+    lock, release = threading.Lock(), threading.Event()
+    inside, most = [0], [0]
+    next_char = Sampler.next_char
+
+    def slow_next_char(self):
+        with lock:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        try:
+            release.wait(10)  # like one model call that takes very long
+            return next_char(self)
+        finally:
+            with lock:
+                inside[0] -= 1
+
+    monkeypatch.setattr(Sampler, "next_char", slow_next_char)
+    app = CharRNNApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f5")
+        await pilot.press("enter")
+        play = app.query_one(PlaygroundPane)
+        await wait_for(pilot, lambda: play.sampler is not None)
+        app.query_one("#seed", Input).focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: inside[0] == 1)
+        app.query_one("#seed", Input).focus()
+        await pilot.press("enter")  # halts, waits 2 s in vain, then must not start another
+        await pilot.pause(2.5)
+        assert most[0] == 1, "two threads sampled at once"
+        release.set()
+        await wait_for(pilot, lambda: not play.stream.busy)
+    assert most[0] == 1
+
+
 async def test_quit_while_generating_returns_within_2s(data_home):
     saved_model(data_home, "cat", steps=5)
     app = CharRNNApp()
@@ -525,7 +565,7 @@ async def test_quit_while_generating_returns_within_2s(data_home):
         app.query_one("#seed", Input).focus()
         await pilot.press("enter")
         await wait_for(pilot, lambda: len(play.text) > 50)
-        worker = play._worker
+        worker = play.stream.worker
         started = time.monotonic()
         await app.action_quit()
         assert time.monotonic() - started < 2.0

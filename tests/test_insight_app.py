@@ -72,10 +72,10 @@ async def run(pilot, pane: InsightPane, key: str, seed: str, **boxes: str) -> No
     for box, value in boxes.items():
         pane.query_one(f"#ins-{box}", Input).value = value
     pane.query_one("#ins-seed", Input).focus()
-    stream = pane._stream_id
+    stream = pane.stream.stream_id
     await pilot.press(key)
-    await wait_for(pilot, lambda: pane._stream_id > stream and not pane._producing
-                   and not any(len(b) for b in pane._buffers))
+    await wait_for(pilot, lambda: pane.stream.stream_id > stream and not pane.stream.producing
+                   and not any(len(b) for b in pane.stream.buffers))
 
 
 def shown(view: InsightText) -> tuple[str, list[str]]:

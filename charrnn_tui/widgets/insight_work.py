@@ -7,6 +7,7 @@ Playground's model is never shared and the UI thread never runs a model.
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,6 +25,9 @@ from charrnn_tui.engine.generation.insight import (
 from charrnn_tui.engine.generation.sampler import Sampler, SamplingParams
 from charrnn_tui.engine.models import restore_model
 from charrnn_tui.widgets.insight_trace import Step
+
+if TYPE_CHECKING:
+    from charrnn_tui.streaming import HandOff
 
 CORPUS_SLICE = 4000  # characters of the model's corpus to look for cells in (a few seconds)
 TOP_UNITS = 10
@@ -65,37 +69,7 @@ class Tracer:
                     activations(self.sampler.model, self.sampler.state))
 
 
-class StepBuffer:
-    """Steps handed from the sampling thread to the UI, at most `capacity` ahead of it."""
-
-    def __init__(self, capacity: int = 16) -> None:
-        self._cond = threading.Condition()
-        self._steps: list[Step] = []
-        self.capacity = capacity
-
-    def put(self, step: Step, stop: threading.Event) -> None:
-        with self._cond:
-            while len(self._steps) >= self.capacity and not stop.is_set():
-                self._cond.wait(0.05)
-            self._steps.append(step)
-
-    def take(self, limit: int | None = None) -> list[Step]:
-        with self._cond:
-            n = len(self._steps) if limit is None else min(limit, len(self._steps))
-            out = self._steps[:n]
-            del self._steps[:n]
-            self._cond.notify_all()
-        return out
-
-    def clear(self) -> None:
-        self.take()
-
-    def __len__(self) -> int:
-        with self._cond:
-            return len(self._steps)
-
-
-def run_stream(tracers: list[Tracer], text: str, length: int, buffers: list[StepBuffer],
+def run_stream(tracers: list[Tracer], text: str, length: int, buffers: list[HandOff[Step]],
                stop: threading.Event) -> int:
     """Read `text` into every tracer, then sample `length` characters from each in lockstep.
 
