@@ -26,7 +26,7 @@ from charrnn_tui.engine.training.trainer import Trainer
 from charrnn_tui.screens.dialogs import ConfirmScreen, PromptScreen
 from charrnn_tui.screens.file_picker import FilePickerScreen
 from charrnn_tui.screens.help import HelpScreen
-from charrnn_tui.widgets import train_form
+from charrnn_tui.widgets import train_form, train_pane
 from charrnn_tui.widgets.corpus_pane import CorpusPane
 from charrnn_tui.widgets.loss_chart import LossChart
 from charrnn_tui.widgets.models_pane import ModelsPane
@@ -357,6 +357,67 @@ async def test_quit_while_training_stops_and_saves(corpus_file, data_home):
         await app.action_quit()
         assert time.monotonic() - started < 2.5
     assert (data_home / "models" / "quitter" / "last.safetensors").exists()
+
+
+async def test_the_training_thread_never_reads_the_panes_corpus(corpus_file, data_home,
+                                                                monkeypatch):
+    """The UI may load another corpus at any moment: the thread gets what Start saw, as
+    arguments, and never reads the pane's `corpus` or `source` itself."""
+    off_thread: list[str] = []
+
+    def watched(field: str) -> property:
+        def get(self):
+            if threading.current_thread() is not threading.main_thread():
+                off_thread.append(field)
+            return self.__dict__.get(f"_watched_{field}")
+
+        def put(self, value) -> None:
+            self.__dict__[f"_watched_{field}"] = value
+
+        return property(get, put)
+
+    monkeypatch.setattr(TrainPane, "corpus", watched("corpus"), raising=False)
+    monkeypatch.setattr(TrainPane, "source", watched("source"), raising=False)
+    app = CharRNNApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await load_corpus(pilot, corpus_file)
+        await pilot.press("f3")
+        tiny_training(app, "max_steps", "3")
+        app.query_one("#name", Input).value = "args-only"
+        pane = app.query_one(TrainPane)
+        await pilot.press("f6")
+        await wait_for(pilot, lambda: pane.trainer is not None)
+        await wait_for(pilot, lambda: not pane.running)
+    assert off_thread == []
+
+
+async def test_a_quit_while_the_trainer_is_built_skips_the_closing_evaluation(
+        corpus_file, data_home, monkeypatch):
+    """A quit that comes before the thread has a trainer reaches it whole: stop, and no
+    pass over the validation split (the stop and its final_eval are one request)."""
+    building, go_on = threading.Event(), threading.Event()
+    make_trainer = train_pane.make_trainer
+
+    def slow_make_trainer(*args, **kwargs):
+        building.set()
+        go_on.wait(10)
+        return make_trainer(*args, **kwargs)
+
+    monkeypatch.setattr(train_pane, "make_trainer", slow_make_trainer)
+    app = CharRNNApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await load_corpus(pilot, corpus_file)
+        await pilot.press("f3")
+        tiny_training(app)
+        app.query_one("#name", Input).value = "quick-quit"
+        pane = app.query_one(TrainPane)
+        await pilot.press("f6")
+        await wait_for(pilot, building.is_set)
+        assert pane.trainer is None and pane.stop_for_exit()
+        go_on.set()
+        await wait_for(pilot, lambda: not pane.running)
+    state = ModelStore(data_home / "models").load("quick-quit").state
+    assert state.step == 0 and state.last_val is None, "the closing evaluation ran"
 
 
 async def test_resume_refuses_a_corpus_with_new_characters(tmp_path, data_home):

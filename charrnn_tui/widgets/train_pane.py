@@ -34,7 +34,7 @@ class TrainPane(Vertical):
     """Owns the one training run: a thread worker builds the Trainer, trains, and reports.
 
     `running` is set from Start until TrainingEnded arrives; `trainer` only once the
-    worker has built it, so a Stop that comes earlier is kept in `_stop_requested`.
+    worker has built it, so a Stop that comes earlier is kept in `_stop_request`.
     """
 
     BINDINGS = [
@@ -53,8 +53,7 @@ class TrainPane(Vertical):
         self.running = False
         self.run_name: str | None = None  # the name the running training saves under
         self.trainer: Trainer | None = None
-        self._stop_requested = False
-        self._final_eval = True
+        self._stop_request: bool | None = None  # a Stop before the trainer exists: final_eval
         self.resume: Checkpoint | None = None  # the model Start continues, if any
         self.resume_name: str | None = None  # its own store name (None for a copy)
         self._auto_name = ""
@@ -233,7 +232,7 @@ class TrainPane(Vertical):
 
     def _begin(self, settings: Settings, *, replace: bool) -> None:
         """Build, claim the name and train, all on a thread (see _train)."""
-        self.running, self.trainer, self._stop_requested = True, None, False
+        self.running, self.trainer, self._stop_request = True, None, None
         self.run_name = settings.name
         self.last = self.val = None
         if self.resume is None:
@@ -243,7 +242,8 @@ class TrainPane(Vertical):
         self.query_one("#train-stats", Static).update("preparing…")
         self._set_running(True)
         own = self.resume is not None and settings.name == self.resume_name
-        self._train(settings, self.resume, self.query_one(TrainForm).new_chars, own, replace)
+        self._train(settings, self.corpus, self.source, self.resume,
+                    self.query_one(TrainForm).new_chars, own, replace)
 
     def _set_running(self, running: bool) -> None:
         self.query_one("#start", Button).disabled = running or not self.corpus
@@ -276,8 +276,7 @@ class TrainPane(Vertical):
 
         Quitting skips the closing pass over the validation split so the app exits fast.
         """
-        self._stop_requested = True
-        self._final_eval = final_eval
+        self._stop_request = final_eval  # one assignment: the thread never sees half of it
         if self.trainer is not None:
             self.trainer.stop(final_eval=final_eval)
         return self.running
@@ -286,17 +285,18 @@ class TrainPane(Vertical):
         self.stop_for_exit()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="train")
-    def _train(self, settings: Settings, resume: Checkpoint | None, new_chars: str,
-               own: bool, replace: bool) -> None:
-        """The training thread. The name is claimed only once the trainer could be built,
-        so a replaced model is not deleted by a run that cannot start."""
+    def _train(self, settings: Settings, corpus: Corpus, source: str | None,
+               resume: Checkpoint | None, new_chars: str, own: bool, replace: bool) -> None:
+        """The training thread. It gets everything it needs as arguments, never reading the
+        pane's fields that the UI may change meanwhile. The name is claimed only once the
+        trainer could be built, so a replaced model is not deleted by a run that cannot start."""
         name = settings.name
 
         def post(events: list) -> None:
             self.post_message(TrainEvents(events))
 
         try:
-            trainer, notice = make_trainer(self.corpus, self.source, settings.arch,
+            trainer, notice = make_trainer(corpus, source, settings.arch,
                                            settings.config, resume, new_chars)
             if own:
                 self.store.claim(name)  # held until training ends
@@ -308,8 +308,9 @@ class TrainPane(Vertical):
         if notice:
             post([Notice(notice, "warning")])
         self.trainer = trainer
-        if self._stop_requested:  # Stop came while the trainer was being built
-            trainer.stop(final_eval=self._final_eval)
+        final_eval = self._stop_request
+        if final_eval is not None:  # Stop came while the trainer was being built
+            trainer.stop(final_eval=final_eval)
         try:
             finished, ckpt, model = run_training(trainer, post, store_saver(self.store, name))
         except Exception as e:  # reported in the pane; the app stays up
