@@ -54,6 +54,15 @@ class TrainingEnded(Message):
         self.error = error
 
 
+class ModelLoadFailed(Message):
+    """A saved model could not be loaded (posted from the loading thread)."""
+
+    def __init__(self, name: str, error: str) -> None:
+        super().__init__()
+        self.name = name
+        self.error = error
+
+
 class ModelReady(Message):
     """A model to sample from ("play") or to continue training ("resume") under `name`.
 
