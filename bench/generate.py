@@ -9,17 +9,13 @@ not depend on the weights).
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import torch
+from common import emit
 
-import torch  # noqa: E402
-
-from bench.common import emit  # noqa: E402
-from charrnn_tui.engine.generation.sampler import Sampler  # noqa: E402
-from charrnn_tui.engine.models import ModelSpec, build_model  # noqa: E402
+from charrnn_tui.engine.generation.sampler import Sampler
+from charrnn_tui.engine.models import ModelSpec, build_model
 
 
 def load(ref: str | None):

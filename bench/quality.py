@@ -6,18 +6,15 @@
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from common import emit
 
-from bench.common import emit  # noqa: E402
-from charrnn_tui.engine.data.sources import load_corpus  # noqa: E402
-from charrnn_tui.engine.models import ModelSpec, build_model, count_parameters  # noqa: E402
-from charrnn_tui.engine.training.config import TrainConfig  # noqa: E402
-from charrnn_tui.engine.training.events import Evaluated  # noqa: E402
-from charrnn_tui.engine.training.presets import PRESETS  # noqa: E402
-from charrnn_tui.engine.training.trainer import Trainer  # noqa: E402
+from charrnn_tui.engine.data.sources import load_corpus
+from charrnn_tui.engine.models import ModelSpec, build_model, count_parameters
+from charrnn_tui.engine.training.config import TrainConfig
+from charrnn_tui.engine.training.events import Evaluated
+from charrnn_tui.engine.training.presets import PRESETS
+from charrnn_tui.engine.training.trainer import Trainer
 
 
 def main() -> None:

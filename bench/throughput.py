@@ -11,21 +11,17 @@ in the same run.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import numpy as np
+import torch
+from common import emit
+from torch import nn
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
-
-from bench.common import emit  # noqa: E402
-from charrnn_tui.engine.data.batching import StreamBatcher  # noqa: E402
-from charrnn_tui.engine.models import ModelSpec, build_model  # noqa: E402
-from charrnn_tui.engine.training.config import TrainConfig  # noqa: E402
-from charrnn_tui.engine.training.trainer import Trainer  # noqa: E402
+from charrnn_tui.engine.data.batching import StreamBatcher
+from charrnn_tui.engine.models import ModelSpec, build_model
+from charrnn_tui.engine.training.config import TrainConfig
+from charrnn_tui.engine.training.trainer import Trainer
 
 
 class Reference(nn.Module):
