@@ -382,11 +382,12 @@ async def test_the_training_thread_never_reads_the_panes_corpus(corpus_file, dat
     async with app.run_test(size=SIZE) as pilot:
         await load_corpus(pilot, corpus_file)
         await pilot.press("f3")
-        tiny_training(app, "max_steps", "3")
+        tiny_training(app)  # no stop condition: it trains until stopped below
         app.query_one("#name", Input).value = "args-only"
         pane = app.query_one(TrainPane)
         await pilot.press("f6")
-        await wait_for(pilot, lambda: pane.trainer is not None)
+        await wait_for(pilot, lambda: pane.trainer is not None)  # built from what it got
+        pane.stop_for_exit()
         await wait_for(pilot, lambda: not pane.running)
     assert off_thread == []
 

@@ -1,4 +1,4 @@
-"""The Insight tab driven with Pilot: what it shows is checked against engine.insight.
+"""The Insight tab driven with Pilot: what it shows is checked against the engine's insight module.
 
 Models are tiny and untrained (their colours are as real as a trained model's), saved
 in the test's data home and loaded the way a user would, through the Models pane.
