@@ -209,11 +209,12 @@ class Trainer:
                 st.best_val = val
             st.val_history.append([st.step, val])
             _thin(st.val_history)
-            emit(Evaluated(st.step, val, val / LN2, best))
+            emit(Evaluated(step=st.step, val_loss=val, val_bpc=val / LN2, best=best))
             if best and saver and st.step > start_step:
                 self._save(saver, "best", emit)
 
         while True:
+            # --- steering from other threads: pause, device switch ---
             if self._pause.is_set() and not self._stop.is_set():
                 paused_at = time.perf_counter()
                 while self._pause.is_set() and not self._stop.is_set():
@@ -221,6 +222,7 @@ class Trainer:
                 run_start += time.perf_counter() - paused_at  # paused time is not training
             if request := self._take_device_request():
                 hidden = self._move(request, emit, hidden)
+            # --- epoch boundary, then the reasons to stop ---
             if st.chunk >= n_chunks:  # new epoch: streams restart, state resets
                 st.epoch += 1
                 st.chunk = 0
@@ -244,16 +246,18 @@ class Trainer:
             if cfg.max_steps is not None and st.step - start_step >= cfg.max_steps:
                 reason = "steps"
                 break
+            # --- periodic work: evaluate, sample, autosave ---
             if eval_due:
                 do_eval()
                 last_eval = time.perf_counter()
             if main and cfg.sample_every and now - last_sample >= cfg.sample_every:
-                emit(Sampled(st.step, self.sample("\n", cfg.sample_length)))
+                emit(Sampled(step=st.step, text=self.sample("\n", cfg.sample_length)))
                 last_sample = time.perf_counter()
             if saver and cfg.autosave_every and now - last_save >= cfg.autosave_every:
                 self._save(saver, "last", emit)
                 last_save = time.perf_counter()
 
+            # --- one optimizer step; non-finite steps are skipped, then rolled back ---
             progress = self._progress(start_seconds, start_fraction, start_step, epoch_fraction)
             lr = self._lr(progress)
             loss, hidden, finite = self.backend.step(self.batcher.chunk(st.chunk), hidden, lr)
@@ -276,26 +280,29 @@ class Trainer:
                     emit(Notice(f"rolled back to the last good weights and halved the "
                                 f"learning rate to {self._lr(progress):.2e}", "warning"))
 
+            # --- report ---
             now = time.perf_counter()
             if loss_n and now - last_report >= cfg.report_every:
                 mean = loss_sum / loss_n
                 st.history.append([st.step, mean])
                 _thin(st.history)
                 eta = (now - run_start) * (1 - progress) / progress if progress > 0 else None
-                emit(Progress(st.step, st.epoch, st.chunk, n_chunks, mean, lr, rate(),
-                              start_seconds + now - run_start, eta, self.device.type,
-                              self.precision))
+                emit(Progress(step=st.step, epoch=st.epoch, chunk=st.chunk, chunks=n_chunks,
+                              train_loss=mean, lr=lr, chars_per_s=rate(),
+                              elapsed=start_seconds + now - run_start, eta=eta,
+                              device=self.device.type, precision=self.precision))
                 loss_sum, loss_n, last_report = 0.0, 0, now
 
+        # --- the end: a last evaluation (unless quitting), a save, the result ---
         st.seconds = start_seconds + elapsed_now()
         chars_per_s = rate()
         if (st.step > start_step or st.last_val is None) and self._final_eval:
             do_eval()
         if saver:
             self._save(saver, "last", emit)
-        done = Finished(reason, st.step, st.last_val,
-                        None if st.last_val is None else st.last_val / LN2,
-                        chars_per_s, st.seconds - start_seconds)
+        done = Finished(reason=reason, step=st.step, val_loss=st.last_val,
+                        val_bpc=None if st.last_val is None else st.last_val / LN2,
+                        chars_per_s=chars_per_s, seconds=st.seconds - start_seconds)
         emit(done)
         return done
 
