@@ -6,12 +6,12 @@ in the test's data home and loaded the way a user would, through the Models pane
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from helpers import kit
+from helpers.pilot import wait_for
 from textual.widgets import DataTable, Input, Select, Static
 
 from charrnn_tui.app import CharRNNApp
@@ -47,14 +47,6 @@ def save(home: Path, name: str, kind: str = "torch-lstm", seed: int = 0,
     store.save(ckpt, name, "last")
     store.release(name)
     return store.load(name)
-
-
-async def wait_for(pilot, condition, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for the app")
-        await pilot.pause(0.05)
 
 
 async def open_insight(pilot, name: str) -> InsightPane:
