@@ -22,10 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from common import SHAKESPEARE, busy, emit
 
-from bench.common import SHAKESPEARE, busy, emit  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 POLICIES = ("engine", "torch-default")
 
@@ -34,10 +33,10 @@ def worker(job: str, policy: str, amount: int, cap: float) -> dict:
     """Runs in the child process: one measured job, as JSON."""
     import torch
 
+    from charrnn_tui.engine.generation.sampler import Sampler
+    from charrnn_tui.engine.models import restore_model
+    from charrnn_tui.engine.threads import training_tuner, use_threads
     from charrnn_tui.resources import open_store, shipped_models
-    from engine.sampler import Sampler
-    from engine.store import restore_model
-    from engine.threads import training_tuner, use_threads
 
     if job == "generate":
         if policy == "engine":
@@ -52,10 +51,10 @@ def worker(job: str, policy: str, amount: int, cap: float) -> dict:
             n += 1
         return {"chars_per_s": n / (time.perf_counter() - t), "threads": torch.get_num_threads()}
 
-    from engine.corpus import load_corpus
-    from engine.models import ModelSpec, build_model
-    from engine.presets import PRESETS
-    from engine.trainer import TrainConfig, Trainer
+    from charrnn_tui.engine.data.sources import load_corpus
+    from charrnn_tui.engine.models import ModelSpec, build_model
+    from charrnn_tui.engine.training.presets import PRESETS
+    from charrnn_tui.engine.training.trainer import TrainConfig, Trainer
 
     corpus = load_corpus(SHAKESPEARE)
     preset = PRESETS["quick"]

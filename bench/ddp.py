@@ -15,11 +15,8 @@ import socket
 import subprocess
 import sys
 import tempfile
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.common import SHAKESPEARE, emit  # noqa: E402
+from common import SHAKESPEARE, emit
 
 
 def _port() -> int:

@@ -10,27 +10,23 @@ not depend on the weights).
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import torch
+from common import emit
 
-import torch  # noqa: E402
-
-from bench.common import emit  # noqa: E402
-from engine.models import ModelSpec, build_model  # noqa: E402
-from engine.sampler import Sampler  # noqa: E402
-from engine.search import beam_search, sample_n  # noqa: E402
-from engine.stepper import Stepper  # noqa: E402
+from charrnn_tui.engine.generation.sampler import Sampler
+from charrnn_tui.engine.generation.search import beam_search, sample_n
+from charrnn_tui.engine.models import ModelSpec, build_model
+from charrnn_tui.engine.models.stepper import Stepper
 
 
 def load(ref: str | None):
     if ref is None:
         vocab = [chr(32 + i) for i in range(65)]
         return build_model(ModelSpec(vocab=vocab)), vocab
+    from charrnn_tui.engine.models import restore_model
     from charrnn_tui.resources import open_store
-    from engine.store import restore_model
 
     ckpt = open_store().load(ref)
     return restore_model(ckpt), ckpt.spec.vocab

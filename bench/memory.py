@@ -12,11 +12,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import numpy as np  # noqa: E402
-
-from bench.common import emit  # noqa: E402
+import numpy as np
+from common import emit
 
 # VmHWM, not ru_maxrss: the latter keeps the parent's peak across fork and exec.
 CHILD = """
@@ -25,11 +22,10 @@ def kib(field):
     for line in open("/proc/self/status"):
         if line.startswith(field):
             return int(line.split()[1])
-sys.path.insert(0, sys.argv[2])
 import numpy
 base = kib("VmHWM:")
 t = time.perf_counter()
-from engine.corpus import load_corpus
+from charrnn_tui.engine.data.sources import load_corpus
 c = load_corpus(sys.argv[1])
 print(json.dumps({"seconds": time.perf_counter() - t, "chars": len(c), "vocab": c.vocab_size,
                   "peak_rss_kib": kib("VmHWM:"), "rss_before_kib": base}))
@@ -61,8 +57,7 @@ def main() -> None:
         path = Path(tmp) / "big.txt"
         write_corpus(path, args.mb * 1_000_000)
         size = path.stat().st_size
-        out = subprocess.run([sys.executable, "-c", CHILD, str(path),
-                              str(Path(__file__).resolve().parents[1])],
+        out = subprocess.run([sys.executable, "-c", CHILD, str(path)],
                              capture_output=True, text=True, check=True)
     r = json.loads(out.stdout)
     peak = r["peak_rss_kib"] * 1024

@@ -6,18 +6,16 @@
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from common import emit
 
-from bench.common import emit  # noqa: E402
-from engine.corpus import load_corpus  # noqa: E402
-from engine.events import Evaluated  # noqa: E402
-from engine.models import ModelSpec, build_model, count_parameters  # noqa: E402
-from engine.presets import PRESETS  # noqa: E402
-from engine.threads import training_tuner  # noqa: E402
-from engine.trainer import TrainConfig, Trainer  # noqa: E402
+from charrnn_tui.engine.data.sources import load_corpus
+from charrnn_tui.engine.models import ModelSpec, build_model, count_parameters
+from charrnn_tui.engine.threads import training_tuner
+from charrnn_tui.engine.training.config import TrainConfig
+from charrnn_tui.engine.training.events import Evaluated
+from charrnn_tui.engine.training.presets import PRESETS
+from charrnn_tui.engine.training.trainer import Trainer
 
 
 def main() -> None:

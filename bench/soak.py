@@ -11,19 +11,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from common import SHAKESPEARE, emit
+from textual.widgets import Input, Select
+from ui import start_training, until
 
-from textual.widgets import Input, Select  # noqa: E402
-
-from bench.common import SHAKESPEARE, emit  # noqa: E402
-from bench.ui import start_training, until  # noqa: E402
-from charrnn_tui.app import CharRNNApp  # noqa: E402
-from charrnn_tui.widgets.playground_pane import PlaygroundPane  # noqa: E402
+from charrnn_tui.app import CharRNNApp
+from charrnn_tui.widgets.playground_pane import PlaygroundPane
 
 WARM_UP = 60.0
 

@@ -11,20 +11,17 @@ in the same run.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import numpy as np
+import torch
+from common import emit
+from torch import nn
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
-
-from bench.common import emit  # noqa: E402
-from engine.batching import StreamBatcher  # noqa: E402
-from engine.models import ModelSpec, build_model  # noqa: E402
-from engine.trainer import TrainConfig, Trainer  # noqa: E402
+from charrnn_tui.engine.data.batching import StreamBatcher
+from charrnn_tui.engine.models import ModelSpec, build_model
+from charrnn_tui.engine.training.config import TrainConfig
+from charrnn_tui.engine.training.trainer import Trainer
 
 
 class Reference(nn.Module):
@@ -89,7 +86,7 @@ def main() -> None:
         hidden = trainer.model.init_state(args.batch)
         t = time.perf_counter()
         for i in range(args.steps):
-            _, hidden, _ = trainer._train_chunk(trainer.batcher.chunk(i), hidden, 2e-3)
+            _, hidden, _ = trainer.backend.step(trainer.batcher.chunk(i), hidden, 2e-3)
         return time.perf_counter() - t
 
     def reference_steps() -> float:

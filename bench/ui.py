@@ -16,26 +16,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import sys
 import tempfile
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import numpy as np
+from common import SHAKESPEARE, busy, emit
+from textual import events
+from textual.widgets import Input
 
-import numpy as np  # noqa: E402
-from textual import events  # noqa: E402
-from textual.widgets import Input  # noqa: E402
-
-from bench.common import SHAKESPEARE, busy, emit  # noqa: E402
-from charrnn_tui.app import CharRNNApp  # noqa: E402
-from charrnn_tui.widgets.temperature import TemperatureControl  # noqa: E402
-from charrnn_tui.widgets.train_pane import TrainPane  # noqa: E402
-from engine.corpus import load_corpus  # noqa: E402
-from engine.models import ModelSpec, build_model  # noqa: E402
-from engine.presets import PRESETS  # noqa: E402
-from engine.threads import ENV_THREADS, training_tuner  # noqa: E402
-from engine.trainer import TrainConfig, Trainer  # noqa: E402
+from charrnn_tui.app import CharRNNApp
+from charrnn_tui.engine.data.sources import load_corpus
+from charrnn_tui.engine.models import ModelSpec, build_model
+from charrnn_tui.engine.threads import ENV_THREADS, training_tuner
+from charrnn_tui.engine.training.config import TrainConfig
+from charrnn_tui.engine.training.presets import PRESETS
+from charrnn_tui.engine.training.trainer import Trainer
+from charrnn_tui.widgets.temperature import TemperatureControl
+from charrnn_tui.widgets.train_pane import TrainPane
 
 
 async def until(condition, timeout: float = 120.0) -> None:

@@ -7,7 +7,6 @@ import inspect
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from pathlib import Path
 
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
@@ -16,6 +15,10 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, TabbedContent, TabPane, Tabs
 from textual.worker import Worker, WorkerState
 
+from charrnn_tui.engine.checkpoint import Checkpoint
+from charrnn_tui.engine.data.sources import source_of
+from charrnn_tui.engine.storage.store import StoreError
+from charrnn_tui.engine.training.events import Progress
 from charrnn_tui.messages import (
     CorpusLoaded,
     ModelReady,
@@ -34,10 +37,6 @@ from charrnn_tui.widgets.playground_pane import PlaygroundPane
 from charrnn_tui.widgets.temperature import TemperatureControl
 from charrnn_tui.widgets.train_form import TrainForm
 from charrnn_tui.widgets.train_pane import TrainPane
-from charrnn_tui.workers import BUILTIN_PREFIX
-from engine.events import Progress
-from engine.store import StoreError
-from engine.trainer import Checkpoint
 
 FIRST_RUN_HINT = ("Type a seed, press Enter, change the temperature with [ ]; "
                   "or train your own in Corpus (F2).")
@@ -102,7 +101,7 @@ class CharRNNApp(App[None]):
                 yield ModelsPane(self.store, self._playground_model, self._training_name,
                                  id="models-pane")
             with TabPane("Insight", id="insight"):
-                yield InsightPane(self.home, self.store, self._corpus_source, id="insight-pane")
+                yield InsightPane(self.home, self.store, source_of, id="insight-pane")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -226,7 +225,7 @@ class CharRNNApp(App[None]):
                         severity="warning")
             return
         train.set_resume(event.name, event.ckpt, copy_of=event.copy_of)
-        source = self._corpus_source(event.ckpt.corpus)
+        source = source_of(event.ckpt.corpus)
         if train.corpus is None and source:
             self.query_one(CorpusPane).load(source)
         elif train.corpus is None:
@@ -241,15 +240,6 @@ class CharRNNApp(App[None]):
             self.playground.rename(event.new)
             self.insight.rename(event.new)
             self._update_subtitle()
-
-    @staticmethod
-    def _corpus_source(info: dict) -> str | None:
-        """Where a model's corpus can be loaded from again, if it recorded that."""
-        source = info.get("source") or info.get("name") or ""
-        if source.startswith(BUILTIN_PREFIX):
-            return source
-        path = Path(source)
-        return source if path.is_absolute() and path.exists() else None
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """Last line of defence: a worker that raised anyway is reported, not fatal."""

@@ -7,11 +7,14 @@ import math
 import re
 import sys
 
-from engine.models import CELLS, IMPLEMENTATIONS
-from engine.optim import OPTIMIZERS
-from engine.presets import PRESETS
-from engine.threads import ENV_THREADS
-from engine.vocab import POLICIES
+from charrnn_tui.engine.data.builtin import BUILTINS
+from charrnn_tui.engine.data.sources import builtin_source
+from charrnn_tui.engine.errors import CharRNNError
+from charrnn_tui.engine.models import CELLS, IMPLEMENTATIONS
+from charrnn_tui.engine.threads import ENV_THREADS
+from charrnn_tui.engine.training.optim import OPTIMIZERS
+from charrnn_tui.engine.training.presets import PRESETS
+from charrnn_tui.engine.training.vocab import POLICIES
 
 
 def _whole(lo: int):
@@ -92,8 +95,7 @@ def _parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a model headless", parents=[threads],
                        description="Train on a text file, a folder of text files, or "
-                                   "builtin:python-docs | builtin:python-source | "
-                                   "builtin:tinyshakespeare.")
+                                   + " | ".join(builtin_source(b.name) for b in BUILTINS) + ".")
     t.add_argument("corpus", nargs="?", help="file, folder or builtin:NAME "
                                              "(with --resume: defaults to the model's corpus)")
     t.add_argument("--preset", choices=sorted(PRESETS), help="start from a named setup")
@@ -204,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
                "models": headless.models}[args.command]
     try:
         return handler(args)
-    except headless.UserError as e:
+    except CharRNNError as e:  # a refusal written for the user; anything else is a bug
         print(f"charrnn-tui: {e}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # e.g. `charrnn-tui sample m | head`

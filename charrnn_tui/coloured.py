@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.style import Style
 from rich.text import Text
 
-from engine.insight import Trace, colours
+from charrnn_tui.engine.generation.insight import Trace, colours
 
 
 def coloured_text(tr: Trace, view: str = "confidence", kind: str = "hidden", layer: int = 0,

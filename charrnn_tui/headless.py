@@ -14,24 +14,35 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from charrnn_tui.engine.checkpoint import Checkpoint
+from charrnn_tui.engine.data.corpus import Corpus
+from charrnn_tui.engine.data.sources import bare_name, canonical, load_corpus, source_of
+from charrnn_tui.engine.errors import CharRNNError
+from charrnn_tui.engine.generation.sampler import Sampler, SamplingParams, unknown_chars
+from charrnn_tui.engine.generation.search import beam_search, rank, sample_n
+from charrnn_tui.engine.models import ModelSpec, build_model, count_parameters, restore_model
+from charrnn_tui.engine.storage import modelfile
+from charrnn_tui.engine.storage.modelfile import read_meta
+from charrnn_tui.engine.storage.store import ModelStore, check_name
+from charrnn_tui.engine.threads import ThreadTuner, training_tuner, use_threads
+from charrnn_tui.engine.training.config import TrainConfig
+from charrnn_tui.engine.training.distributed import (
+    World,
+    init_from_env,
+    launched_by_torchrun,
+    shutdown,
+)
+from charrnn_tui.engine.training.evaluate import mean_cross_entropy
+from charrnn_tui.engine.training.events import Evaluated, Event, Finished, Notice, Progress
+from charrnn_tui.engine.training.presets import PRESETS
+from charrnn_tui.engine.training.resume import resume_trainer
+from charrnn_tui.engine.training.trainer import LN2, Trainer
 from charrnn_tui.resources import open_store
-from engine import modelfile
-from engine.corpus import Corpus, load_corpus
-from engine.distributed import World, init_from_env, launched_by_torchrun, shutdown
-from engine.evaluate import mean_cross_entropy
-from engine.events import Evaluated, Event, Finished, Notice, Progress
-from engine.modelfile import read_meta
-from engine.models import ModelSpec, build_model, count_parameters
-from engine.presets import PRESETS
-from engine.resume import resume_trainer
-from engine.sampler import Sampler, SamplingParams, unknown_chars
-from engine.search import beam_search, rank, sample_n
-from engine.store import ModelStore, check_name, restore_model
-from engine.threads import ThreadTuner, training_tuner, use_threads
-from engine.trainer import LN2, Checkpoint, TrainConfig, Trainer
 
-# Engine and store errors are ValueErrors with messages written for the user.
-UserError = ValueError
+
+class UserError(CharRNNError):
+    """A refusal of the command line's own; the engine's refusals are CharRNNErrors too."""
+
 
 _SPEC_ARGS = ("impl", "cell", "layers", "hidden", "embed", "dropout")
 _TRAIN_ARGS = ("batch", "seq", "lr", "optimizer", "schedule", "epochs", "time_budget",
@@ -95,11 +106,12 @@ def load_checked(store: ModelStore, ref: str) -> Checkpoint:
 def _recorded_source(ckpt: Checkpoint) -> str:
     """The corpus a model records, used only if it is a built-in or a regular file: the file
     may come from anyone, and its path could name /dev/zero or a FIFO."""
-    source = ckpt.corpus.get("source")
-    if not source:
+    recorded = ckpt.corpus.get("source")
+    if not recorded:
         raise UserError("this model does not record its corpus; give one")
-    if not (source.startswith("builtin:") or Path(source).is_file()):
-        raise UserError(f"this model's recorded corpus {source!r} is not a regular file "
+    source = source_of(ckpt.corpus)
+    if source is None:
+        raise UserError(f"this model's recorded corpus {recorded!r} is not a regular file "
                         "here; give the corpus to train on")
     return source
 
@@ -160,11 +172,10 @@ def _train(args: argparse.Namespace, store: ModelStore, world: World,
         for notice in corpus.notices:
             print(f"charrnn-tui: {notice}", file=sys.stderr)
         spec, config = _fresh_setup(args, corpus)
-        stem = Path(corpus.name.removeprefix("builtin:")).stem
+        stem = Path(bare_name(corpus.name)).stem
         name = args.name or _unique_name(
             store, derived_name(stem, f"{spec.cell}-{spec.layers}x{spec.hidden}"))
-        source = args.corpus if args.corpus.startswith("builtin:") else str(
-            Path(args.corpus).expanduser().resolve())
+        source = canonical(args.corpus)
         trainer = Trainer(build_model(spec, config.seed), corpus.data, config,
                           corpus_info=corpus.info(source))
         if world.is_main:  # only rank 0 writes the model; only once training can start
@@ -417,7 +428,7 @@ def _export_view(sampler: Sampler, text: str, view: dict, args: argparse.Namespa
 
 
 def _write_view(sampler: Sampler, text: str, view: dict, args: argparse.Namespace) -> None:
-    from engine.insight import to_html, trace
+    from charrnn_tui.engine.generation.insight import to_html, trace
 
     tr = trace(sampler.model, sampler.vocab, text)
     title = f"charrnn-tui · {args.model}"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from engine.corpus import Corpus
-from engine.events import Event, Finished
-from engine.trainer import Checkpoint
+from charrnn_tui.engine.checkpoint import Checkpoint
+from charrnn_tui.engine.data.corpus import Corpus
+from charrnn_tui.engine.training.events import Event, Finished
 
 
 class CorpusLoaded(Message):
@@ -51,6 +51,15 @@ class TrainingEnded(Message):
         self.finished = finished
         self.ckpt = ckpt
         self.model = model
+        self.error = error
+
+
+class ModelLoadFailed(Message):
+    """A saved model could not be loaded (posted from the loading thread)."""
+
+    def __init__(self, name: str, error: str) -> None:
+        super().__init__()
+        self.name = name
         self.error = error
 
 

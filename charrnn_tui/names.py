@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from engine.store import ModelStore
+from charrnn_tui.engine.data.sources import bare_name
+from charrnn_tui.engine.storage.store import ModelStore
 
 
 def default_name(corpus_name: str, cell: str, layers: int, hidden: int) -> str:
     """'input.txt' + lstm 2×256 → 'input-lstm-2x256' (the CLI's pattern)."""
-    stem = Path(corpus_name.removeprefix("builtin:")).stem
+    stem = Path(bare_name(corpus_name)).stem
     stem = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-._") or "model"
     return f"{stem}-{cell}-{layers}x{hidden}"[:64]
 

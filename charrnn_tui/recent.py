@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from engine.paths import data_home
+from charrnn_tui.engine.paths import data_home
 
 LIMIT = 10
 

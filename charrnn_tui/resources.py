@@ -5,8 +5,8 @@ from __future__ import annotations
 from importlib.resources import files
 from pathlib import Path
 
-from engine.paths import models_dir
-from engine.store import ModelStore
+from charrnn_tui.engine.paths import models_dir
+from charrnn_tui.engine.storage.store import ModelStore
 
 
 def shipped_models() -> list[Path]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from textual.widget import Widget
 from textual.widgets import Input, Select, Switch
 from textual.widgets.select import InvalidSelectValueError
 
+from charrnn_tui.engine.storage.modelfile import write_atomic
 from charrnn_tui.widgets.temperature import TemperatureControl
 
 ENV_CONFIG = "CHARRNN_TUI_CONFIG"
@@ -82,20 +82,9 @@ def load_session(path: Path | None = None) -> tuple[Session | None, str | None]:
 
 
 def save_session(session: Session, path: Path | None = None) -> None:
-    """Write atomically: a temp file in the same folder, fsynced, renamed over the old one."""
-    path = path or session_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write atomically, as model files are: a crash leaves the old session or the new one."""
     payload = json.dumps({"version": VERSION, **asdict(session)}, ensure_ascii=False, indent=1)
-    fd, tmp = tempfile.mkstemp(prefix=".session-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path or session_path(), payload.encode("utf-8"))
 
 
 def read_controls(container: Widget, skip: tuple[str, ...] = ()) -> dict[str, str]:

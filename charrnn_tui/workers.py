@@ -3,7 +3,7 @@
 Training and sampling run on their own threads. They never touch a widget: the
 trainer's events are batched and posted as messages (`post_message` is thread-safe
 and, unlike `call_from_thread`, never blocks), and sampled characters go into a
-small lock-protected buffer that the UI drains on a timer.
+small lock-protected buffer that the UI drains on a timer (`streaming.py`).
 """
 
 from __future__ import annotations
@@ -12,24 +12,23 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from engine.corpus import Corpus, load_corpus
-from engine.download import ensure_tinyshakespeare
-from engine.events import Event, Progress
-from engine.models import ModelSpec, build_model
-from engine.resume import resume_trainer
-from engine.sampler import Sampler
-from engine.store import ModelStore, restore_model
-from engine.threads import training_tuner, use_threads
-from engine.trainer import Checkpoint, Finished, Saver, TrainConfig, Trainer
+from charrnn_tui.engine.checkpoint import Checkpoint
+from charrnn_tui.engine.data.corpus import Corpus
+from charrnn_tui.engine.generation.sampler import Sampler
+from charrnn_tui.engine.models import ModelSpec, build_model, restore_model
+from charrnn_tui.engine.storage.store import ModelStore
+from charrnn_tui.engine.threads import training_tuner, use_threads
+from charrnn_tui.engine.training.config import TrainConfig
+from charrnn_tui.engine.training.events import Event, Finished, Progress
+from charrnn_tui.engine.training.resume import resume_trainer
+from charrnn_tui.engine.training.trainer import Saver, Trainer
 
 if TYPE_CHECKING:
     from textual.worker import Worker
 
-BUILTIN_PREFIX = "builtin:"
-
+    from charrnn_tui.streaming import HandOff
 
 async def join_worker(worker: Worker | None, timeout: float = 2.0) -> None:
     """Wait for a thread worker to finish, up to `timeout`, without blocking the UI loop."""
@@ -38,13 +37,6 @@ async def join_worker(worker: Worker | None, timeout: float = 2.0) -> None:
         await asyncio.sleep(0.01)
 
 
-def load_corpus_source(spec: str, home: str | None, encoding: str | None = None,
-                       progress: Callable[[int, int | None], None] | None = None) -> Corpus:
-    """A corpus from a path or `builtin:NAME`; downloads go to `home`, with progress."""
-    if spec == f"{BUILTIN_PREFIX}tinyshakespeare":
-        ensure_tinyshakespeare(home, progress=progress)  # first, to show its progress
-    path = spec if spec.startswith(BUILTIN_PREFIX) else Path(spec).expanduser()
-    return load_corpus(path, encoding=encoding, home=home)
 
 
 def make_trainer(corpus: Corpus, source: str | None, arch: dict, config: TrainConfig,
@@ -127,43 +119,7 @@ def load_model(store: ModelStore, name: str) -> tuple[Checkpoint, object]:
     return ckpt, restore_model(ckpt)
 
 
-class CharBuffer:
-    """Characters handed from the sampling thread to the UI, at most `capacity` ahead.
-
-    The bound keeps generation just ahead of what is on screen, so a temperature
-    change shows within a few characters and Stop leaves little unshown text.
-    """
-
-    def __init__(self, capacity: int = 16):
-        self._cond = threading.Condition()
-        self._chars: list[str] = []
-        self.capacity = capacity
-
-    def put(self, char: str, stop: threading.Event) -> None:
-        """Append one character, waiting while full unless `stop` is set.
-
-        The character is kept even when stopping: the sampler's state already includes
-        it, and Continue must go on from exactly the text on screen.
-        """
-        with self._cond:
-            while len(self._chars) >= self.capacity and not stop.is_set():
-                self._cond.wait(0.05)
-            self._chars.append(char)
-
-    def take(self, limit: int | None = None) -> str:
-        with self._cond:
-            n = len(self._chars) if limit is None else min(limit, len(self._chars))
-            out = "".join(self._chars[:n])
-            del self._chars[:n]
-            self._cond.notify_all()
-        return out
-
-    def __len__(self) -> int:
-        with self._cond:
-            return len(self._chars)
-
-
-def stream_chars(sampler: Sampler, seed: str | None, length: int, buffer: CharBuffer,
+def stream_chars(sampler: Sampler, seed: str | None, length: int, buffer: HandOff[str],
                  stop: threading.Event, on_primed: Callable[[list[str]], None]) -> int:
     """Prime with `seed` (None: continue from the current state), then generate into `buffer`.
 

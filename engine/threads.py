@@ -25,6 +25,8 @@ import time
 from collections.abc import Callable
 from typing import Literal
 
+from charrnn_tui.engine.errors import ConfigError
+
 ENV_THREADS = "CHARRNN_TUI_THREADS"
 Role = Literal["train", "generate", "eval"]
 
@@ -80,12 +82,12 @@ def requested_threads(requested: int | None = None) -> int | None:
     None lets the policy choose."""
     if requested is not None:
         if requested < 1:
-            raise ValueError(f"threads must be at least 1, not {requested}")
+            raise ConfigError(f"threads must be at least 1, not {requested}")
         return requested
     raw = os.environ.get(ENV_THREADS, "").strip()
     if raw:
         if not raw.isdigit() or int(raw) < 1:
-            raise ValueError(f"${ENV_THREADS} must be a whole number ≥ 1, not {raw!r}")
+            raise ConfigError(f"${ENV_THREADS} must be a whole number ≥ 1, not {raw!r}")
         return int(raw)
     omp = os.environ.get("OMP_NUM_THREADS", "").strip()
     return int(omp) if omp.isdigit() and int(omp) > 0 else None  # torch reads other forms

@@ -7,9 +7,9 @@ import inspect
 
 import pytest
 
+from charrnn_tui.engine.data.download import ENV_TINYSHAKESPEARE_URL
+from charrnn_tui.engine.paths import ENV_HOME
 from charrnn_tui.session import ENV_CONFIG
-from engine.download import ENV_TINYSHAKESPEARE_URL
-from engine.paths import ENV_HOME
 
 
 @pytest.hookimpl(tryfirst=True)

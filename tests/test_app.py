@@ -9,28 +9,31 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from pathlib import Path
 
 import pytest
 from helpers import kit
+from helpers.pilot import wait_for
 from textual import events
 from textual.widgets import Input, Select, Static, Switch, TabbedContent
 
 from charrnn_tui import resources
 from charrnn_tui.app import FIRST_RUN_HINT, CharRNNApp
+from charrnn_tui.engine.generation.sampler import Sampler
+from charrnn_tui.engine.storage.store import ModelStore
+from charrnn_tui.engine.training.trainer import Trainer
 from charrnn_tui.screens.dialogs import ConfirmScreen, PromptScreen
 from charrnn_tui.screens.file_picker import FilePickerScreen
 from charrnn_tui.screens.help import HelpScreen
-from charrnn_tui.widgets import train_form
+from charrnn_tui.widgets import train_form, train_pane
 from charrnn_tui.widgets.corpus_pane import CorpusPane
 from charrnn_tui.widgets.loss_chart import LossChart
 from charrnn_tui.widgets.models_pane import ModelsPane
 from charrnn_tui.widgets.playground_pane import PlaygroundPane
 from charrnn_tui.widgets.temperature import TemperatureControl
 from charrnn_tui.widgets.train_pane import TrainPane
-from engine.store import ModelStore
-from engine.trainer import Trainer
 
 SIZE = (100, 32)
 TEXT = kit.TEXT * 3  # ~3.5k characters
@@ -66,14 +69,6 @@ def shipped(monkeypatch, tmp_path) -> str:
     return "bard"
 
 
-async def wait_for(pilot, condition, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for the app")
-        await pilot.pause(0.05)
-
-
 def text_of(app, selector: str) -> str:
     return str(app.query_one(selector, Static).render())
 
@@ -94,6 +89,28 @@ def tiny_training(app, stop_unit: str = "", stop_value: str = "", **over: str) -
         app.query_one(f"#{fid}", Input).value = value
     app.query_one("#stop_unit", Select).value = stop_unit
     app.query_one("#stop_value", Input).value = stop_value
+
+
+async def open_in_playground(pilot) -> PlaygroundPane:
+    """Play the selected saved model (Models tab, Enter); the Playground once it is ready."""
+    await pilot.press("f5")
+    await pilot.press("enter")
+    play = pilot.app.query_one(PlaygroundPane)
+    await wait_for(pilot, lambda: play.sampler is not None)
+    return play
+
+
+async def start_training(pilot, corpus: Path, name: str | None = None, stop_unit: str = "",
+                         stop_value: str = "", **over: str) -> TrainPane:
+    """Load `corpus`, set up tiny_training (under `name`), press Start; the Train pane."""
+    app = pilot.app
+    await load_corpus(pilot, corpus)
+    await pilot.press("f3")
+    tiny_training(app, stop_unit, stop_value, **over)
+    if name is not None:
+        app.query_one("#name", Input).value = name
+    await pilot.press("f6")
+    return app.query_one(TrainPane)
 
 
 # --- frame ---------------------------------------------------------------------------------
@@ -231,13 +248,8 @@ async def test_tinyshakespeare_offline_says_why():
 async def test_train_shows_loss_then_pause_resume_stop_saves(corpus_file, data_home):
     app = CharRNNApp()
     async with app.run_test(size=SIZE) as pilot:
-        await load_corpus(pilot, corpus_file)
-        await pilot.press("f3")
-        tiny_training(app)
-        app.query_one("#name", Input).value = "tiny"
-        pane = app.query_one(TrainPane)
+        pane = await start_training(pilot, corpus_file, "tiny")
         chart = app.query_one(LossChart)
-        await pilot.press("f6")
         await wait_for(pilot, lambda: len(chart.train) >= 3 and chart.val)
         assert "chars/s" in text_of(app, "#train-stats")
         assert "chunk" in str(app.query_one("#chunk-label").render())
@@ -267,11 +279,7 @@ async def test_name_clash_asks_before_replacing(corpus_file, data_home):
     saved_model(data_home, "taken")
     app = CharRNNApp()
     async with app.run_test(size=SIZE) as pilot:
-        await load_corpus(pilot, corpus_file)
-        await pilot.press("f3")
-        tiny_training(app, "max_steps", "5")
-        app.query_one("#name", Input).value = "taken"
-        await pilot.press("f6")
+        await start_training(pilot, corpus_file, "taken", "max_steps", "5")
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("escape")
         assert not app.query_one(TrainPane).running
@@ -303,10 +311,8 @@ async def test_settings_are_checked_field_by_field(corpus_file):
 async def test_a_corpus_too_small_for_the_batch_is_reported(tmp_path):
     app = CharRNNApp()
     async with app.run_test(size=SIZE) as pilot:
-        await load_corpus(pilot, kit.write_text(tmp_path / "short.txt", "abcabc" * 10))
-        await pilot.press("f3")
-        tiny_training(app, "max_steps", "5", batch="64")
-        await pilot.press("f6")
+        await start_training(pilot, kit.write_text(tmp_path / "short.txt", "abcabc" * 10),
+                             None, "max_steps", "5", batch="64")
         await wait_for(pilot, lambda: not app.query_one(TrainPane).running)
         assert "needs at least" in text_of(app, "#train-stats")
 
@@ -325,11 +331,7 @@ async def test_gpu_switch_moves_a_running_training(monkeypatch, corpus_file):
     monkeypatch.setattr(Trainer, "request_device", lambda self, device: requests.append(device))
     app = CharRNNApp()
     async with app.run_test(size=SIZE) as pilot:
-        await load_corpus(pilot, corpus_file)
-        await pilot.press("f3")
-        tiny_training(app)
-        await pilot.press("f6")
-        pane = app.query_one(TrainPane)
+        pane = await start_training(pilot, corpus_file)
         await wait_for(pilot, lambda: pane.trainer is not None)
         switch = app.query_one("#gpu", Switch)
         assert not switch.disabled and app.query_one("#batch").disabled
@@ -344,17 +346,64 @@ async def test_gpu_switch_moves_a_running_training(monkeypatch, corpus_file):
 async def test_quit_while_training_stops_and_saves(corpus_file, data_home):
     app = CharRNNApp()
     async with app.run_test(size=SIZE) as pilot:
-        await load_corpus(pilot, corpus_file)
-        await pilot.press("f3")
-        tiny_training(app)
-        app.query_one("#name", Input).value = "quitter"
-        await pilot.press("f6")
-        pane = app.query_one(TrainPane)
+        pane = await start_training(pilot, corpus_file, "quitter")
         await wait_for(pilot, lambda: pane.trainer is not None and pane.trainer.state.step > 3)
         started = time.monotonic()
         await app.action_quit()
         assert time.monotonic() - started < 2.5
     assert (data_home / "models" / "quitter" / "last.safetensors").exists()
+
+
+async def test_the_training_thread_never_reads_the_panes_corpus(corpus_file, data_home,
+                                                                monkeypatch):
+    """The UI may load another corpus at any moment: the thread gets what Start saw, as
+    arguments, and never reads the pane's `corpus` or `source` itself."""
+    off_thread: list[str] = []
+
+    def watched(field: str) -> property:
+        def get(self):
+            if threading.current_thread() is not threading.main_thread():
+                off_thread.append(field)
+            return self.__dict__.get(f"_watched_{field}")
+
+        def put(self, value) -> None:
+            self.__dict__[f"_watched_{field}"] = value
+
+        return property(get, put)
+
+    monkeypatch.setattr(TrainPane, "corpus", watched("corpus"), raising=False)
+    monkeypatch.setattr(TrainPane, "source", watched("source"), raising=False)
+    app = CharRNNApp()
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await start_training(pilot, corpus_file, "args-only")  # trains until stopped
+        await wait_for(pilot, lambda: pane.trainer is not None)  # built from what it got
+        pane.stop_for_exit()
+        await wait_for(pilot, lambda: not pane.running)
+    assert off_thread == []
+
+
+async def test_a_quit_while_the_trainer_is_built_skips_the_closing_evaluation(
+        corpus_file, data_home, monkeypatch):
+    """A quit that comes before the thread has a trainer reaches it whole: stop, and no
+    pass over the validation split (the stop and its final_eval are one request)."""
+    building, go_on = threading.Event(), threading.Event()
+    make_trainer = train_pane.make_trainer
+
+    def slow_make_trainer(*args, **kwargs):
+        building.set()
+        go_on.wait(10)
+        return make_trainer(*args, **kwargs)
+
+    monkeypatch.setattr(train_pane, "make_trainer", slow_make_trainer)
+    app = CharRNNApp()
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await start_training(pilot, corpus_file, "quick-quit")
+        await wait_for(pilot, building.is_set)
+        assert pane.trainer is None and pane.stop_for_exit()
+        go_on.set()
+        await wait_for(pilot, lambda: not pane.running)
+    state = ModelStore(data_home / "models").load("quick-quit").state
+    assert state.step == 0 and state.last_val is None, "the closing evaluation ran"
 
 
 async def test_resume_refuses_a_corpus_with_new_characters(tmp_path, data_home):
@@ -365,10 +414,8 @@ async def test_resume_refuses_a_corpus_with_new_characters(tmp_path, data_home):
         await pilot.press("r")
         await wait_for(pilot, lambda: app.query_one(TrainPane).resume is not None)
         assert app.query_one(TabbedContent).active == "train"
-        await load_corpus(pilot, kit.write_text(tmp_path / "new.txt", TEXT + "XYZ"))
-        await pilot.press("f3")
-        tiny_training(app, "max_steps", "3")
-        await pilot.press("f6")
+        await start_training(pilot, kit.write_text(tmp_path / "new.txt", TEXT + "XYZ"), None,
+                             "max_steps", "3")
         await wait_for(pilot, lambda: not app.query_one(TrainPane).running)
         error = text_of(app, "#train-stats")
         assert "never saw" in error and "'X'" in error
@@ -380,10 +427,7 @@ async def test_stream_change_temperature_stop_continue_clear_save(data_home, tmp
     saved_model(data_home, "cat", steps=30)
     app = CharRNNApp()
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("f5")
-        await pilot.press("enter")
-        play = app.query_one(PlaygroundPane)
-        await wait_for(pilot, lambda: play.sampler is not None)
+        play = await open_in_playground(pilot)
         assert app.query_one(TabbedContent).active == "playground"
         app.query_one("#speed", Select).value = 40  # slow, to act mid-stream
         app.query_one("#length", Input).value = "400"
@@ -395,7 +439,7 @@ async def test_stream_change_temperature_stop_continue_clear_save(data_home, tmp
         await pilot.press("right_square_bracket", "right_square_bracket")
         assert play.sampler.params.temperature == pytest.approx(0.9)
         assert "0.90" in str(app.query_one(TemperatureControl).render())
-        assert play._producing, "the stream should still be running"
+        assert play.stream.producing, "the stream should still be running"
 
         await pilot.press("f8")
         stopped = play.text
@@ -512,20 +556,52 @@ async def test_quit_returns_without_a_traceback():
     assert app.return_code in (0, None)
 
 
+async def test_no_new_stream_beside_a_thread_that_outlived_stop(data_home, monkeypatch):
+    """A sampling thread deaf to Stop past the 2 s wait must not share the sampler (or its
+    buffer) with a new stream: Enter is refused until that thread has ended."""
+    saved_model(data_home, "cat", steps=5)
+    lock, release = threading.Lock(), threading.Event()
+    inside, most = [0], [0]
+    next_char = Sampler.next_char
+
+    def slow_next_char(self):
+        with lock:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        try:
+            release.wait(10)  # like one model call that takes very long
+            return next_char(self)
+        finally:
+            with lock:
+                inside[0] -= 1
+
+    monkeypatch.setattr(Sampler, "next_char", slow_next_char)
+    app = CharRNNApp()
+    async with app.run_test(size=SIZE) as pilot:
+        play = await open_in_playground(pilot)
+        app.query_one("#seed", Input).focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: inside[0] == 1)
+        app.query_one("#seed", Input).focus()
+        await pilot.press("enter")  # halts, waits 2 s in vain, then must not start another
+        await pilot.pause(2.5)
+        assert most[0] == 1, "two threads sampled at once"
+        release.set()
+        await wait_for(pilot, lambda: not play.stream.busy)
+    assert most[0] == 1
+
+
 async def test_quit_while_generating_returns_within_2s(data_home):
     saved_model(data_home, "cat", steps=5)
     app = CharRNNApp()
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("f5")
-        await pilot.press("enter")
-        play = app.query_one(PlaygroundPane)
-        await wait_for(pilot, lambda: play.sampler is not None)
+        play = await open_in_playground(pilot)
         app.query_one("#speed", Select).value = 0  # as fast as it generates
         app.query_one("#length", Input).value = "1000000"
         app.query_one("#seed", Input).focus()
         await pilot.press("enter")
         await wait_for(pilot, lambda: len(play.text) > 50)
-        worker = play._worker
+        worker = play.stream.worker
         started = time.monotonic()
         await app.action_quit()
         assert time.monotonic() - started < 2.0

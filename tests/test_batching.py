@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from engine.batching import StreamBatcher, as_tensors
-from engine.corpus import CorpusError, min_corpus_chars
+from charrnn_tui.engine.data.batching import StreamBatcher, as_tensors
+from charrnn_tui.engine.data.corpus import CorpusError, min_corpus_chars
 
 
 def _data(n: int) -> np.ndarray:

@@ -16,9 +16,9 @@ from helpers import kit
 from helpers.mutate import set_field
 
 from charrnn_tui.cli import main
-from engine import modelfile
-from engine.store import ModelStore
-from engine.trainer import Trainer
+from charrnn_tui.engine.storage import modelfile
+from charrnn_tui.engine.storage.store import ModelStore
+from charrnn_tui.engine.training.backends import TorchBackend
 
 TINY = ["--batch", "4", "--seq", "8", "--eval-every", "1000"]
 
@@ -93,7 +93,7 @@ def test_a_failed_final_save_exits_non_zero_and_never_says_saved(tmp_path, corpu
 
 def test_a_second_ctrl_c_mid_step_still_saves(tmp_path, corpus, monkeypatch, capsys):
     """The second press raises KeyboardInterrupt wherever training is; the run is saved."""
-    real_chunk = Trainer._train_chunk
+    real_chunk = TorchBackend.step
     calls = []
 
     def second_ctrl_c(self, *args):
@@ -102,7 +102,7 @@ def test_a_second_ctrl_c_mid_step_still_saves(tmp_path, corpus, monkeypatch, cap
             raise KeyboardInterrupt
         return real_chunk(self, *args)
 
-    monkeypatch.setattr(Trainer, "_train_chunk", second_ctrl_c)
+    monkeypatch.setattr(TorchBackend, "step", second_ctrl_c)
     home = tmp_path / "home"
     code = main(["--home", str(home), "train", str(corpus), "--name", "m", "--max-steps", "50",
                  "--json", *TINY])

@@ -14,13 +14,14 @@ import torch
 from helpers import kit
 
 from charrnn_tui.cli import main
-from engine import corpus as corpus_module
-from engine import evaluate
-from engine.corpus import CorpusError, load_corpus
-from engine.evaluate import mean_cross_entropy
-from engine.models import build_model
-from engine.sampler import Sampler
-from engine.store import ModelStore
+from charrnn_tui.engine.data import corpus as corpus_module
+from charrnn_tui.engine.data.corpus import CorpusError
+from charrnn_tui.engine.data.sources import load_corpus
+from charrnn_tui.engine.generation.sampler import Sampler
+from charrnn_tui.engine.models import build_model
+from charrnn_tui.engine.storage.store import ModelStore
+from charrnn_tui.engine.training import evaluate
+from charrnn_tui.engine.training.evaluate import mean_cross_entropy
 
 
 def _blow_up(model, scale: float = 3e37) -> None:
@@ -34,7 +35,7 @@ def _blow_up(model, scale: float = 3e37) -> None:
 def test_non_finite_rollbacks_give_up(tmp_path):
     trainer = kit.trainer("torch-gru", max_steps=1000)
     _blow_up(trainer.model, float("inf"))
-    trainer._last_good = trainer._snapshot()
+    trainer._last_good = trainer.backend.snapshot()
     notices = []
     done = trainer.run(lambda e: notices.append(getattr(e, "message", "")))
     assert done.reason == "diverged" and done.step == 0
@@ -148,7 +149,7 @@ def test_evaluation_and_priming_run_in_bounded_chunks(monkeypatch):
     seed = "".join(vocab[i] for i in data[:2000])
     plain = Sampler(model, vocab)
     plain.prime(seed)
-    monkeypatch.setattr("engine.sampler.MAX_LOGITS", 300 * 7)
+    monkeypatch.setattr("charrnn_tui.engine.generation.sampler.MAX_LOGITS", 300 * 7)
     chunked = Sampler(_Counting(model), vocab)
     chunked.prime(seed)
     assert 0 < chunked.model.most <= 300 * 7

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.builtin import BUILTINS, builtin_text
-from engine.corpus import CorpusError, load_corpus
-from engine.download import ENV_TINYSHAKESPEARE_URL, tinyshakespeare_path
-from engine.paths import ENV_HOME
+from charrnn_tui.engine.data.builtin import BUILTINS, builtin_text
+from charrnn_tui.engine.data.corpus import CorpusError
+from charrnn_tui.engine.data.download import ENV_TINYSHAKESPEARE_URL, tinyshakespeare_path
+from charrnn_tui.engine.data.sources import load_corpus
+from charrnn_tui.engine.paths import ENV_HOME
 
 DATA = Path(__file__).resolve().parents[2] / "shared/data/tinyshakespeare.txt"
 

@@ -10,9 +10,9 @@ from helpers import kit
 from helpers.mutate import split, with_meta
 
 from charrnn_tui.cli import main
-from engine import modelfile
-from engine.checksum import KEY
-from engine.modelfile import ModelFileError
+from charrnn_tui.engine.storage import modelfile
+from charrnn_tui.engine.storage.checksum import KEY
+from charrnn_tui.engine.storage.modelfile import ModelFileError
 
 
 @pytest.fixture

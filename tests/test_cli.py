@@ -15,11 +15,18 @@ import pytest
 from helpers import kit
 from helpers.pickle_bomb import raw_pickle
 
+from charrnn_tui import headless
 from charrnn_tui.cli import main
-from engine import modelfile
-from engine.evaluate import mean_cross_entropy
-from engine.paths import ENV_HOME
-from engine.store import ModelStore, restore_model
+from charrnn_tui.engine.data.corpus import CorpusError
+from charrnn_tui.engine.errors import CharRNNError, ConfigError
+from charrnn_tui.engine.models import restore_model
+from charrnn_tui.engine.paths import ENV_HOME
+from charrnn_tui.engine.storage import modelfile
+from charrnn_tui.engine.storage.modelfile import ModelFileError
+from charrnn_tui.engine.storage.store import ModelStore, StoreError
+from charrnn_tui.engine.training.evaluate import mean_cross_entropy
+from charrnn_tui.engine.training.vocab import VocabError
+from charrnn_tui.headless import UserError
 
 SMALL = ["--cell", "lstm", "--layers", "1", "--hidden", "16", "--batch", "4", "--seq", "8"]
 RESULT_KEYS = {"val_loss", "val_bpc", "chars_per_s", "steps", "seconds", "params", "model"}
@@ -204,6 +211,22 @@ def test_numpy_with_lstm_is_refused(tmp_path):
     code, _, err = _cli(tmp_path, "train", str(corpus), "--impl", "numpy", "--cell", "lstm",
                         "--max-steps", "2")
     assert code == 2 and "only the vanilla 'rnn' cell" in err
+
+
+def test_every_engine_refusal_is_a_charrnn_error():
+    """The CLI prints these in one line; it catches CharRNNError, not every ValueError."""
+    for error in (CorpusError, ConfigError, ModelFileError, StoreError, VocabError, UserError):
+        assert issubclass(error, CharRNNError), error
+
+
+def test_a_bug_is_not_reported_as_a_user_error(tmp_path, monkeypatch):
+    """A plain ValueError from a bug keeps its traceback instead of becoming exit code 2."""
+    def bug(args):
+        raise ValueError("a bug, not a refusal")
+
+    monkeypatch.setattr(headless, "evaluate", bug)
+    with pytest.raises(ValueError, match="a bug"):
+        _cli(tmp_path, "eval", "m", "t.txt")
 
 
 def test_sigint_during_train_saves_and_exits_130(tmp_path):

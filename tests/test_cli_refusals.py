@@ -16,9 +16,13 @@ from helpers import kit
 
 from charrnn_tui import headless
 from charrnn_tui.cli import main
-from engine import modelfile
-from engine.download import TINYSHAKESPEARE_SHA256, file_sha256, tinyshakespeare_path
-from engine.store import ModelStore
+from charrnn_tui.engine.data.download import (
+    TINYSHAKESPEARE_SHA256,
+    file_sha256,
+    tinyshakespeare_path,
+)
+from charrnn_tui.engine.storage import modelfile
+from charrnn_tui.engine.storage.store import ModelStore
 
 SHAKESPEARE = Path("/work/shared/data/tinyshakespeare.txt")
 TINY = ["--batch", "4", "--seq", "8", "--max-steps", "2", "--layers", "1", "--hidden", "8"]

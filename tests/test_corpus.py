@@ -7,8 +7,9 @@ import codecs
 import numpy as np
 import pytest
 
-from engine.corpus import MAX_VOCAB, CorpusError, decode_bytes, encode_text, load_corpus
-from engine.paths import ENV_HOME
+from charrnn_tui.engine.data.corpus import MAX_VOCAB, CorpusError, decode_bytes, encode_text
+from charrnn_tui.engine.data.sources import load_corpus
+from charrnn_tui.engine.paths import ENV_HOME
 
 
 @pytest.fixture(autouse=True)

@@ -14,9 +14,10 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from engine.modelfile import load
-from engine.models import ModelSpec, build_model, tensors_of
-from engine.trainer import TrainConfig, Trainer
+from charrnn_tui.engine.models import ModelSpec, build_model, tensors_of
+from charrnn_tui.engine.storage.modelfile import load
+from charrnn_tui.engine.training.config import TrainConfig
+from charrnn_tui.engine.training.trainer import Trainer
 
 TEXT = "the quick brown fox jumps over the lazy dog. " * 60
 VOCAB = sorted(set(TEXT))

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.corpus import CorpusError
-from engine.download import (
+from charrnn_tui.engine.data.corpus import CorpusError
+from charrnn_tui.engine.data.download import (
     ENV_TINYSHAKESPEARE_URL,
     TINYSHAKESPEARE_SHA256,
     download_verified,

@@ -20,9 +20,9 @@ from helpers import kit
 from helpers.mutate import join, set_field, split, with_meta
 
 from charrnn_tui.cli import main
-from engine import modelfile
-from engine.checksum import KEY, tensor_digest
-from engine.modelfile import ModelFileError
+from charrnn_tui.engine.storage import modelfile
+from charrnn_tui.engine.storage.checksum import KEY, tensor_digest
+from charrnn_tui.engine.storage.modelfile import ModelFileError
 
 CASES = 300
 SECONDS_PER_CASE = 20

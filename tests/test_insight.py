@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from engine.insight import Trace, rank_units, regex_mask, to_html, trace
-from engine.models import ModelSpec, build_model
+from charrnn_tui.engine.generation.insight import Trace, rank_units, regex_mask, to_html, trace
+from charrnn_tui.engine.models import ModelSpec, build_model
 
 TEXT = 'he said "stop" and (then) left.\n"go" she said (quietly).\n'
 VOCAB = sorted(set(TEXT))

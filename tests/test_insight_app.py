@@ -1,4 +1,4 @@
-"""The Insight tab driven with Pilot: what it shows is checked against engine.insight.
+"""The Insight tab driven with Pilot: what it shows is checked against the engine's insight module.
 
 Models are tiny and untrained (their colours are as real as a trained model's), saved
 in the test's data home and loaded the way a user would, through the Models pane.
@@ -6,15 +6,20 @@ in the test's data home and loaded the way a user would, through the Models pane
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from helpers import kit
+from helpers.pilot import wait_for
 from textual.widgets import DataTable, Input, Select, Static
 
 from charrnn_tui.app import CharRNNApp
+from charrnn_tui.engine.checkpoint import Checkpoint
+from charrnn_tui.engine.generation.insight import colours, rank_units, regex_mask, trace
+from charrnn_tui.engine.generation.sampler import Sampler, SamplingParams
+from charrnn_tui.engine.models import restore_model
+from charrnn_tui.engine.storage.store import ModelStore
 from charrnn_tui.screens.dialogs import PromptScreen
 from charrnn_tui.screens.help import HelpScreen
 from charrnn_tui.widgets.insight_pane import InsightPane
@@ -23,10 +28,6 @@ from charrnn_tui.widgets.insight_trace import Lens
 from charrnn_tui.widgets.insight_work import CORPUS_SLICE, Tracer
 from charrnn_tui.widgets.models_pane import ModelsPane
 from charrnn_tui.widgets.playground_pane import PlaygroundPane
-from engine.insight import colours, rank_units, regex_mask, trace
-from engine.sampler import Sampler, SamplingParams
-from engine.store import ModelStore, restore_model
-from engine.trainer import Checkpoint
 
 SIZE = (100, 32)
 CORPUS = 'he said "stop" and (then) left.\n"go" she said (quietly).\n' * 20
@@ -48,14 +49,6 @@ def save(home: Path, name: str, kind: str = "torch-lstm", seed: int = 0,
     return store.load(name)
 
 
-async def wait_for(pilot, condition, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for the app")
-        await pilot.pause(0.05)
-
-
 async def open_insight(pilot, name: str) -> InsightPane:
     app = pilot.app
     app.query_one(ModelsPane).open_model(name, "play")
@@ -71,10 +64,10 @@ async def run(pilot, pane: InsightPane, key: str, seed: str, **boxes: str) -> No
     for box, value in boxes.items():
         pane.query_one(f"#ins-{box}", Input).value = value
     pane.query_one("#ins-seed", Input).focus()
-    stream = pane._stream_id
+    stream = pane.stream.stream_id
     await pilot.press(key)
-    await wait_for(pilot, lambda: pane._stream_id > stream and not pane._producing
-                   and not any(len(b) for b in pane._buffers))
+    await wait_for(pilot, lambda: pane.stream.stream_id > stream and not pane.stream.producing
+                   and not any(len(b) for b in pane.stream.buffers))
 
 
 def shown(view: InsightText) -> tuple[str, list[str]]:

@@ -10,10 +10,10 @@ from helpers import kit
 from helpers.mutate import join, set_field, split, with_meta
 
 from charrnn_tui.cli import main
-from engine import modelfile
-from engine.metaschema import json_depth, parse_json
-from engine.modelfile import ModelFileError
-from engine.store import ModelStore
+from charrnn_tui.engine.storage import modelfile
+from charrnn_tui.engine.storage.metaschema import json_depth, parse_json
+from charrnn_tui.engine.storage.modelfile import ModelFileError
+from charrnn_tui.engine.storage.store import ModelStore
 
 DEEP = "[" * 100_000 + "]" * 100_000
 

@@ -21,15 +21,15 @@ import torch
 from helpers import kit
 from helpers.pickle_bomb import raw_pickle, torch_zip
 
-from engine import modelfile
-from engine.checksum import KEY as CHECKSUM_KEY
-from engine.checksum import tensor_digest
-from engine.events import Progress
-from engine.modelfile import FORMAT_VERSION, ModelFileError
-from engine.models import build_model
-from engine.paths import ENV_HOME
-from engine.store import ModelStore, restore_model
-from engine.trainer import Trainer
+from charrnn_tui.engine.models import build_model, restore_model
+from charrnn_tui.engine.paths import ENV_HOME
+from charrnn_tui.engine.storage import modelfile
+from charrnn_tui.engine.storage.checksum import KEY as CHECKSUM_KEY
+from charrnn_tui.engine.storage.checksum import tensor_digest
+from charrnn_tui.engine.storage.modelfile import FORMAT_VERSION, ModelFileError
+from charrnn_tui.engine.storage.store import ModelStore
+from charrnn_tui.engine.training.events import Progress
+from charrnn_tui.engine.training.trainer import Trainer
 
 HELPERS = Path(__file__).parent / "helpers"
 

@@ -7,8 +7,8 @@ import pytest
 import torch
 from helpers import kit
 
-from engine.corpus import encode_text
-from engine.models import (
+from charrnn_tui.engine.data.corpus import encode_text
+from charrnn_tui.engine.models import (
     LibraryRNN,
     ModelSpec,
     NumpyRNN,
@@ -17,12 +17,12 @@ from engine.models import (
     count_parameters,
     expected_shapes,
     load_tensors,
+    restore_model,
     step_logits,
     tensors_of,
 )
-from engine.store import restore_model
-from engine.trainer import Trainer
-from engine.vocab import VocabError, extend, fit_corpus, new_characters, remap
+from charrnn_tui.engine.training.trainer import Trainer
+from charrnn_tui.engine.training.vocab import VocabError, extend, fit_corpus, new_characters, remap
 
 VOCAB = list("abcdefg")
 
@@ -190,7 +190,7 @@ def test_spec_validation(over, match):
         ModelSpec(**fields).validate()
 
 
-# --- vocabulary fitting (engine/vocab.py) --------------------------------------------------
+# --- vocabulary fitting (engine/training/vocab.py) -----------------------------------------
 
 def _ckpt(kind: str, vocab=VOCAB):
     return kit.checkpoint(kind, list(vocab), seed=1)

@@ -9,12 +9,14 @@ from pathlib import Path
 import pytest
 
 from charrnn_tui.cli import main
-from engine import modelfile
-from engine.corpus import CorpusError, load_corpus
-from engine.events import Notice
-from engine.models import ModelSpec, build_model
-from engine.store import ModelStore
-from engine.trainer import TrainConfig, Trainer
+from charrnn_tui.engine.data.corpus import CorpusError
+from charrnn_tui.engine.data.sources import load_corpus
+from charrnn_tui.engine.models import ModelSpec, build_model
+from charrnn_tui.engine.storage import modelfile
+from charrnn_tui.engine.storage.store import ModelStore
+from charrnn_tui.engine.training.config import TrainConfig
+from charrnn_tui.engine.training.events import Notice
+from charrnn_tui.engine.training.trainer import Trainer
 
 TEXT = "to be or not to be, that is the question. " * 40
 

@@ -7,14 +7,14 @@ import pytest
 import torch
 from helpers import kit
 
-from engine.models import build_model
-from engine.sampler import (
+from charrnn_tui.engine.generation.sampler import (
     MIN_TEMPERATURE,
     Sampler,
     SamplingParams,
     next_distribution,
     unknown_chars,
 )
+from charrnn_tui.engine.models import build_model
 
 VOCAB = kit.ALPHABET
 
@@ -173,8 +173,8 @@ def test_feed_advances_like_priming():
 
 
 def test_stop_strings_bans_bias_and_repetition_penalty():
-    from engine.models import build_model
-    from engine.sampler import Sampler
+    from charrnn_tui.engine.generation.sampler import Sampler
+    from charrnn_tui.engine.models import build_model
 
     model = build_model(kit.spec("torch"), seed=1)
     s = Sampler(model, kit.ALPHABET, rng_seed=0)
@@ -197,7 +197,7 @@ def test_stop_strings_bans_bias_and_repetition_penalty():
     ("bias", {"a": float("inf")}, "logit bias"), ("repetition_window", 0, "window"),
 ])
 def test_out_of_range_sampling_values_are_refused(field, value, needle):
-    from engine.sampler import SamplingParams
+    from charrnn_tui.engine.generation.sampler import SamplingParams
 
     with pytest.raises(ValueError, match=needle):
         SamplingParams(**{field: value}).validate()

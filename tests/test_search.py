@@ -7,9 +7,9 @@ import pytest
 import torch
 from helpers import kit
 
-from engine.models import build_model
-from engine.sampler import Sampler
-from engine.search import beam_search, rank, sample_n
+from charrnn_tui.engine.generation.sampler import Sampler
+from charrnn_tui.engine.generation.search import beam_search, rank, sample_n
+from charrnn_tui.engine.models import build_model
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +71,7 @@ def test_sample_command_writes_n_samples_or_a_beam_as_json(tmp_path, capsys):
     import json
 
     from charrnn_tui.cli import main
-    from engine import modelfile
+    from charrnn_tui.engine.storage import modelfile
 
     path = tmp_path / "m.safetensors"
     modelfile.save(path, kit.checkpoint("torch-lstm", seed=4))
@@ -109,7 +109,7 @@ def test_controls_hold_in_n_streams_as_in_one(model):
 
 def test_sample_command_controls_and_refusals(tmp_path, capsys):
     from charrnn_tui.cli import main
-    from engine import modelfile
+    from charrnn_tui.engine.storage import modelfile
 
     path = tmp_path / "m.safetensors"
     modelfile.save(path, kit.checkpoint("torch-lstm", seed=4))

@@ -7,9 +7,9 @@ import pytest
 import torch
 from helpers import kit
 
-from engine.models import ModelSpec, NumpyRNN, build_model
-from engine.sampler import Sampler
-from engine.stepper import Stepper
+from charrnn_tui.engine.generation.sampler import Sampler
+from charrnn_tui.engine.models import ModelSpec, NumpyRNN, build_model
+from charrnn_tui.engine.models.stepper import Stepper
 
 KINDS = {
     **{f"torch-{c}": dict(impl="torch", cell=c, layers=2, hidden=16, embed=8)

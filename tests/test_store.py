@@ -11,10 +11,10 @@ import pytest
 import safetensors.torch
 from helpers import kit
 
-from engine import modelfile
-from engine.modelfile import ModelFileError
-from engine.paths import ENV_HOME, models_dir
-from engine.store import ModelStore, StoreError, check_name
+from charrnn_tui.engine.paths import ENV_HOME, models_dir
+from charrnn_tui.engine.storage import modelfile
+from charrnn_tui.engine.storage.modelfile import ModelFileError
+from charrnn_tui.engine.storage.store import ModelStore, StoreError, check_name
 
 HELPERS = Path(__file__).parent / "helpers"
 

@@ -15,11 +15,10 @@ import pytest
 import torch
 from helpers import kit
 
-from charrnn_tui.workers import run_training, stream_chars
-from engine.models import build_model
-from engine.paths import ENV_HOME
-from engine.sampler import Sampler
-from engine.threads import (
+from charrnn_tui.engine.generation.sampler import Sampler
+from charrnn_tui.engine.models import build_model
+from charrnn_tui.engine.paths import ENV_HOME
+from charrnn_tui.engine.threads import (
     ENV_THREADS,
     IdleMeter,
     ThreadTuner,
@@ -27,6 +26,7 @@ from engine.threads import (
     set_threads,
     training_tuner,
 )
+from charrnn_tui.workers import run_training, stream_chars
 
 
 class Fake:

@@ -11,14 +11,15 @@ import pytest
 import torch
 from helpers import kit
 
-from engine import precision
-from engine.corpus import CorpusError
-from engine.evaluate import mean_cross_entropy
-from engine.events import Evaluated, Finished, Notice, Progress, Sampled
-from engine.models import build_model, step_logits, tensors_of
-from engine.paths import ENV_HOME
-from engine.precision import cpu_has_bf16
-from engine.trainer import LN2, TrainConfig, Trainer
+from charrnn_tui.engine.data.corpus import CorpusError
+from charrnn_tui.engine.models import build_model, step_logits, tensors_of
+from charrnn_tui.engine.paths import ENV_HOME
+from charrnn_tui.engine.training import precision
+from charrnn_tui.engine.training.config import TrainConfig
+from charrnn_tui.engine.training.evaluate import mean_cross_entropy
+from charrnn_tui.engine.training.events import Evaluated, Finished, Notice, Progress, Sampled
+from charrnn_tui.engine.training.precision import cpu_has_bf16
+from charrnn_tui.engine.training.trainer import LN2, Trainer
 
 KINDS = ["torch", "scratch", "numpy"]
 
@@ -320,6 +321,24 @@ def test_request_cpu_is_a_quiet_no_op(kind):
     done, events = _run(tr, ask)
     assert done.step == 8 and tr.device.type == "cpu"
     assert [n.message for n in _of(events, Notice)] == []
+
+
+def test_a_device_request_made_during_a_move_is_not_lost(monkeypatch):
+    """The trainer takes a request and clears it in one step: one arriving meanwhile stays."""
+    tr = kit.trainer("torch", max_steps=8)
+    moves = []
+    move = tr.backend.move
+
+    def slow_move(target, hidden, emit):
+        moves.append(target.type)
+        if len(moves) == 1:
+            tr.request_device("cpu")  # the user clicks again while the first move runs
+        return move(target, hidden, emit)
+
+    monkeypatch.setattr(tr.backend, "move", slow_move)
+    tr.request_device("cpu")
+    _run(tr)
+    assert moves == ["cpu", "cpu"]
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA path")

@@ -12,16 +12,15 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Input, Label, OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
 
+from charrnn_tui.engine.data.builtin import BUILTINS
+from charrnn_tui.engine.data.corpus import Corpus, CorpusError
+from charrnn_tui.engine.data.download import tinyshakespeare_path
+from charrnn_tui.engine.data.sources import builtin_source, canonical, is_builtin, load_corpus
 from charrnn_tui.messages import CorpusFailed, CorpusLoaded, DownloadProgress
 from charrnn_tui.recent import recent_sources, remember_source
 from charrnn_tui.screens.file_picker import FilePickerScreen
 from charrnn_tui.widgets.format import show_char
 from charrnn_tui.widgets.path_input import PathInput
-from charrnn_tui.workers import BUILTIN_PREFIX, load_corpus_source
-from engine.builtin import BUILTINS
-from engine.corpus import Corpus, CorpusError
-from engine.download import tinyshakespeare_path
-from engine.trainer import TrainConfig
 
 PREVIEW_CHARS = 2000
 PREVIEW_LINES = 40
@@ -82,7 +81,7 @@ class CorpusPane(Vertical):
             if b.needs_download and tinyshakespeare_path(self.home).exists():
                 note = note.replace("downloaded once (needs network)", "downloaded")
             prompt = Text.assemble((b.title, "bold"), "\n", (note, "dim"))
-            options.append(Option(prompt, id=f"{BUILTIN_PREFIX}{b.name}"))
+            options.append(Option(prompt, id=builtin_source(b.name)))
         recent = recent_sources(self.home)
         if recent:
             options.append(None)
@@ -129,8 +128,7 @@ class CorpusPane(Vertical):
 
     def load(self, source: str) -> None:
         """Load `source` (a path or builtin:NAME) on a thread; the result updates the pane."""
-        if not source.startswith(BUILTIN_PREFIX):
-            source = str(Path(source).expanduser().resolve())
+        source = canonical(source)
         self.query_one("#corpus-error", Static).update("")
         self.query_one("#corpus-details").loading = True
         self._load(source, self.query_one("#encoding", Input).value.strip() or None)
@@ -141,7 +139,7 @@ class CorpusPane(Vertical):
             self.post_message(DownloadProgress(done, total))
 
         try:
-            corpus = load_corpus_source(source, self.home, encoding, progress)
+            corpus = load_corpus(source, encoding=encoding, home=self.home, progress=progress)
         except CorpusError as e:
             self.post_message(CorpusFailed(source, str(e)))
         except Exception as e:  # anything else must not take the app down
@@ -165,7 +163,7 @@ class CorpusPane(Vertical):
         self.query_one("#corpus-details").loading = False
         self.query_one("#download").display = False
         self.corpus, self.source = event.corpus, event.source
-        if not event.source.startswith(BUILTIN_PREFIX):
+        if not is_builtin(event.source):
             remember_source(self.home, event.source)
             self._refresh_options()
         self._show(event.corpus)
@@ -174,7 +172,7 @@ class CorpusPane(Vertical):
         self.query_one("#corpus-title", Static).update(
             Text.assemble(("Loaded: ", "dim"), (corpus.name, "bold"),
                           ("   next: the Train tab (F3)", "dim")))
-        train, val = corpus.split(TrainConfig.train_fraction)
+        train, val = corpus.split()
         total = max(1, len(corpus))
         rows = [
             ("Characters", f"{len(corpus):,}"),

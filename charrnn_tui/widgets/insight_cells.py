@@ -15,7 +15,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Button, DataTable, Input, Select, Static
 
-from engine.insight import UnitScore
+from charrnn_tui.engine.generation.insight import UnitScore
 
 SOURCES = (("this text", "text"), ("corpus slice", "corpus"))
 

@@ -8,9 +8,9 @@ import numpy as np
 from rich.style import Style
 from rich.text import Text
 
+from charrnn_tui.engine.generation.insight import Trace, colours, top_candidates
 from charrnn_tui.widgets.format import show_char
 from charrnn_tui.widgets.insight_trace import Lens, TraceLog
-from engine.insight import Trace, colours, top_candidates
 
 BAR = 8  # cells for a probability of 1
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,11 +20,17 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.validation import Integer, Number
 from textual.widgets import Button, Input, Label, Select, Static
-from textual.worker import Worker
 
 from charrnn_tui.coloured import export_svg
+from charrnn_tui.engine.checkpoint import Checkpoint
+from charrnn_tui.engine.data.corpus import CorpusError
+from charrnn_tui.engine.generation.insight import Trace, to_html
+from charrnn_tui.engine.generation.sampler import SamplingParams, unknown_chars
+from charrnn_tui.engine.paths import data_home
+from charrnn_tui.engine.storage.store import ModelStore, StoreError
 from charrnn_tui.messages import StreamEnded
 from charrnn_tui.screens.dialogs import PromptScreen
+from charrnn_tui.streaming import Stream, StreamRunner
 from charrnn_tui.widgets.format import show_char
 from charrnn_tui.widgets.insight_cells import InsightCells
 from charrnn_tui.widgets.insight_cursor import cursor_info, legend
@@ -33,19 +38,11 @@ from charrnn_tui.widgets.insight_text import InsightText
 from charrnn_tui.widgets.insight_trace import MAX_CHARS, Lens, steps_of, unit_kinds
 from charrnn_tui.widgets.insight_work import (
     CORPUS_SLICE,
-    StepBuffer,
     Tracer,
     find_units,
     run_stream,
     trace_corpus,
 )
-from charrnn_tui.workers import join_worker
-from engine.corpus import CorpusError
-from engine.insight import Trace, to_html
-from engine.paths import data_home
-from engine.sampler import SamplingParams, unknown_chars
-from engine.store import ModelStore, StoreError
-from engine.trainer import Checkpoint
 
 DRAIN_HZ = 25
 PER_TICK = 8  # generated characters shown per tick: 200 a second, fast but watchable
@@ -104,12 +101,8 @@ class InsightPane(Vertical):
         self.params = SamplingParams()
         self.lens = Lens()
         self.rng_seed: int | None = None  # of the last stream, to show and reproduce
-        self._buffers = [StepBuffer(), StepBuffer()]
         self._per_tick: int | None = PER_TICK
-        self._stop = threading.Event()
-        self._stream_id = 0
-        self._worker: Worker | None = None
-        self._producing = False
+        self.stream = StreamRunner(self, "insight")
         self._corpus_trace: tuple[Checkpoint, str, Trace] | None = None
         self.text_view = InsightText(EMPTY, id="ins-text")
         self.other_view = InsightText("", id="ins-other")
@@ -356,6 +349,10 @@ class InsightPane(Vertical):
                         severity="warning")
             return
         await self._halt()
+        if self.stream.busy:
+            self.notify("The last stream is still stopping; try again in a moment.",
+                        severity="warning")
+            return
         text = text[-MAX_CHARS:]  # all the view keeps; the model reads it from a line break
         ckpts = [self.ckpt] + ([self.other[1]] if self.other else [])
         skipped = unknown_chars(text, self.ckpt.spec.vocab)
@@ -367,65 +364,51 @@ class InsightPane(Vertical):
             view.reset(ckpt.spec)
         self.rng_seed = self._rng() if length else None
         self._per_tick = PER_TICK if length else None
-        for buffer in self._buffers:
-            buffer.clear()
-            buffer.capacity = 2 * PER_TICK if length else len(text) + 1
-        self._stop = threading.Event()
-        self._stream_id += 1
-        self._producing = True
+        params, rng_seed = self.params, self.rng_seed
+
+        def trace_stream(stream: Stream) -> int:
+            tracers = [Tracer(ckpt, params, rng_seed) for ckpt in ckpts]
+            return run_stream(tracers, text, length, stream.buffers, stream.stop)
+
+        self.stream.start(trace_stream, buffers=len(ckpts),
+                          capacity=2 * PER_TICK if length else len(text) + 1)
         self._status("generating…" if length else "reading…")
-        self._worker = self._stream(ckpts, text, length, self.rng_seed, self._stop,
-                                    self._stream_id)
         self._drain_timer.resume()
         self._update_controls()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="insight")
-    def _stream(self, ckpts: list[Checkpoint], text: str, length: int, rng_seed: int | None,
-                stop: threading.Event, stream: int) -> None:
-        try:
-            tracers = [Tracer(ckpt, self.params, rng_seed) for ckpt in ckpts]
-            n = run_stream(tracers, text, length, self._buffers[:len(tracers)], stop)
-        except Exception as e:  # reported in the pane; the app stays up
-            self.post_message(StreamEnded(stream, 0, f"{type(e).__name__}: {e}"))
-        else:
-            self.post_message(StreamEnded(stream, n))
-
     async def _halt(self) -> None:
         """Stop the thread, wait for it, and show what it already made."""
-        self._stop.set()
-        await join_worker(self._worker)
-        self._producing = False
+        await self.stream.halt()
         self._per_tick = None
         self._drain()
 
     def stop_for_exit(self) -> None:
-        self._stop.set()
+        self.stream.stop()
 
     def on_unmount(self) -> None:
-        self._stop.set()
+        self.stream.stop()
 
     def on_stream_ended(self, event: StreamEnded) -> None:
         event.stop()
-        if event.stream != self._stream_id:
+        if not self.stream.ended(event):
             return
-        self._producing = False
         if event.error:
             self.notify(event.error, title="Insight failed", severity="error")
 
     def _drain(self) -> None:
-        for view, buffer in zip(self._views(), self._buffers, strict=False):
+        for view, buffer in zip(self._views(), self.stream.buffers, strict=False):
             steps = buffer.take(self._per_tick)
             if steps:
                 view.extend(steps)
-        if not self._producing and not any(len(b) for b in self._buffers):
+        if not self.stream.producing and not self.stream.pending():
             self._drain_timer.pause()
         self._update_controls()
         self._status(self._describe())
 
     def _describe(self) -> str:
         shown = len(self.text_view.record)
-        what = ("generating… " if self._producing and self._per_tick else
-                "reading… " if self._producing else "")
+        what = ("generating… " if self.stream.producing and self._per_tick else
+                "reading… " if self.stream.producing else "")
         seed = f" · rng seed {self.rng_seed}" if self.rng_seed is not None else ""
         return f"{what}{shown:,} characters{seed}" if shown else what
 
@@ -436,7 +419,7 @@ class InsightPane(Vertical):
         ready = self.ckpt is not None
         self.query_one("#ins-generate", Button).disabled = not ready
         self.query_one("#ins-colour", Button).disabled = not ready
-        self.query_one("#ins-stop", Button).disabled = not self._producing
+        self.query_one("#ins-stop", Button).disabled = not self.stream.producing
         self.query_one("#ins-export", Button).disabled = not len(self._active.record)
 
     # --- finding cells ----------------------------------------------------------------------

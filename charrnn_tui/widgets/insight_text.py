@@ -22,10 +22,10 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from charrnn_tui.engine.generation.insight import colours
+from charrnn_tui.engine.models import ModelSpec
 from charrnn_tui.widgets.format import show_char
 from charrnn_tui.widgets.insight_trace import Lens, Step, TraceLog, to_trace
-from engine.insight import colours
-from engine.models import ModelSpec
 
 Span = tuple[int, int]  # [start, end) character indices of one screen line
 

@@ -1,7 +1,7 @@
 """The Insight text as data: one Step per character, and how to colour it (a Lens).
 
 Steps are made on worker threads and handed to the UI, which keeps the last few
-thousand; `to_trace` turns them back into an `engine.insight.Trace`, so colouring,
+thousand; `to_trace` turns them back into an `insight.Trace` of the engine, so colouring,
 ranking and export all go through the engine's own functions.
 """
 
@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from engine.insight import Trace
-from engine.models import ModelSpec
+from charrnn_tui.engine.generation.insight import Trace
+from charrnn_tui.engine.models import ModelSpec
 
 MAX_CHARS = 2000  # characters the view keeps; older ones scroll away
 
@@ -43,7 +43,7 @@ class Lens:
             f"{self.kind} {self.layer}:{self.unit}"
 
     def kwargs(self) -> dict:
-        """Keyword arguments for engine.insight.colours / to_html and coloured.export_svg."""
+        """Keyword arguments for the engine's insight.colours / to_html and coloured.export_svg."""
         return asdict(self)
 
     def fits(self, spec: ModelSpec) -> bool:

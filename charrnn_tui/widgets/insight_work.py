@@ -7,16 +7,28 @@ Playground's model is never shared and the UI thread never runs a model.
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from charrnn_tui.engine.checkpoint import Checkpoint
+from charrnn_tui.engine.data.sources import load_corpus
+from charrnn_tui.engine.generation.insight import (
+    Trace,
+    UnitScore,
+    activations,
+    rank_units,
+    regex_mask,
+    softmax,
+    trace,
+)
+from charrnn_tui.engine.generation.sampler import Sampler, SamplingParams
+from charrnn_tui.engine.models import restore_model
+from charrnn_tui.engine.threads import use_threads
 from charrnn_tui.widgets.insight_trace import Step
-from charrnn_tui.workers import load_corpus_source
-from engine.insight import Trace, UnitScore, activations, rank_units, regex_mask, softmax, trace
-from engine.sampler import Sampler, SamplingParams
-from engine.store import restore_model
-from engine.threads import use_threads
-from engine.trainer import Checkpoint
+
+if TYPE_CHECKING:
+    from charrnn_tui.streaming import HandOff
 
 CORPUS_SLICE = 4000  # characters of the model's corpus to look for cells in (a few seconds)
 TOP_UNITS = 10
@@ -25,7 +37,7 @@ TOP_UNITS = 10
 class Tracer:
     """A model copy read or sampled one character at a time, recording a Step for each.
 
-    It starts after a line break, as `engine.insight.trace` does, so the steps of a
+    It starts after a line break, as the engine's `insight.trace` does, so the steps of a
     text equal that function's trace of it.
     """
 
@@ -58,37 +70,7 @@ class Tracer:
                     activations(self.sampler.model, self.sampler.state))
 
 
-class StepBuffer:
-    """Steps handed from the sampling thread to the UI, at most `capacity` ahead of it."""
-
-    def __init__(self, capacity: int = 16) -> None:
-        self._cond = threading.Condition()
-        self._steps: list[Step] = []
-        self.capacity = capacity
-
-    def put(self, step: Step, stop: threading.Event) -> None:
-        with self._cond:
-            while len(self._steps) >= self.capacity and not stop.is_set():
-                self._cond.wait(0.05)
-            self._steps.append(step)
-
-    def take(self, limit: int | None = None) -> list[Step]:
-        with self._cond:
-            n = len(self._steps) if limit is None else min(limit, len(self._steps))
-            out = self._steps[:n]
-            del self._steps[:n]
-            self._cond.notify_all()
-        return out
-
-    def clear(self) -> None:
-        self.take()
-
-    def __len__(self) -> int:
-        with self._cond:
-            return len(self._steps)
-
-
-def run_stream(tracers: list[Tracer], text: str, length: int, buffers: list[StepBuffer],
+def run_stream(tracers: list[Tracer], text: str, length: int, buffers: list[HandOff[Step]],
                stop: threading.Event) -> int:
     """Read `text` into every tracer, then sample `length` characters from each in lockstep.
 
@@ -114,7 +96,7 @@ def run_stream(tracers: list[Tracer], text: str, length: int, buffers: list[Step
 def trace_corpus(ckpt: Checkpoint, source: str, home: str | None) -> Trace:
     """Trace a held-out slice of the model's corpus (the first CORPUS_SLICE characters
     after the training part, or its end when that part is short)."""
-    corpus = load_corpus_source(source, home)
+    corpus = load_corpus(source, home=home)
     _, held_out = corpus.split()
     ids = held_out[:CORPUS_SLICE] if len(held_out) >= CORPUS_SLICE else corpus.data[-CORPUS_SLICE:]
     return trace(restore_model(ckpt), ckpt.spec.vocab, corpus.decode(ids))

@@ -11,13 +11,13 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Static
 
-from charrnn_tui.messages import ModelReady, ModelRenamed
+from charrnn_tui.engine.checkpoint import Checkpoint
+from charrnn_tui.engine.storage.store import ModelInfo, ModelStore, StoreError, check_name
+from charrnn_tui.messages import ModelLoadFailed, ModelReady, ModelRenamed
 from charrnn_tui.names import free_name
 from charrnn_tui.screens.dialogs import ConfirmScreen, PromptScreen
 from charrnn_tui.widgets.format import count
 from charrnn_tui.workers import load_model
-from engine.store import ModelInfo, ModelStore, StoreError, check_name
-from engine.trainer import Checkpoint
 
 CurrentModel = Callable[[], "tuple[str, Checkpoint] | None"]
 
@@ -213,8 +213,14 @@ class ModelsPane(Vertical):
         try:
             ckpt, model = load_model(self.store, name)
         except Exception as e:  # StoreError, ModelFileError, or worse: say so, stay up
-            self.app.call_from_thread(self._status, f"✗ could not load {name}: {e}")
+            self.post_message(ModelLoadFailed(name, str(e)))
             return
         self.post_message(ModelReady(save_as or name, ckpt, model, purpose,
                                      copy_of=name if save_as else None))
-        self.app.call_from_thread(self._status, "")
+
+    def on_model_load_failed(self, event: ModelLoadFailed) -> None:
+        self._status(f"✗ could not load {event.name}: {event.error}")
+
+    def on_model_ready(self, event: ModelReady) -> None:
+        """Clear the status; the message bubbles on to the app, which uses the model."""
+        self._status("")

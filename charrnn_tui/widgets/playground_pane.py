@@ -3,27 +3,26 @@
 from __future__ import annotations
 
 import math
-import threading
 import time
 from pathlib import Path
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.validation import Integer, Number
 from textual.widgets import Button, Input, Label, Log, Select, Static, Switch
-from textual.worker import Worker
 
+from charrnn_tui.engine.checkpoint import Checkpoint
+from charrnn_tui.engine.generation.sampler import Sampler, SamplingParams
+from charrnn_tui.engine.paths import data_home
 from charrnn_tui.messages import StreamEnded, StreamPrimed
 from charrnn_tui.screens.dialogs import PromptScreen
+from charrnn_tui.streaming import Stream, StreamRunner
 from charrnn_tui.widgets.format import show_char
 from charrnn_tui.widgets.temperature import TemperatureControl
-from charrnn_tui.workers import CharBuffer, join_worker, stream_chars
-from engine.paths import data_home
-from engine.sampler import Sampler, SamplingParams
-from engine.trainer import Checkpoint
+from charrnn_tui.workers import stream_chars
 
 DRAIN_HZ = 25
 MAX_LINES = 2000  # the view keeps this many lines; Save writes the whole text
@@ -54,11 +53,7 @@ class PlaygroundPane(Vertical):
         self.ckpt: Checkpoint | None = None
         self.params = SamplingParams()
         self.sampler: Sampler | None = None
-        self.buffer = CharBuffer()
-        self._stop = threading.Event()
-        self._stream_id = 0
-        self._worker: Worker | None = None
-        self._producing = False
+        self.stream = StreamRunner(self, "sample")
         self._transcript: list[str] = []
         self._column = 0
 
@@ -150,7 +145,8 @@ class PlaygroundPane(Vertical):
 
     @on(Select.Changed, "#speed")
     def _speed_changed(self) -> None:
-        self.buffer.capacity = self._per_tick() or 4096
+        for buffer in self.stream.buffers:
+            buffer.capacity = self._per_tick() or 4096
 
     def _per_tick(self) -> int:
         """Characters shown per timer tick; 0 means as many as are ready."""
@@ -182,6 +178,8 @@ class PlaygroundPane(Vertical):
                         severity="warning")
             return
         await self._halt()
+        if not self._can_start():
+            return
         seed = self.query_one("#seed", Input).value.replace("\\n", "\n")
         if self._transcript and not self._transcript[-1].endswith("\n\n"):
             self._write("\n\n" if not self._transcript[-1].endswith("\n") else "\n")
@@ -191,10 +189,11 @@ class PlaygroundPane(Vertical):
 
     async def action_continue(self) -> None:
         """Go on from where the text ended, with the same sampler state."""
-        if self.sampler is None or self.sampler.logits is None or self._producing:
+        if self.sampler is None or self.sampler.logits is None or self.stream.producing:
             return
         await self._halt()
-        self._start(None)
+        if self._can_start():
+            self._start(None)
 
     async def action_stop(self) -> None:
         await self._halt()
@@ -209,65 +208,62 @@ class PlaygroundPane(Vertical):
     def action_focus_seed(self) -> None:
         self.query_one("#seed", Input).focus()
 
+    def _can_start(self) -> bool:
+        """False, with a notice, while a thread that outlived Stop still uses the sampler."""
+        if self.stream.busy:
+            self.notify("The last stream is still stopping; try again in a moment.",
+                        severity="warning")
+        return not self.stream.busy
+
     def _start(self, seed: str | None) -> None:
-        self._stop = threading.Event()
-        self._stream_id += 1
-        self._producing = True
-        self.buffer.capacity = self._per_tick() or 4096
+        sampler, length = self.sampler, self._length()
+
+        def generate(stream: Stream) -> int:
+            return stream_chars(sampler, seed, length, stream.buffers[0], stream.stop,
+                                lambda skipped: self.post_message(
+                                    StreamPrimed(stream.id, skipped)))
+
+        self.stream.start(generate, capacity=self._per_tick() or 4096)
         self.query_one("#play-status", Static).update("generating…")
-        self._worker = self._stream(self.sampler, seed, self._length(), self._stop,
-                                    self._stream_id)
         self._drain_timer.resume()
         self._update_controls()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="sample")
-    def _stream(self, sampler: Sampler, seed: str | None, length: int,
-                stop: threading.Event, stream: int) -> None:
-        try:
-            n = stream_chars(sampler, seed, length, self.buffer, stop,
-                             lambda skipped: self.post_message(StreamPrimed(stream, skipped)))
-        except Exception as e:  # reported in the pane; the app stays up
-            self.post_message(StreamEnded(stream, 0, f"{type(e).__name__}: {e}"))
-        else:
-            self.post_message(StreamEnded(stream, n))
+    def _take(self, limit: int | None = None) -> str:
+        return "".join(self.stream.buffers[0].take(limit)) if self.stream.buffers else ""
 
     async def _halt(self) -> None:
         """Stop the sampling thread, wait for it, and show what it already generated."""
-        self._stop.set()
-        await join_worker(self._worker)
-        self._producing = False
-        rest = self.buffer.take()
+        await self.stream.halt()
+        rest = self._take()
         if rest:
             self._write(rest)
 
     def stop_for_exit(self) -> bool:
         """Tell the sampling thread to end; True if it was running."""
-        self._stop.set()
-        return self._producing
+        return self.stream.stop()
 
     def on_unmount(self) -> None:
-        self._stop.set()
+        self.stream.stop()
 
     def on_stream_primed(self, event: StreamPrimed) -> None:
-        if event.stream == self._stream_id and event.skipped:
+        if event.stream == self.stream.stream_id and event.skipped:
             shown = " ".join(show_char(c) for c in event.skipped[:10])
             self.notify(f"The model never saw these seed characters; they were skipped: "
                         f"{shown}", severity="warning")
 
     def on_stream_ended(self, event: StreamEnded) -> None:
-        if event.stream != self._stream_id:
+        if not self.stream.ended(event):
             return
-        self._producing = False
         if event.error:
             self.notify(event.error, title="Generation failed", severity="error")
         self.query_one("#play-status", Static).update(
             f"{event.count:,} characters; F6 continues" if not event.error else "failed")
 
     def _drain(self) -> None:
-        text = self.buffer.take(self._per_tick() or None)
+        text = self._take(self._per_tick() or None)
         if text:
             self._write(text)
-        if not self._producing and not len(self.buffer):
+        if not self.stream.producing and not self.stream.pending():
             self._drain_timer.pause()
             self._update_controls()
 
@@ -291,9 +287,9 @@ class PlaygroundPane(Vertical):
     def _update_controls(self) -> None:
         ready = self.sampler is not None
         self.query_one("#generate", Button).disabled = not ready
-        self.query_one("#stop", Button).disabled = not self._producing
+        self.query_one("#stop", Button).disabled = not self.stream.producing
         self.query_one("#continue", Button).disabled = (
-            not ready or self._producing or self.sampler.logits is None)
+            not ready or self.stream.producing or self.sampler.logits is None)
         self.query_one("#clear", Button).disabled = not self._transcript
         self.query_one("#save", Button).disabled = not self._transcript
 

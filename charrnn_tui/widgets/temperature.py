@@ -9,7 +9,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from engine.sampler import MAX_TEMPERATURE, MIN_TEMPERATURE
+from charrnn_tui.engine.generation.sampler import MAX_TEMPERATURE, MIN_TEMPERATURE
 
 STEP = 0.05
 _LABEL = "Temperature "

@@ -9,12 +9,12 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.validation import Function, Integer, Number, Validator
 from textual.widgets import Input, Label, Select, Static, Switch
 
-from engine.models import CELLS, IMPLEMENTATIONS, ModelSpec
-from engine.optim import OPTIMIZERS
-from engine.precision import accelerator_available
-from engine.presets import PRESETS
-from engine.store import NAME_RE
-from engine.trainer import TrainConfig
+from charrnn_tui.engine.models import CELLS, IMPLEMENTATIONS, ModelSpec
+from charrnn_tui.engine.storage.store import NAME_RE
+from charrnn_tui.engine.training.config import TrainConfig
+from charrnn_tui.engine.training.optim import OPTIMIZERS
+from charrnn_tui.engine.training.precision import accelerator_available
+from charrnn_tui.engine.training.presets import PRESETS
 
 DEFAULT_PRESET = "quick"
 STOP_UNITS = (("seconds", "time_budget"), ("epochs", "epochs"), ("steps", "max_steps"),

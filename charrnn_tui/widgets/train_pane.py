@@ -11,6 +11,12 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, ProgressBar, Select, Static, Switch
 
+from charrnn_tui.engine.checkpoint import Checkpoint
+from charrnn_tui.engine.data.corpus import Corpus
+from charrnn_tui.engine.models import ModelSpec, count_parameters
+from charrnn_tui.engine.storage.store import ModelStore
+from charrnn_tui.engine.training.events import Evaluated, Notice, Progress, Sampled
+from charrnn_tui.engine.training.trainer import Trainer
 from charrnn_tui.messages import TrainEvents, TrainingEnded
 from charrnn_tui.names import default_name, free_name
 from charrnn_tui.screens.dialogs import ConfirmScreen
@@ -18,11 +24,6 @@ from charrnn_tui.widgets.format import count, duration, loss_text
 from charrnn_tui.widgets.loss_chart import LossChart
 from charrnn_tui.widgets.train_form import DEFAULT_PRESET, FormError, Settings, TrainForm
 from charrnn_tui.workers import make_trainer, run_training, store_saver
-from engine.corpus import Corpus
-from engine.events import Evaluated, Notice, Progress, Sampled
-from engine.models import ModelSpec, count_parameters
-from engine.store import ModelStore
-from engine.trainer import Checkpoint, Trainer
 
 LN2 = math.log(2)
 _REASONS = {"budget": "time budget reached", "epochs": "epochs done", "steps": "steps done",
@@ -33,7 +34,7 @@ class TrainPane(Vertical):
     """Owns the one training run: a thread worker builds the Trainer, trains, and reports.
 
     `running` is set from Start until TrainingEnded arrives; `trainer` only once the
-    worker has built it, so a Stop that comes earlier is kept in `_stop_requested`.
+    worker has built it, so a Stop that comes earlier is kept in `_stop_request`.
     """
 
     BINDINGS = [
@@ -52,8 +53,7 @@ class TrainPane(Vertical):
         self.running = False
         self.run_name: str | None = None  # the name the running training saves under
         self.trainer: Trainer | None = None
-        self._stop_requested = False
-        self._final_eval = True
+        self._stop_request: bool | None = None  # a Stop before the trainer exists: final_eval
         self.resume: Checkpoint | None = None  # the model Start continues, if any
         self.resume_name: str | None = None  # its own store name (None for a copy)
         self._auto_name = ""
@@ -232,7 +232,7 @@ class TrainPane(Vertical):
 
     def _begin(self, settings: Settings, *, replace: bool) -> None:
         """Build, claim the name and train, all on a thread (see _train)."""
-        self.running, self.trainer, self._stop_requested = True, None, False
+        self.running, self.trainer, self._stop_request = True, None, None
         self.run_name = settings.name
         self.last = self.val = None
         if self.resume is None:
@@ -242,7 +242,8 @@ class TrainPane(Vertical):
         self.query_one("#train-stats", Static).update("preparing…")
         self._set_running(True)
         own = self.resume is not None and settings.name == self.resume_name
-        self._train(settings, self.resume, self.query_one(TrainForm).new_chars, own, replace)
+        self._train(settings, self.corpus, self.source, self.resume,
+                    self.query_one(TrainForm).new_chars, own, replace)
 
     def _set_running(self, running: bool) -> None:
         self.query_one("#start", Button).disabled = running or not self.corpus
@@ -275,8 +276,7 @@ class TrainPane(Vertical):
 
         Quitting skips the closing pass over the validation split so the app exits fast.
         """
-        self._stop_requested = True
-        self._final_eval = final_eval
+        self._stop_request = final_eval  # one assignment: the thread never sees half of it
         if self.trainer is not None:
             self.trainer.stop(final_eval=final_eval)
         return self.running
@@ -285,17 +285,18 @@ class TrainPane(Vertical):
         self.stop_for_exit()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="train")
-    def _train(self, settings: Settings, resume: Checkpoint | None, new_chars: str,
-               own: bool, replace: bool) -> None:
-        """The training thread. The name is claimed only once the trainer could be built,
-        so a replaced model is not deleted by a run that cannot start."""
+    def _train(self, settings: Settings, corpus: Corpus, source: str | None,
+               resume: Checkpoint | None, new_chars: str, own: bool, replace: bool) -> None:
+        """The training thread. It gets everything it needs as arguments, never reading the
+        pane's fields that the UI may change meanwhile. The name is claimed only once the
+        trainer could be built, so a replaced model is not deleted by a run that cannot start."""
         name = settings.name
 
         def post(events: list) -> None:
             self.post_message(TrainEvents(events))
 
         try:
-            trainer, notice = make_trainer(self.corpus, self.source, settings.arch,
+            trainer, notice = make_trainer(corpus, source, settings.arch,
                                            settings.config, resume, new_chars)
             if own:
                 self.store.claim(name)  # held until training ends
@@ -308,8 +309,9 @@ class TrainPane(Vertical):
         if notice:
             post([Notice(notice, "warning")])
         self.trainer = trainer
-        if self._stop_requested:  # Stop came while the trainer was being built
-            trainer.stop(final_eval=self._final_eval)
+        final_eval = self._stop_request
+        if final_eval is not None:  # Stop came while the trainer was being built
+            trainer.stop(final_eval=final_eval)
         try:
             finished, ckpt, model = run_training(trainer, post, store_saver(self.store, name))
         except Exception as e:  # reported in the pane; the app stays up

@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import numpy as np
 import torch
 
-from engine.models.library import LibraryRNN
-from engine.models.numpy_rnn import NumpyRNN
-from engine.models.scratch import ScratchRNN
-from engine.models.spec import CELLS, IMPLEMENTATIONS, ModelSpec
+from charrnn_tui.engine.models.library import LibraryRNN
+from charrnn_tui.engine.models.numpy_rnn import NumpyRNN
+from charrnn_tui.engine.models.scratch import ScratchRNN
+from charrnn_tui.engine.models.spec import CELLS, IMPLEMENTATIONS, ModelSpec
 
 Model = LibraryRNN | ScratchRNN | NumpyRNN
 
 __all__ = [
     "CELLS", "IMPLEMENTATIONS", "LibraryRNN", "Model", "ModelSpec", "NumpyRNN", "ScratchRNN",
-    "build_model", "count_parameters", "expected_shapes", "load_tensors", "map_state",
-    "step_logits", "tensors_of",
+    "Weights", "build_model", "count_parameters", "expected_shapes", "load_tensors",
+    "map_state", "restore_model", "step_logits", "tensors_of",
 ]
+
+
+class Weights(Protocol):
+    """What a model can be rebuilt from; a checkpoint is one."""
+
+    spec: ModelSpec
+    tensors: dict[str, torch.Tensor]
 
 
 def build_model(spec: ModelSpec, seed: int = 0) -> Model:
@@ -44,6 +53,13 @@ def load_tensors(model: Model, tensors: dict[str, torch.Tensor]) -> None:
             model.params[k] = tensors[k].double().numpy().copy()
         return
     model.load_state_dict(tensors, strict=True)
+
+
+def restore_model(weights: Weights) -> Model:
+    """Build the architecture `weights` declares and load its tensors."""
+    model = build_model(weights.spec)
+    load_tensors(model, weights.tensors)
+    return model
 
 
 def expected_shapes(spec: ModelSpec) -> dict[str, tuple[int, ...]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.models.spec import ModelSpec
+from charrnn_tui.engine.models.spec import ModelSpec
 
 PARAM_NAMES = ("Wxh", "Whh", "Why", "bh", "by")
 CLIP = 5.0

@@ -11,7 +11,7 @@ import math
 import torch
 from torch import nn
 
-from engine.models.spec import ModelSpec
+from charrnn_tui.engine.models.spec import ModelSpec
 
 _GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 

@@ -6,9 +6,14 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.corpus import Corpus, encode_text
-from engine.models import ModelSpec, build_model, tensors_of
-from engine.trainer import Checkpoint, TrainConfig, Trainer, TrainState
+# A short, highly repetitive text: a model can learn it in a few hundred steps.
+from charrnn_tui.engine.checkpoint import Checkpoint, TrainState
+from charrnn_tui.engine.data.corpus import Corpus, encode_text
+from charrnn_tui.engine.models import ModelSpec, build_model, tensors_of
+
+# A short, highly repetitive text: a model can learn it in a few hundred steps.
+from charrnn_tui.engine.training.config import TrainConfig
+from charrnn_tui.engine.training.trainer import Trainer
 
 # A short, highly repetitive text: a model can learn it in a few hundred steps.
 TEXT = "the cat sat on the mat. the dog sat on the log. " * 24
@@ -61,7 +66,7 @@ def logits_of(model, ids: list[int]) -> np.ndarray:
     """float64 logits of a single stream, whatever the implementation."""
     import torch
 
-    from engine.models import NumpyRNN
+    from charrnn_tui.engine.models import NumpyRNN
 
     if isinstance(model, NumpyRNN):
         out, _ = model.forward(np.array([ids]), model.init_state(1))

@@ -18,9 +18,9 @@ import torch
 
 torch.set_num_threads(1)
 
-from engine.models import ModelSpec, build_model, tensors_of  # noqa: E402
-from engine.store import ModelStore  # noqa: E402
-from engine.trainer import Checkpoint, TrainState  # noqa: E402
+from charrnn_tui.engine.checkpoint import Checkpoint, TrainState  # noqa: E402
+from charrnn_tui.engine.models import ModelSpec, build_model, tensors_of  # noqa: E402
+from charrnn_tui.engine.storage.store import ModelStore  # noqa: E402
 
 
 def main() -> None:

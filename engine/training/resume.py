@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import copy
 
-from engine.corpus import Corpus
-from engine.store import restore_model
-from engine.trainer import Checkpoint, TrainConfig, Trainer
-from engine.vocab import fit_corpus
+from charrnn_tui.engine.checkpoint import Checkpoint
+from charrnn_tui.engine.data.corpus import Corpus
+from charrnn_tui.engine.models import restore_model
+from charrnn_tui.engine.training.config import TrainConfig
+from charrnn_tui.engine.training.trainer import Trainer
+from charrnn_tui.engine.training.vocab import fit_corpus
 
 
 def resume_trainer(ckpt: Checkpoint, corpus: Corpus, config: TrainConfig, *,
@@ -16,7 +18,7 @@ def resume_trainer(ckpt: Checkpoint, corpus: Corpus, config: TrainConfig, *,
     """A Trainer that picks up where `ckpt` stopped; returns it and a notice, if any.
 
     The optimizer state is restored when the optimizer is unchanged (a different one, or
-    a vocabulary that had to grow, starts it afresh). ValueError says why it cannot start.
+    a vocabulary that had to grow, starts it afresh). A CharRNNError says why it cannot start.
     """
     ckpt, data, notice = fit_corpus(ckpt, corpus, policy, replacement)
     same_optimizer = (config.optimizer or "") == ckpt.optim_meta.get("name")

@@ -11,7 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.corpus import CorpusError
+from charrnn_tui.engine.data.corpus import CorpusError
+from charrnn_tui.engine.data.download import Progress, ensure_tinyshakespeare
 
 PYTHON_SOURCE_CHARS = 2_000_000  # about 2 MB: big enough to learn from, quick to encode
 
@@ -66,28 +67,29 @@ def python_source(limit: int = PYTHON_SOURCE_CHARS) -> str:
     return "\n".join(parts)
 
 
-def tinyshakespeare(home: str | os.PathLike | None = None) -> str:
+def tinyshakespeare(home: str | os.PathLike | None = None,
+                    progress: Progress | None = None) -> str:
     """The downloaded Tiny Shakespeare text, fetching and verifying it on first use."""
-    from engine.download import ensure_tinyshakespeare
-
-    path = ensure_tinyshakespeare(home)
+    path = ensure_tinyshakespeare(home, progress=progress)
     try:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise CorpusError(f"tinyshakespeare: cannot read {path} ({e})") from None
 
 
-_LOADERS: dict[str, Callable[[str | os.PathLike | None], str]] = {
-    "python-docs": lambda home: python_docs(),
-    "python-source": lambda home: python_source(),
+_LOADERS: dict[str, Callable[[str | os.PathLike | None, Progress | None], str]] = {
+    "python-docs": lambda home, progress: python_docs(),
+    "python-source": lambda home, progress: python_source(),
     "tinyshakespeare": tinyshakespeare,
 }
 
 
-def builtin_text(name: str, home: str | os.PathLike | None = None) -> str:
-    """The text of built-in corpus `name`; `home` only matters for downloaded ones."""
+def builtin_text(name: str, home: str | os.PathLike | None = None,
+                 progress: Progress | None = None) -> str:
+    """The text of built-in corpus `name`; `home` and `progress` only matter for downloaded
+    ones (where the file is kept, and how its download goes)."""
     loader = _LOADERS.get(name)
     if loader is None:
         names = ", ".join(b.name for b in BUILTINS)
         raise CorpusError(f"unknown built-in corpus {name!r}; choose one of: {names}")
-    return loader(home)
+    return loader(home, progress)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from engine.corpus import CorpusError, min_corpus_chars
+from charrnn_tui.engine.data.corpus import CorpusError, min_corpus_chars
 
 
 @dataclass(frozen=True)

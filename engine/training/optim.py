@@ -6,7 +6,10 @@ from collections.abc import Iterable
 
 import torch
 
-OPTIMIZERS = ("adam", "adamw", "rmsprop", "adagrad")
+from charrnn_tui.engine.checkpoint import OPTIMIZERS
+from charrnn_tui.engine.errors import ConfigError
+
+__all__ = ["OPTIMIZERS", "default_lr", "default_optimizer", "make_optimizer"]
 _DEFAULT_LR = {"adam": 2e-3, "adamw": 2e-3, "rmsprop": 2e-3, "adagrad": 0.1}
 
 
@@ -29,4 +32,4 @@ def make_optimizer(name: str, params: Iterable[torch.nn.Parameter], lr: float,
         return torch.optim.RMSprop(params, lr=lr, weight_decay=weight_decay)
     if name == "adagrad":
         return torch.optim.Adagrad(params, lr=lr, weight_decay=weight_decay)
-    raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}")
+    raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}")

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from engine.corpus import CorpusError
-from engine.paths import corpora_dir
+from charrnn_tui.engine.data.corpus import CorpusError
+from charrnn_tui.engine.paths import corpora_dir
 
 TINYSHAKESPEARE_URL = (
     "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"

@@ -15,8 +15,9 @@ from typing import Literal
 import numpy as np
 import torch
 
-from engine.sampler import TAIL, Sampler, adjusted, next_distribution
-from engine.stepper import StepState
+from charrnn_tui.engine.errors import ConfigError
+from charrnn_tui.engine.generation.sampler import TAIL, Sampler, adjusted, next_distribution
+from charrnn_tui.engine.models.stepper import StepState
 
 Rank = Literal["total", "mean"]
 
@@ -63,7 +64,7 @@ def sample_n(sampler: Sampler, seed_text: str, n: int, length: int, *,
     biases, repetition penalty and stop strings (each stream ends at its own stop).
     """
     if n < 1 or length < 0:
-        raise ValueError("n must be at least 1 and length at least 0")
+        raise ConfigError("n must be at least 1 and length at least 0")
     rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(rng_seed).spawn(n)]
     params = sampler.params
     sampler.prime(seed_text)
@@ -108,7 +109,7 @@ def beam_search(sampler: Sampler, seed_text: str, width: int, length: int) -> li
     width 1 is greedy (argmax) decoding.
     """
     if width < 1 or length < 0:
-        raise ValueError("beam width must be at least 1 and length at least 0")
+        raise ConfigError("beam width must be at least 1 and length at least 0")
     sampler.prime(seed_text)
     stepper = sampler.stepper
     st = stepper.from_model(sampler.state)

@@ -18,9 +18,12 @@ import safetensors
 import safetensors.torch
 import torch
 
-from engine.checksum import KEY as CHECKSUM_KEY
-from engine.checksum import tensor_digest
-from engine.metaschema import (
+from charrnn_tui.engine.checkpoint import Checkpoint, TrainState
+from charrnn_tui.engine.errors import CharRNNError
+from charrnn_tui.engine.models import ModelSpec, expected_shapes
+from charrnn_tui.engine.storage.checksum import KEY as CHECKSUM_KEY
+from charrnn_tui.engine.storage.checksum import tensor_digest
+from charrnn_tui.engine.storage.metaschema import (
     CONFIG,
     CORPUS,
     SPEC,
@@ -30,8 +33,6 @@ from engine.metaschema import (
     check_optimizer,
     parse_json,
 )
-from engine.models import ModelSpec, expected_shapes
-from engine.trainer import Checkpoint, TrainState
 
 FORMAT = "charrnn-tui"
 FORMAT_VERSION = 1
@@ -45,7 +46,7 @@ NO_CHECKSUM = ("was written before model files carried a checksum; its tensor da
                "verified (saving it again adds one)")
 
 
-class ModelFileError(ValueError):
+class ModelFileError(CharRNNError):
     """A model file that cannot be used; the message names the check that failed."""
 
 

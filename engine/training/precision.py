@@ -8,6 +8,8 @@ from pathlib import Path
 
 import torch
 
+from charrnn_tui.engine.errors import ConfigError
+
 
 @cache
 def cpu_has_bf16() -> bool:
@@ -28,7 +30,7 @@ def resolve_precision(requested: str, device: torch.device | str) -> str:
     """
     kind = torch.device(device).type
     if requested not in ("auto", "bf16", "fp32"):
-        raise ValueError("precision must be auto, bf16 or fp32")
+        raise ConfigError("precision must be auto, bf16 or fp32")
     if requested == "auto":
         if kind == "cuda":
             return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
@@ -59,9 +61,9 @@ def resolve_device(requested: str) -> torch.device:
     if dev.type not in ("cpu", "cuda", "mps"):
         raise ValueError(f"cannot train on {requested!r}: use cpu, cuda, mps or auto")
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("no CUDA device is available")
+        raise ConfigError("no CUDA device is available")
     if dev.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError("no MPS device is available")
+        raise ConfigError("no MPS device is available")
     return dev
 
 

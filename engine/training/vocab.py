@@ -5,14 +5,15 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from engine.corpus import Corpus
-from engine.models import ModelSpec
-from engine.trainer import Checkpoint
+from charrnn_tui.engine.checkpoint import Checkpoint
+from charrnn_tui.engine.data.corpus import Corpus
+from charrnn_tui.engine.errors import CharRNNError, ConfigError
+from charrnn_tui.engine.models import ModelSpec
 
 POLICIES = ("refuse", "map", "extend")
 
 
-class VocabError(ValueError):
+class VocabError(CharRNNError):
     """The corpus has characters the model never saw, and the policy is to refuse."""
 
 
@@ -78,7 +79,7 @@ def fit_corpus(ckpt: Checkpoint, corpus: Corpus, policy: str = "refuse",
                replacement: str | None = None) -> tuple[Checkpoint, np.ndarray, str | None]:
     """Apply a policy for new characters; returns (checkpoint, data, notice or None)."""
     if policy not in POLICIES:
-        raise ValueError(f"policy must be one of {', '.join(POLICIES)}")
+        raise ConfigError(f"policy must be one of {', '.join(POLICIES)}")
     missing = new_characters(corpus, ckpt.spec.vocab)
     if not missing:
         return ckpt, remap(corpus, ckpt.spec.vocab), None

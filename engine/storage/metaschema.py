@@ -15,8 +15,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from engine.models.spec import CELLS, IMPLEMENTATIONS
-from engine.optim import OPTIMIZERS
+from charrnn_tui.engine.checkpoint import OPTIMIZERS
+from charrnn_tui.engine.models.spec import CELLS, IMPLEMENTATIONS
 
 MAX_DEPTH = 8  # the deepest field (optimizer.param_groups[i].betas) needs 4
 MAX_FIELD_CHARS = 8 << 20  # a 65,535-character vocabulary escaped is ~400 kB

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from engine.models import LibraryRNN, Model, NumpyRNN, ScratchRNN
+from charrnn_tui.engine.models import LibraryRNN, Model, NumpyRNN, ScratchRNN
 
 
 @dataclass(frozen=True)

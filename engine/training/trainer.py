@@ -11,104 +11,40 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from engine.batching import StreamBatcher, as_tensors
-from engine.distributed import agree, current_world, share_from_main
-from engine.evaluate import mean_cross_entropy
-from engine.events import Evaluated, Event, Finished, Notice, Progress, Sampled
-from engine.models import Model, ModelSpec, NumpyRNN, map_state
-from engine.optim import OPTIMIZERS, default_lr, default_optimizer, make_optimizer
-from engine.precision import autocast, resolve_device, resolve_precision
-from engine.sampler import Sampler
-from engine.threads import ThreadTuner
+from charrnn_tui.engine.checkpoint import (
+    Checkpoint,
+    TrainState,
+)
+from charrnn_tui.engine.data.batching import StreamBatcher
+from charrnn_tui.engine.data.corpus import split_at
+from charrnn_tui.engine.errors import ConfigError
+from charrnn_tui.engine.generation.sampler import Sampler
+from charrnn_tui.engine.models import Model, ModelSpec, tensors_of
+from charrnn_tui.engine.threads import ThreadTuner
+from charrnn_tui.engine.training.backends import backend_for
+from charrnn_tui.engine.training.config import TrainConfig
+from charrnn_tui.engine.training.distributed import agree, current_world, share_from_main
+from charrnn_tui.engine.training.evaluate import mean_cross_entropy
+from charrnn_tui.engine.training.events import (
+    Evaluated,
+    Event,
+    Finished,
+    Notice,
+    Progress,
+    Sampled,
+)
+from charrnn_tui.engine.training.optim import default_lr, default_optimizer
+from charrnn_tui.engine.training.precision import resolve_device
 
 LN2 = math.log(2)
 BAD_STEPS_BEFORE_ROLLBACK = 3
 MAX_ROLLBACKS = 3  # then training ends ("diverged"): halving the rate again would not help
 HISTORY_LIMIT = 4000  # loss points kept in the model file; older ones are thinned
-
-
-@dataclass
-class TrainConfig:
-    batch: int = 64
-    seq: int = 100
-    lr: float | None = None  # None: the optimizer's default for the implementation
-    optimizer: str | None = None  # None: adam for torch, adagrad for scratch/numpy
-    weight_decay: float = 0.0
-    grad_clip: float = 5.0
-    schedule: str = "constant"  # constant | cosine (decays to min_lr_ratio by the end)
-    min_lr_ratio: float = 0.1
-    epochs: float | None = None
-    time_budget: float | None = None  # seconds
-    max_steps: int | None = None
-    device: str = "cpu"
-    precision: str = "auto"  # auto | bf16 | fp32 (bf16 is autocast; loss and state stay fp32)
-    seed: int = 1337
-    eval_every: float = 30.0  # seconds between validation passes
-    report_every: float = 0.1  # seconds between Progress events
-    sample_every: float = 0.0  # seconds between short samples; 0 turns them off
-    sample_length: int = 200
-    autosave_every: float = 120.0  # seconds; needs a saver
-    train_fraction: float = 0.9
-    eval_batch: int = 32
-    eval_seq: int = 256
-
-    def validate(self, impl: str) -> TrainConfig:
-        if self.batch < 1 or self.seq < 1:
-            raise ValueError("batch and sequence length must be at least 1")
-        if self.lr is not None and not (0 < self.lr < 10):
-            raise ValueError("learning rate must be between 0 and 10")
-        opt = self.optimizer or default_optimizer(impl)
-        if impl == "numpy" and opt != "adagrad":
-            raise ValueError("the numpy implementation trains with adagrad only")
-        if opt not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}")
-        if self.schedule not in ("constant", "cosine"):
-            raise ValueError("schedule must be constant or cosine")
-        if not 0.0 < self.train_fraction < 1.0:
-            raise ValueError("train fraction must be between 0 and 1")
-        return self
-
-
-@dataclass
-class TrainState:
-    """Counters that survive a save and a resume."""
-
-    step: int = 0
-    epoch: int = 0
-    chunk: int = 0  # next chunk of the current epoch
-    chars_seen: int = 0
-    seconds: float = 0.0
-    best_val: float | None = None
-    last_val: float | None = None
-    lr_scale: float = 1.0  # halved by each non-finite rollback
-    history: list[list[float]] = field(default_factory=list)  # [step, train loss]
-    val_history: list[list[float]] = field(default_factory=list)  # [step, val loss]
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> TrainState:
-        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
-
-
-@dataclass
-class Checkpoint:
-    """Everything a model file holds, in memory."""
-
-    spec: ModelSpec
-    tensors: dict[str, torch.Tensor]
-    optim_tensors: dict[str, torch.Tensor]
-    optim_meta: dict
-    state: TrainState
-    config: dict
-    corpus: dict
 
 
 Saver = Callable[[Checkpoint, str], str | None]  # (checkpoint, "last" | "best") -> message
@@ -129,39 +65,25 @@ class Trainer:
         self.config = config.validate(self.spec.impl)
         self.corpus_info = corpus_info or {}
         self.state = state or TrainState()
-        self.is_numpy = isinstance(model, NumpyRNN)
-        cut = int(len(corpus_data) * config.train_fraction)
+        cut = split_at(len(corpus_data), config.train_fraction)
         train, self.val_data = corpus_data[:cut], corpus_data[cut:]
         self.world = current_world()
-        if self.world.active and self.is_numpy:
-            raise ValueError("distributed training needs the torch or scratch implementation")
+        self.optimizer_name = config.optimizer or default_optimizer(self.spec.impl)
+        self.base_lr = config.lr if config.lr is not None else default_lr(self.optimizer_name)
         self.batcher = StreamBatcher(train, config.batch, config.seq, rank=self.world.rank,
                                      world=self.world.size)
         if len(self.val_data) < 2:
-            raise ValueError("the validation split is empty; the corpus is too small")
-        self.device = torch.device("cpu") if self.is_numpy else resolve_device(config.device)
-        self.precision = "fp32" if self.is_numpy else resolve_precision(config.precision,
-                                                                        self.device)
-        self.optimizer_name = config.optimizer or default_optimizer(self.spec.impl)
-        self.base_lr = config.lr if config.lr is not None else default_lr(self.optimizer_name)
-        self.optimizer = None
-        if not self.is_numpy:
-            self.model.to(self.device)
-            self.optimizer = make_optimizer(self.optimizer_name, self.model.parameters(),
-                                            self.base_lr, config.weight_decay)
-        self.net = self.model  # what training calls: the model, or its DDP wrapper
-        if self.world.active:
-            from torch.nn.parallel import DistributedDataParallel
-
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            self.net = DistributedDataParallel(self.model, device_ids=ids)
+            raise ConfigError("the validation split is empty; the corpus is too small")
+        self.backend = backend_for(model, self.config, self.optimizer_name, self.base_lr,
+                                   self.world)
         if optim_tensors:
             self.load_optimizer_state(optim_tensors, optim_meta or {})
         self._pause = threading.Event()
         self._stop = threading.Event()
         self._final_eval = True
+        self._device_lock = threading.Lock()
         self._device_request: str | None = None
-        self._last_good = self._snapshot()
+        self._last_good = self.backend.snapshot()
 
     # --- control from other threads -------------------------------------------------
     def pause(self) -> None:
@@ -183,64 +105,33 @@ class Trainer:
 
     def request_device(self, device: str) -> None:
         """Move training to `device` ('cpu', 'cuda', 'mps') at the next chunk boundary."""
-        self._device_request = device
+        with self._device_lock:
+            self._device_request = device
 
-    # --- optimizer state as flat tensors, for the model file ------------------------
+    def _take_device_request(self) -> str | None:
+        """The pending request, cleared in the same step, so one made meanwhile is kept."""
+        with self._device_lock:
+            request, self._device_request = self._device_request, None
+        return request
+
+    # --- what the backend decides ------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        return self.backend.device
+
+    @property
+    def precision(self) -> str:
+        return self.backend.precision
+
     def optimizer_state(self) -> tuple[dict[str, torch.Tensor], dict]:
-        if self.is_numpy:
-            tensors = {f"memory.{k}": torch.from_numpy(v.astype(np.float32))
-                       for k, v in self.model.memory.items()}
-            return tensors, {"name": "adagrad"}
-        sd = self.optimizer.state_dict()
-        tensors: dict[str, torch.Tensor] = {}
-        scalars: dict[str, float] = {}
-        for pid, st in sd["state"].items():
-            for key, value in st.items():
-                if torch.is_tensor(value):
-                    tensors[f"{pid}.{key}"] = value.detach().to("cpu").contiguous()
-                else:
-                    scalars[f"{pid}.{key}"] = float(value)
-        groups = [{k: (list(v) if isinstance(v, tuple) else v) for k, v in g.items()}
-                  for g in sd["param_groups"]]
-        return tensors, {"name": self.optimizer_name, "param_groups": groups, "scalars": scalars}
+        """Optimizer state as flat tensors plus JSON metadata, for the model file."""
+        return self.backend.optimizer_state()
 
     def load_optimizer_state(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
-        """Restore optimizer state saved by `optimizer_state`; mismatches raise ValueError."""
-        if meta.get("name") != self.optimizer_name:
-            raise ValueError(f"saved optimizer is {meta.get('name')!r}, "
-                             f"training uses {self.optimizer_name!r}")
-        if self.is_numpy:
-            for k, p in self.model.params.items():
-                t = tensors.get(f"memory.{k}")
-                if t is None or tuple(t.shape) != p.shape:
-                    raise ValueError(f"optimizer state for {k} is missing or misshapen")
-                self.model.memory[k] = t.double().numpy().copy()
-            return
-        params = list(self.model.parameters())
-        state: dict[int, dict] = {}
-        for name, t in tensors.items():
-            pid, key = name.split(".", 1)
-            i = int(pid)
-            if not 0 <= i < len(params) or (t.dim() and t.shape != params[i].shape):
-                raise ValueError(f"optimizer state {name} does not fit the model")
-            state.setdefault(i, {})[key] = t
-        for name, v in meta.get("scalars", {}).items():
-            pid, key = name.split(".", 1)
-            state.setdefault(int(pid), {})[key] = v
-        current = self.optimizer.state_dict()["param_groups"]
-        if len(meta.get("param_groups", [])) != len(current):
-            raise ValueError("saved optimizer state does not fit the model")
-        # a setting the file lacks keeps this optimizer's own value
-        groups = [now | saved for now, saved
-                  in zip(current, copy.deepcopy(meta["param_groups"]), strict=True)]
-        for g in groups:
-            if "betas" in g:
-                g["betas"] = tuple(g["betas"])
-        self.optimizer.load_state_dict({"state": state, "param_groups": groups})
+        """Restore optimizer state saved by `optimizer_state`; mismatches raise CharRNNError."""
+        self.backend.load_optimizer_state(tensors, meta)
 
     def checkpoint(self) -> Checkpoint:
-        from engine.models import tensors_of
-
         optim_tensors, optim_meta = self.optimizer_state()
         cfg = asdict(self.config) | {"optimizer": self.optimizer_name, "lr": self.base_lr}
         return Checkpoint(self.spec, tensors_of(self.model), optim_tensors, optim_meta,
@@ -253,21 +144,6 @@ class Trainer:
                                   seq=self.config.eval_seq, device=self.device)
 
     # --- the loop ---------------------------------------------------------------------
-    def _snapshot(self):
-        if self.is_numpy:
-            return ({k: v.copy() for k, v in self.model.params.items()},
-                    {k: v.copy() for k, v in self.model.memory.items()})
-        return (copy.deepcopy(self.model.state_dict()),
-                copy.deepcopy(self.optimizer.state_dict()))
-
-    def _restore(self, snap) -> None:
-        if self.is_numpy:
-            self.model.params = {k: v.copy() for k, v in snap[0].items()}
-            self.model.memory = {k: v.copy() for k, v in snap[1].items()}
-            return
-        self.model.load_state_dict(snap[0])
-        self.optimizer.load_state_dict(copy.deepcopy(snap[1]))
-
     def _progress(self, start_seconds: float, start_fraction: float, start_step: int,
                   epoch_fraction: float) -> float:
         cfg = self.config
@@ -292,40 +168,7 @@ class Trainer:
         except ValueError as e:
             emit(Notice(f"cannot switch device: {e}", "warning"))
             return hidden
-        if self.is_numpy:
-            if target.type != "cpu":
-                emit(Notice("the numpy implementation runs on the CPU only", "warning"))
-            return hidden
-        if target == self.device:
-            return hidden
-        sd = self.optimizer.state_dict()
-        self.model.to(target)
-        self.optimizer.load_state_dict(sd)  # casts the state to each parameter's device
-        self.device = target
-        self.precision = resolve_precision(self.config.precision, target)
-        emit(Notice(f"training moved to {target.type} ({self.precision})"))
-        return map_state(hidden, lambda s: s.to(target))
-
-    def _train_chunk(self, chunk, hidden, lr: float):
-        """One optimizer step. Returns (loss, new hidden, step was finite on every rank)."""
-        if self.is_numpy:
-            return self.model.train_step(chunk.x, chunk.y, hidden, lr)
-        for g in self.optimizer.param_groups:
-            g["lr"] = lr
-        x, y = as_tensors(chunk, self.device)
-        with autocast(self.precision, self.device):
-            logits, hidden = self.net(x, hidden)
-        loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten())
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()  # under DDP this also averages the gradients across ranks
-        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
-        loss_value = loss.item()
-        finite = math.isfinite(loss_value) and bool(torch.isfinite(norm))
-        (bad,) = agree(self.world, [not finite], self.device)
-        if not bad:
-            self.optimizer.step()
-        hidden = map_state(hidden, lambda s: s.detach().float())
-        return loss_value, hidden, not bad
+        return self.backend.move(target, hidden, emit)
 
     def run(self, on_event: Callable[[Event], None] | None = None,
             saver: Saver | None = None, threads: ThreadTuner | None = None) -> Finished:
@@ -339,8 +182,7 @@ class Trainer:
         saver = saver if main else None
         cfg, st = self.config, self.state
         torch.manual_seed(cfg.seed + st.step)
-        if not self.is_numpy:
-            self.model.train()
+        self.backend.train_mode()
         run_start = time.perf_counter()
         start_seconds, start_step, chars_at_start = st.seconds, st.step, st.chars_seen
         n_chunks = self.batcher.chunks_per_epoch
@@ -366,7 +208,7 @@ class Trainer:
             if not math.isfinite(val):  # not recorded: NaN is not a loss, nor valid JSON
                 emit(Notice(f"step {st.step}: validation loss is not finite", "warning"))
                 return
-            self._last_good = self._snapshot()
+            self._last_good = self.backend.snapshot()
             if not main:
                 return
             st.last_val = val
@@ -375,19 +217,20 @@ class Trainer:
                 st.best_val = val
             st.val_history.append([st.step, val])
             _thin(st.val_history)
-            emit(Evaluated(st.step, val, val / LN2, best))
+            emit(Evaluated(step=st.step, val_loss=val, val_bpc=val / LN2, best=best))
             if best and saver and st.step > start_step:
                 self._save(saver, "best", emit)
 
         while True:
+            # --- steering from other threads: pause, device switch ---
             if self._pause.is_set() and not self._stop.is_set():
                 paused_at = time.perf_counter()
                 while self._pause.is_set() and not self._stop.is_set():
                     time.sleep(0.05)
                 run_start += time.perf_counter() - paused_at  # paused time is not training
-            if self._device_request:
-                hidden = self._move(self._device_request, emit, hidden)
-                self._device_request = None
+            if request := self._take_device_request():
+                hidden = self._move(request, emit, hidden)
+            # --- epoch boundary, then the reasons to stop ---
             if st.chunk >= n_chunks:  # new epoch: streams restart, state resets
                 st.epoch += 1
                 st.chunk = 0
@@ -411,20 +254,22 @@ class Trainer:
             if cfg.max_steps is not None and st.step - start_step >= cfg.max_steps:
                 reason = "steps"
                 break
+            # --- periodic work: evaluate, sample, autosave ---
             if eval_due:
                 do_eval()
                 last_eval = time.perf_counter()
             if main and cfg.sample_every and now - last_sample >= cfg.sample_every:
-                emit(Sampled(st.step, self.sample("\n", cfg.sample_length)))
+                emit(Sampled(step=st.step, text=self.sample("\n", cfg.sample_length)))
                 last_sample = time.perf_counter()
             if saver and cfg.autosave_every and now - last_save >= cfg.autosave_every:
                 self._save(saver, "last", emit)
                 last_save = time.perf_counter()
 
+            # --- one optimizer step; non-finite steps are skipped, then rolled back ---
             progress = self._progress(start_seconds, start_fraction, start_step, epoch_fraction)
             lr = self._lr(progress)
             step_start = time.perf_counter()
-            loss, hidden, finite = self._train_chunk(self.batcher.chunk(st.chunk), hidden, lr)
+            loss, hidden, finite = self.backend.step(self.batcher.chunk(st.chunk), hidden, lr)
             if threads and (change := threads.step_done(time.perf_counter() - step_start)):
                 emit(Notice(change))
             st.chunk += 1
@@ -439,40 +284,43 @@ class Trainer:
                 emit(Notice(f"step {st.step}: non-finite loss or gradient; step skipped",
                             "warning"))
                 if bad_streak >= BAD_STEPS_BEFORE_ROLLBACK and rollbacks >= MAX_ROLLBACKS:
-                    self._restore(self._last_good)
+                    self.backend.restore(self._last_good)
                     emit(Notice(f"the loss is still not finite after {rollbacks} rollbacks; "
                                 "training stops with the last good weights", "error"))
                     reason, self._final_eval = "diverged", False
                     break
                 if bad_streak >= BAD_STEPS_BEFORE_ROLLBACK:
                     rollbacks += 1
-                    self._restore(self._last_good)
+                    self.backend.restore(self._last_good)
                     st.lr_scale *= 0.5
                     bad_streak = 0
                     hidden = self.model.init_state(self.batcher.batch_size, self.device)
                     emit(Notice(f"rolled back to the last good weights and halved the "
                                 f"learning rate to {self._lr(progress):.2e}", "warning"))
 
+            # --- report ---
             now = time.perf_counter()
             if loss_n and now - last_report >= cfg.report_every:
                 mean = loss_sum / loss_n
                 st.history.append([st.step, mean])
                 _thin(st.history)
                 eta = (now - run_start) * (1 - progress) / progress if progress > 0 else None
-                emit(Progress(st.step, st.epoch, st.chunk, n_chunks, mean, lr, rate(),
-                              start_seconds + now - run_start, eta, self.device.type,
-                              self.precision))
+                emit(Progress(step=st.step, epoch=st.epoch, chunk=st.chunk, chunks=n_chunks,
+                              train_loss=mean, lr=lr, chars_per_s=rate(),
+                              elapsed=start_seconds + now - run_start, eta=eta,
+                              device=self.device.type, precision=self.precision))
                 loss_sum, loss_n, last_report = 0.0, 0, now
 
+        # --- the end: a last evaluation (unless quitting), a save, the result ---
         st.seconds = start_seconds + elapsed_now()
         chars_per_s = rate()
         if (st.step > start_step or st.last_val is None) and self._final_eval:
             do_eval()
         if saver:
             self._save(saver, "last", emit)
-        done = Finished(reason, st.step, st.last_val,
-                        None if st.last_val is None else st.last_val / LN2,
-                        chars_per_s, st.seconds - start_seconds)
+        done = Finished(reason=reason, step=st.step, val_loss=st.last_val,
+                        val_bpc=None if st.last_val is None else st.last_val / LN2,
+                        chars_per_s=chars_per_s, seconds=st.seconds - start_seconds)
         emit(done)
         return done
 
@@ -492,5 +340,4 @@ class Trainer:
         try:
             return sampler.generate(seed_text, length)
         finally:
-            if not self.is_numpy:
-                self.model.train()
+            self.backend.train_mode()

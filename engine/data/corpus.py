@@ -11,8 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
+from charrnn_tui.engine.errors import CharRNNError
+
 MAX_VOCAB = 65_535
 MAX_CORPUS_BYTES = 1 << 30  # a corpus costs ~5× its size in memory while it is encoded
+TRAIN_FRACTION = 0.9  # the rest is the validation split, held out from training
 _CHUNK = 1 << 22  # characters encoded per step; bounds the temporary uint32 buffer
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -23,7 +26,7 @@ _BOMS = (
 )
 
 
-class CorpusError(ValueError):
+class CorpusError(CharRNNError):
     """A corpus that cannot be used, with a one-line reason fit for the user."""
 
 
@@ -46,9 +49,9 @@ class Corpus:
     def vocab_size(self) -> int:
         return len(self.chars)
 
-    def split(self, train_fraction: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
+    def split(self, train_fraction: float = TRAIN_FRACTION) -> tuple[np.ndarray, np.ndarray]:
         """First `train_fraction` for training, the rest for validation (views, no copy)."""
-        cut = int(len(self) * train_fraction)
+        cut = split_at(len(self), train_fraction)
         return self.data[:cut], self.data[cut:]
 
     def decode(self, ids: np.ndarray | list[int]) -> str:
@@ -64,6 +67,14 @@ class Corpus:
             return []
         order = np.argsort(-self.counts, kind="stable")[:n]
         return [(self.chars[i], int(self.counts[i])) for i in order]
+
+
+def split_at(n: int, train_fraction: float = TRAIN_FRACTION) -> int:
+    """Where the training split of `n` characters ends and the validation split begins.
+
+    The one definition: the trainer, the corpus facts and Insight's held-out slice agree.
+    """
+    return int(n * train_fraction)
 
 
 def decode_bytes(
@@ -101,7 +112,8 @@ def decode_bytes(
 
 def _size_limit_error(what: Path, size: int) -> CorpusError:
     return CorpusError(f"{what}: {size:,} bytes is over the corpus size limit of "
-                       f"{MAX_CORPUS_BYTES:,} bytes (engine.corpus.MAX_CORPUS_BYTES)")
+                       f"{MAX_CORPUS_BYTES:,} bytes "
+                       "(charrnn_tui.engine.data.corpus.MAX_CORPUS_BYTES)")
 
 
 def _read(path: Path) -> bytes:
@@ -191,21 +203,11 @@ def _folder_text(folder: Path, encoding: str | None) -> tuple[str, str, list[str
     return "\n".join(parts), used, notices
 
 
-def load_corpus(source: str | Path, *, encoding: str | None = None,
-                home: str | Path | None = None) -> Corpus:
-    """Load a text file, a folder of text files, or a `builtin:NAME` corpus.
-
-    `home` is the data home a downloaded built-in (Tiny Shakespeare) is kept in.
-    """
-    spec = str(source)
-    if spec.startswith("builtin:"):
-        from engine.builtin import builtin_text
-
-        return encode_text(builtin_text(spec.removeprefix("builtin:"), home), spec)
-    path = Path(spec).expanduser()
+def load_path(path: Path, *, encoding: str | None = None) -> Corpus:
+    """Load a text file or a folder of text files (built-ins: `sources.load_corpus`)."""
     if path.is_dir():
         text, used, notices = _folder_text(path, encoding)
-        corpus = encode_text(text, path.name or spec, encoding=used)
+        corpus = encode_text(text, path.name or str(path), encoding=used)
         corpus.notices = notices
         return corpus
     text, used = decode_bytes(_read(path), encoding, source=str(path))

@@ -12,17 +12,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine import modelfile
-from engine.modelfile import SUFFIX, ModelFileError
-from engine.models import Model, build_model, count_parameters, load_tensors
-from engine.paths import models_dir
-from engine.trainer import Checkpoint
+from charrnn_tui.engine.checkpoint import Checkpoint
+from charrnn_tui.engine.errors import CharRNNError
+from charrnn_tui.engine.models import count_parameters
+from charrnn_tui.engine.paths import models_dir
+from charrnn_tui.engine.storage import modelfile
+from charrnn_tui.engine.storage.modelfile import SUFFIX, ModelFileError
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 TAGS = ("last", "best")
 
 
-class StoreError(ValueError):
+class StoreError(CharRNNError):
     """A store operation refused, with a reason fit for the user."""
 
 
@@ -39,13 +40,6 @@ class ModelInfo:
     updated: str
     read_only: bool = False
     error: str | None = None  # set when the file exists but does not load
-
-
-def restore_model(ckpt: Checkpoint) -> Model:
-    """Build the architecture a checkpoint declares and load its weights."""
-    model = build_model(ckpt.spec)
-    load_tensors(model, ckpt.tensors)
-    return model
 
 
 def check_name(name: str) -> str:

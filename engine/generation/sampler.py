@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from engine.evaluate import MAX_LOGITS
-from engine.models import Model, NumpyRNN
-from engine.stepper import Stepper, StepState
+from charrnn_tui.engine.errors import ConfigError
+from charrnn_tui.engine.models import Model
+from charrnn_tui.engine.models.inference import MAX_LOGITS, SingleStream
+from charrnn_tui.engine.models.stepper import Stepper, StepState
 
 MIN_TEMPERATURE = 0.05
 MAX_TEMPERATURE = 2.0
@@ -53,7 +54,7 @@ class SamplingParams:
         ]
         for ok, message in checks:
             if not ok:
-                raise ValueError(message)
+                raise ConfigError(message)
         return self
 
 
@@ -121,12 +122,9 @@ class Sampler:
         self.recent: deque[int] = deque(maxlen=self.params.repetition_window)
         self.tail = ""  # the end of the text so far, long enough to spot a stop string
         self.last_probs: np.ndarray | None = None  # the distribution the last char came from
-        self.is_numpy = isinstance(model, NumpyRNN)
-        if not self.is_numpy:
-            model.eval()
-        device = "cpu" if self.is_numpy else next(model.parameters()).device
-        self.device = device
-        self._ids = torch.zeros(1, dtype=torch.long, device=device)  # reused every step
+        self._stream = SingleStream(model)  # puts a torch model in eval mode
+        self.device = self._stream.device
+        self._ids = torch.zeros(1, dtype=torch.long, device=self.device)  # reused every step
 
     @property
     def stepper(self) -> Stepper:
@@ -150,7 +148,7 @@ class Sampler:
         ids = [self.index[c] for c in seed_text if c in self.index]
         if not ids:  # nothing to condition on: start as if after a line break
             ids = [self.index.get("\n", 0)]
-        self.state = self.model.init_state(1, self.device)
+        self.state = self._stream.init_state()
         self.recent = deque(maxlen=self.params.repetition_window)
         self.tail = ""
         self.feed(ids)
@@ -161,18 +159,9 @@ class Sampler:
         chunks, so a long seed never holds more than MAX_LOGITS logits at once."""
         step = max(1, MAX_LOGITS // len(self.vocab))
         for start in range(0, len(ids), step):
-            self._feed(ids[start:start + step])
-
-    def _feed(self, ids: list[int]) -> None:
-        if self.is_numpy:
-            logits, self.state = self.model.forward(np.array([ids]), self.state)
-        else:
-            with torch.no_grad():
-                x = torch.tensor([ids], device=self.device)
-                logits, self.state = self.model(x, self.state)
-                logits = logits.double().cpu().numpy()
-        self.logits = np.asarray(logits[0, -1], dtype=np.float64)
-        self._remember(ids)
+            chunk = ids[start:start + step]
+            self.logits, self.state = self._stream.feed(chunk, self.state)
+            self._remember(chunk)
 
     def _remember(self, ids: list[int]) -> None:
         """Keep the recent text for the repetition penalty and stop strings."""

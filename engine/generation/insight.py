@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from engine.models import Model, step_logits
+from charrnn_tui.engine.errors import CharRNNError
+from charrnn_tui.engine.models import Model, step_logits
 
 TOP = 5
 
@@ -88,11 +89,11 @@ def trace(model: Model, vocab: list[str], text: str, *, context: str = "\n") -> 
 
 
 def regex_mask(text: str, pattern: str) -> np.ndarray:
-    """1.0 for characters inside a match of `pattern`, else 0.0. Bad patterns raise ValueError."""
+    """1.0 for characters inside a match of `pattern`, else 0.0. Bad patterns raise CharRNNError."""
     try:
         rx = re.compile(pattern, re.DOTALL)
     except re.error as e:
-        raise ValueError(f"bad regular expression: {e}") from None
+        raise CharRNNError(f"bad regular expression: {e}") from None
     mask = np.zeros(len(text))
     for m in rx.finditer(text):
         mask[m.start():m.end()] = 1.0
@@ -110,7 +111,7 @@ class UnitScore:
 def rank_units(tr: Trace, mask: np.ndarray, top: int = 10) -> list[UnitScore]:
     """Units whose activation correlates best (by |Pearson r|) with `mask`."""
     if mask.std() == 0:
-        raise ValueError("the pattern matches everywhere or nowhere in this text")
+        raise CharRNNError("the pattern matches everywhere or nowhere in this text")
     m = (mask - mask.mean()) / mask.std()
     scores: list[UnitScore] = []
     for kind, a in tr.acts.items():

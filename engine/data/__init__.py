@@ -1,0 +1,1 @@
+"""Corpora: text files and built-ins, decoded and encoded, split and batched."""

@@ -1,0 +1,1 @@
+"""Generation: streaming samples and per-character traces of a trained model."""

@@ -1,0 +1,1 @@
+"""Storage: the safetensors model file and the folder of named models."""

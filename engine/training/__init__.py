@@ -1,0 +1,1 @@
+"""Training: the loop, its configuration, optimizers, precision, ranks and resuming."""

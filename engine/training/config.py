@@ -1,0 +1,51 @@
+"""How to train: batch shape, optimizer, schedule, budget, device and reporting cadence."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from charrnn_tui.engine.data.corpus import TRAIN_FRACTION
+from charrnn_tui.engine.errors import ConfigError
+from charrnn_tui.engine.training.optim import OPTIMIZERS, default_optimizer
+
+
+@dataclass
+class TrainConfig:
+    batch: int = 64
+    seq: int = 100
+    lr: float | None = None  # None: the optimizer's default for the implementation
+    optimizer: str | None = None  # None: adam for torch, adagrad for scratch/numpy
+    weight_decay: float = 0.0
+    grad_clip: float = 5.0
+    schedule: str = "constant"  # constant | cosine (decays to min_lr_ratio by the end)
+    min_lr_ratio: float = 0.1
+    epochs: float | None = None
+    time_budget: float | None = None  # seconds
+    max_steps: int | None = None
+    device: str = "cpu"
+    precision: str = "auto"  # auto | bf16 | fp32 (bf16 is autocast; loss and state stay fp32)
+    seed: int = 1337
+    eval_every: float = 30.0  # seconds between validation passes
+    report_every: float = 0.1  # seconds between Progress events
+    sample_every: float = 0.0  # seconds between short samples; 0 turns them off
+    sample_length: int = 200
+    autosave_every: float = 120.0  # seconds; needs a saver
+    train_fraction: float = TRAIN_FRACTION
+    eval_batch: int = 32
+    eval_seq: int = 256
+
+    def validate(self, impl: str) -> TrainConfig:
+        if self.batch < 1 or self.seq < 1:
+            raise ConfigError("batch and sequence length must be at least 1")
+        if self.lr is not None and not (0 < self.lr < 10):
+            raise ConfigError("learning rate must be between 0 and 10")
+        opt = self.optimizer or default_optimizer(impl)
+        if impl == "numpy" and opt != "adagrad":
+            raise ConfigError("the numpy implementation trains with adagrad only")
+        if opt not in OPTIMIZERS:
+            raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}")
+        if self.schedule not in ("constant", "cosine"):
+            raise ConfigError("schedule must be constant or cosine")
+        if not 0.0 < self.train_fraction < 1.0:
+            raise ConfigError("train fraction must be between 0 and 1")
+        return self
