@@ -20,7 +20,7 @@ from textual.widgets import Input, Select
 from ui import start_training, until
 
 from charrnn_tui.app import CharRNNApp
-from charrnn_tui.widgets.playground_pane import PlaygroundPane
+from charrnn_tui.panes.playground.pane import PlaygroundPane
 
 WARM_UP = 60.0
 

@@ -31,8 +31,8 @@ from charrnn_tui.engine.threads import ENV_THREADS, training_tuner
 from charrnn_tui.engine.training.config import TrainConfig
 from charrnn_tui.engine.training.presets import PRESETS
 from charrnn_tui.engine.training.trainer import Trainer
+from charrnn_tui.panes.train.pane import TrainPane
 from charrnn_tui.widgets.temperature import TemperatureControl
-from charrnn_tui.widgets.train_pane import TrainPane
 
 
 async def until(condition, timeout: float = 120.0) -> None:

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 
 from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding, BindingType
+from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Header, TabbedContent, TabPane, Tabs
 from textual.worker import Worker, WorkerState
 
+from charrnn_tui.commands import TABS, help_sections, palette
 from charrnn_tui.engine.checkpoint import Checkpoint
 from charrnn_tui.engine.data.sources import source_of
 from charrnn_tui.engine.storage.store import StoreError
@@ -26,24 +26,20 @@ from charrnn_tui.messages import (
     TrainEvents,
     TrainingEnded,
 )
+from charrnn_tui.panes.corpus.pane import CorpusPane
+from charrnn_tui.panes.insight.pane import InsightPane
+from charrnn_tui.panes.models.pane import ModelsPane
+from charrnn_tui.panes.playground.pane import PlaygroundPane
+from charrnn_tui.panes.train.form import TrainForm
+from charrnn_tui.panes.train.pane import TrainPane
 from charrnn_tui.resources import open_store
-from charrnn_tui.screens.help import HelpScreen, Section
+from charrnn_tui.screens.help import HelpScreen
 from charrnn_tui.session import Session, load_session, read_controls, save_session, write_controls
-from charrnn_tui.widgets.corpus_pane import CorpusPane
-from charrnn_tui.widgets.insight_pane import InsightPane
-from charrnn_tui.widgets.insight_text import InsightText
-from charrnn_tui.widgets.models_pane import ModelsPane
-from charrnn_tui.widgets.playground_pane import PlaygroundPane
-from charrnn_tui.widgets.temperature import TemperatureControl
-from charrnn_tui.widgets.train_form import TrainForm
-from charrnn_tui.widgets.train_pane import TrainPane
 
 FIRST_RUN_HINT = ("Type a seed, press Enter, change the temperature with [ ]; "
                   "or train your own in Corpus (F2).")
 SESSION_SKIP = ("name", "new_chars", "gpu")  # per run, not settings to carry over
 EXIT_WAIT = 2.0  # seconds to let training stop and save before the app closes anyway
-TABS = (("corpus", "Corpus", "F2"), ("train", "Train", "F3"), ("playground", "Playground", "F4"),
-        ("models", "Models", "F5"), ("insight", "Insight", "F9"))
 
 
 class CharRNNApp(App[None]):
@@ -247,96 +243,16 @@ class CharRNNApp(App[None]):
             self.notify(str(event.worker.error), title="Something went wrong",
                         severity="error")
 
-    # --- help and commands ---------------------------------------------------------------
-    def _keys(self, bindings: Iterable[BindingType]) -> list[tuple[str, str]]:
-        rows = []
-        for b in bindings:
-            binding = b if isinstance(b, Binding) else Binding(*b)
-            keys = [self.get_key_display(Binding(k.strip(), binding.action))
-                    for k in binding.key.split(",")]
-            rows.append((" or ".join(dict.fromkeys(keys)),
-                         binding.tooltip or binding.description))
-        return rows
-
-    def help_sections(self) -> list[Section]:
-        return [
-            ("Everywhere", self._keys(self.BINDINGS) + [
-                ("^q", "Quit (a running training stops and saves first)"),
-                ("^p", "Command palette: every main action by name"),
-                ("tab / shift+tab", "Next / previous control"),
-            ]),
-            ("Corpus", [("enter", "Load the highlighted corpus, or the typed path")]
-             + self._keys(CorpusPane.BINDINGS)),
-            ("Train", self._keys(TrainPane.BINDINGS)
-             + [("enter", "In a settings field: start training")]),
-            ("Playground", [("enter", "In the seed box: generate from the seed")]
-             + self._keys(PlaygroundPane.BINDINGS)
-             + [(k, f"{d} (temperature control focused)")
-                for k, d in self._keys(TemperatureControl.BINDINGS)]),
-            ("Models", [("enter", "Load the highlighted model in the Playground")]
-             + self._keys(ModelsPane.BINDINGS)),
-            ("Insight", [("enter", "In the seed box: generate from the seed; in the regex "
-                                   "box: find cells")]
-             + self._keys(InsightPane.BINDINGS)
-             + [("↑ ↓ or click", "In the found cells: colour the text by that unit"),
-                ("click", "In the coloured text: pick a character")]
-             + [(k, f"In the coloured text: {d[0].lower()}{d[1:]}")
-                for k, d in self._keys(InsightText.BINDINGS)]),
-            ("Dialogs", [("y / enter", "Confirm"), ("n / escape", "Cancel")]),
-        ]
-
+    # --- help and commands (charrnn_tui/commands.py) -----------------------------------
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(
                 "Mouse works too: click tabs, buttons and the temperature bar; scroll over it.",
-                self.help_sections()))
+                help_sections(self)))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        for tab, title, key in TABS:
-            yield SystemCommand(f"Go to {title}", f"Show the {title} tab ({key})",
-                                lambda tab=tab: self.action_show_tab(tab))
-        train, play = self.query_one(TrainPane), self.playground
-        corpus, models = self.query_one(CorpusPane), self.query_one(ModelsPane)
-        yield SystemCommand("Open a corpus file or folder", "Browse for text to train on",
-                            corpus.action_browse)
-        yield SystemCommand("Start training", "Train with the settings in the Train tab",
-                            train.action_start)
-        yield SystemCommand("Pause or resume training", "Toggle the running training",
-                            train.action_pause)
-        yield SystemCommand("Stop training", "Stop, evaluate and save", train.action_stop)
-        yield SystemCommand("Generate", "Sample from the seed in the Playground",
-                            play.action_generate)
-        yield SystemCommand("Continue generating", "Go on from where the text ended",
-                            play.action_continue)
-        yield SystemCommand("Stop generating", "Halt the Playground stream", play.action_stop)
-        yield SystemCommand("Save generated text", "Write the Playground text to a file",
-                            play.action_save)
-        yield SystemCommand("Save Playground model as…", "Copy the current model under a name",
-                            models.action_save_current)
-        insight = self.insight
-        yield SystemCommand("Insight: generate coloured", "Sample from the Insight seed, "
-                            "coloured by confidence or a neuron", self._insight(
-                                insight.action_generate))
-        yield SystemCommand("Insight: colour the Playground text", "See what the model "
-                            "thought at each character of the Playground's text",
-                            self._insight(lambda: insight.colour_text(play.text, "the Playground")))
-        yield SystemCommand("Insight: find cells", "Rank units by how well they track a "
-                            "regular expression", self._insight(insight.action_find))
-        yield SystemCommand("Insight: export coloured text", "Write the Insight view as HTML "
-                            "and SVG", self._insight(insight.action_export))
-        yield SystemCommand("Help: keys", "Every key, by pane (F1)", self.action_help)
-
-    def _insight(self, action: Callable[[], object]) -> Callable[[], Awaitable[None]]:
-        """A command that shows the Insight tab, then runs `action` there."""
-
-        async def run() -> None:
-            self.action_show_tab("insight")
-            result = action()
-            if inspect.isawaitable(result):
-                await result
-
-        return run
+        yield from palette(self)
 
     # --- leaving -------------------------------------------------------------------------
     async def action_quit(self) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import re
 import signal
 import sys
 from dataclasses import fields
@@ -16,7 +15,7 @@ import torch
 
 from charrnn_tui.engine.checkpoint import Checkpoint
 from charrnn_tui.engine.data.corpus import Corpus
-from charrnn_tui.engine.data.sources import bare_name, canonical, load_corpus, source_of
+from charrnn_tui.engine.data.sources import canonical, load_corpus, source_of
 from charrnn_tui.engine.errors import CharRNNError
 from charrnn_tui.engine.generation.sampler import Sampler, SamplingParams, unknown_chars
 from charrnn_tui.engine.generation.search import beam_search, rank, sample_n
@@ -37,6 +36,7 @@ from charrnn_tui.engine.training.events import Evaluated, Event, Finished, Notic
 from charrnn_tui.engine.training.presets import PRESETS
 from charrnn_tui.engine.training.resume import resume_trainer
 from charrnn_tui.engine.training.trainer import LN2, Trainer
+from charrnn_tui.names import default_name, free_name
 from charrnn_tui.resources import open_store
 
 
@@ -80,19 +80,6 @@ def _fresh_setup(args: argparse.Namespace, corpus: Corpus) -> tuple[ModelSpec, T
     return spec.validate(), TrainConfig(**(train | over))
 
 
-def _unique_name(store: ModelStore, base: str) -> str:
-    name, n = base, 2
-    while store.exists(name):
-        name, n = f"{base}-{n}", n + 1
-    return name
-
-
-def derived_name(stem: str, suffix: str) -> str:
-    """A valid model name from a corpus file's stem: 'my notes.txt' → 'my-notes-lstm-1x128'."""
-    base = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-._")[:40] or "model"
-    return check_name(f"{base}-{suffix}")
-
-
 def load_checked(store: ModelStore, ref: str) -> Checkpoint:
     """A model by name or path, telling the user what the loader noticed (no checksum…);
     the built-ins ship inside the package, so there is nothing to tell about those."""
@@ -132,7 +119,7 @@ def _resume_setup(args, store: ModelStore, main: bool):
     resume_name = args.resume.partition(":")[0]
     name = args.name or resume_name
     if name in store.read_only:
-        name = _unique_name(store, f"{resume_name}-own")
+        name = free_name(store, f"{resume_name}-own")
     trainer, notice = resume_trainer(ckpt, corpus, config, corpus_info=corpus.info(source),
                                      policy=args.new_chars, replacement=args.replace_char)
     if notice:
@@ -172,9 +159,8 @@ def _train(args: argparse.Namespace, store: ModelStore, world: World,
         for notice in corpus.notices:
             print(f"charrnn-tui: {notice}", file=sys.stderr)
         spec, config = _fresh_setup(args, corpus)
-        stem = Path(bare_name(corpus.name)).stem
-        name = args.name or _unique_name(
-            store, derived_name(stem, f"{spec.cell}-{spec.layers}x{spec.hidden}"))
+        name = args.name or free_name(store, check_name(default_name(
+            corpus.name, spec.cell, spec.layers, spec.hidden)))
         source = canonical(args.corpus)
         trainer = Trainer(build_model(spec, config.seed), corpus.data, config,
                           corpus_info=corpus.info(source))

@@ -18,13 +18,13 @@ from textual.widget import Widget
 from textual.widgets import Input, Select, Switch
 from textual.widgets.select import InvalidSelectValueError
 
+from charrnn_tui.commands import TABS
 from charrnn_tui.engine.storage.modelfile import write_atomic
 from charrnn_tui.widgets.temperature import TemperatureControl
 
 ENV_CONFIG = "CHARRNN_TUI_CONFIG"
 VERSION = 1
 MAX_BYTES = 64 * 1024
-TABS = ("corpus", "train", "playground", "models", "insight")
 
 
 @dataclass
@@ -70,7 +70,7 @@ def load_session(path: Path | None = None) -> tuple[Session | None, str | None]:
         raw = json.loads(data.decode("utf-8"))
         if not isinstance(raw, dict) or raw.get("version") != VERSION:
             raise ValueError("it was written by another version")
-        if raw.get("tab") not in TABS:
+        if raw.get("tab") not in {tab for tab, _, _ in TABS}:
             raise ValueError("'tab' names no tab")
         return Session(raw["tab"], _text(raw.get("model"), "model"),
                        _text(raw.get("corpus"), "corpus"),

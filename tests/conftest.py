@@ -55,7 +55,7 @@ def no_shipped_models(monkeypatch):
 @pytest.fixture
 def no_gpu(monkeypatch):
     """The same GPU answer on every machine, so screens and tests do not vary."""
-    from charrnn_tui.widgets import train_form
+    from charrnn_tui.panes.train import form as train_form
 
     monkeypatch.setattr(train_form, "accelerator_available",
                         lambda: (None, "no CUDA or MPS device found"))

@@ -24,16 +24,17 @@ from charrnn_tui.app import FIRST_RUN_HINT, CharRNNApp
 from charrnn_tui.engine.generation.sampler import Sampler
 from charrnn_tui.engine.storage.store import ModelStore
 from charrnn_tui.engine.training.trainer import Trainer
+from charrnn_tui.panes.corpus.pane import CorpusPane
+from charrnn_tui.panes.models.pane import ModelsPane
+from charrnn_tui.panes.playground.pane import PlaygroundPane
+from charrnn_tui.panes.train import form as train_form
+from charrnn_tui.panes.train import train_pane
+from charrnn_tui.panes.train.loss_chart import LossChart
+from charrnn_tui.panes.train.pane import TrainPane
 from charrnn_tui.screens.dialogs import ConfirmScreen, PromptScreen
 from charrnn_tui.screens.file_picker import FilePickerScreen
 from charrnn_tui.screens.help import HelpScreen
-from charrnn_tui.widgets import train_form, train_pane
-from charrnn_tui.widgets.corpus_pane import CorpusPane
-from charrnn_tui.widgets.loss_chart import LossChart
-from charrnn_tui.widgets.models_pane import ModelsPane
-from charrnn_tui.widgets.playground_pane import PlaygroundPane
 from charrnn_tui.widgets.temperature import TemperatureControl
-from charrnn_tui.widgets.train_pane import TrainPane
 
 SIZE = (100, 32)
 TEXT = kit.TEXT * 3  # ~3.5k characters

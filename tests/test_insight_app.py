@@ -20,14 +20,14 @@ from charrnn_tui.engine.generation.insight import colours, rank_units, regex_mas
 from charrnn_tui.engine.generation.sampler import Sampler, SamplingParams
 from charrnn_tui.engine.models import restore_model
 from charrnn_tui.engine.storage.store import ModelStore
+from charrnn_tui.panes.insight.pane import InsightPane
+from charrnn_tui.panes.insight.text import InsightText
+from charrnn_tui.panes.insight.trace import Lens
+from charrnn_tui.panes.insight.work import CORPUS_SLICE, Tracer
+from charrnn_tui.panes.models.pane import ModelsPane
+from charrnn_tui.panes.playground.pane import PlaygroundPane
 from charrnn_tui.screens.dialogs import PromptScreen
 from charrnn_tui.screens.help import HelpScreen
-from charrnn_tui.widgets.insight_pane import InsightPane
-from charrnn_tui.widgets.insight_text import InsightText
-from charrnn_tui.widgets.insight_trace import Lens
-from charrnn_tui.widgets.insight_work import CORPUS_SLICE, Tracer
-from charrnn_tui.widgets.models_pane import ModelsPane
-from charrnn_tui.widgets.playground_pane import PlaygroundPane
 
 SIZE = (100, 32)
 CORPUS = 'he said "stop" and (then) left.\n"go" she said (quietly).\n' * 20

@@ -11,10 +11,10 @@ from test_app import SIZE, load_corpus, saved_model, text_of, wait_for
 from textual.widgets import Input, Select, Switch, TabbedContent
 
 from charrnn_tui.app import CharRNNApp
+from charrnn_tui.panes.playground.pane import PlaygroundPane
+from charrnn_tui.panes.train.pane import TrainPane
 from charrnn_tui.session import ENV_CONFIG, Session, load_session, save_session, session_path
-from charrnn_tui.widgets.playground_pane import PlaygroundPane
 from charrnn_tui.widgets.temperature import TemperatureControl
-from charrnn_tui.widgets.train_pane import TrainPane
 
 pytestmark = pytest.mark.usefixtures("no_shipped_models", "no_gpu")
 

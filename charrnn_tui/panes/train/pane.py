@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -16,16 +14,15 @@ from charrnn_tui.engine.data.corpus import Corpus
 from charrnn_tui.engine.models import ModelSpec, count_parameters
 from charrnn_tui.engine.storage.store import ModelStore
 from charrnn_tui.engine.training.events import Evaluated, Notice, Progress, Sampled
-from charrnn_tui.engine.training.trainer import Trainer
+from charrnn_tui.engine.training.trainer import LN2, Trainer
 from charrnn_tui.messages import TrainEvents, TrainingEnded
 from charrnn_tui.names import default_name, free_name
+from charrnn_tui.panes.train.form import DEFAULT_PRESET, FormError, Settings, TrainForm
+from charrnn_tui.panes.train.loss_chart import LossChart
 from charrnn_tui.screens.dialogs import ConfirmScreen
 from charrnn_tui.widgets.format import count, duration, loss_text
-from charrnn_tui.widgets.loss_chart import LossChart
-from charrnn_tui.widgets.train_form import DEFAULT_PRESET, FormError, Settings, TrainForm
 from charrnn_tui.workers import make_trainer, run_training, store_saver
 
-LN2 = math.log(2)
 _REASONS = {"budget": "time budget reached", "epochs": "epochs done", "steps": "steps done",
             "stopped": "stopped"}
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from textual.widgets import Button, Input, Label, Log, Select, Static, Switch
 from charrnn_tui.engine.checkpoint import Checkpoint
 from charrnn_tui.engine.generation.sampler import Sampler, SamplingParams
 from charrnn_tui.engine.paths import data_home
+from charrnn_tui.engine.training.trainer import LN2
 from charrnn_tui.messages import StreamEnded, StreamPrimed
 from charrnn_tui.screens.dialogs import PromptScreen
 from charrnn_tui.streaming import Stream, StreamRunner
@@ -115,7 +115,7 @@ class PlaygroundPane(Vertical):
         if self.ckpt.corpus.get("name"):
             line.append(f" on {self.ckpt.corpus['name']}", "dim")
         if st.last_val is not None:
-            line.append(f"  val {st.last_val / math.log(2):.2f} bpc", "dim")
+            line.append(f"  val {st.last_val / LN2:.2f} bpc", "dim")
         self.query_one("#play-model", Static).update(line)
 
     def show_hint(self, text: str) -> None:

@@ -24,8 +24,8 @@ from textual.strip import Strip
 
 from charrnn_tui.engine.generation.insight import colours
 from charrnn_tui.engine.models import ModelSpec
+from charrnn_tui.panes.insight.trace import Lens, Step, TraceLog, to_trace
 from charrnn_tui.widgets.format import show_char
-from charrnn_tui.widgets.insight_trace import Lens, Step, TraceLog, to_trace
 
 Span = tuple[int, int]  # [start, end) character indices of one screen line
 

@@ -9,8 +9,8 @@ from rich.style import Style
 from rich.text import Text
 
 from charrnn_tui.engine.generation.insight import Trace, colours, top_candidates
+from charrnn_tui.panes.insight.trace import Lens, TraceLog
 from charrnn_tui.widgets.format import show_char
-from charrnn_tui.widgets.insight_trace import Lens, TraceLog
 
 BAR = 8  # cells for a probability of 1
 

@@ -25,7 +25,7 @@ from charrnn_tui.engine.generation.insight import (
 from charrnn_tui.engine.generation.sampler import Sampler, SamplingParams
 from charrnn_tui.engine.models import restore_model
 from charrnn_tui.engine.threads import use_threads
-from charrnn_tui.widgets.insight_trace import Step
+from charrnn_tui.panes.insight.trace import Step
 
 if TYPE_CHECKING:
     from charrnn_tui.streaming import HandOff

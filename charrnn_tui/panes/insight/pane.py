@@ -29,20 +29,20 @@ from charrnn_tui.engine.generation.sampler import SamplingParams, unknown_chars
 from charrnn_tui.engine.paths import data_home
 from charrnn_tui.engine.storage.store import ModelStore, StoreError
 from charrnn_tui.messages import StreamEnded
-from charrnn_tui.screens.dialogs import PromptScreen
-from charrnn_tui.streaming import Stream, StreamRunner
-from charrnn_tui.widgets.format import show_char
-from charrnn_tui.widgets.insight_cells import InsightCells
-from charrnn_tui.widgets.insight_cursor import cursor_info, legend
-from charrnn_tui.widgets.insight_text import InsightText
-from charrnn_tui.widgets.insight_trace import MAX_CHARS, Lens, steps_of, unit_kinds
-from charrnn_tui.widgets.insight_work import (
+from charrnn_tui.panes.insight.cells import InsightCells
+from charrnn_tui.panes.insight.cursor import cursor_info, legend
+from charrnn_tui.panes.insight.text import InsightText
+from charrnn_tui.panes.insight.trace import MAX_CHARS, Lens, steps_of, unit_kinds
+from charrnn_tui.panes.insight.work import (
     CORPUS_SLICE,
     Tracer,
     find_units,
     run_stream,
     trace_corpus,
 )
+from charrnn_tui.screens.dialogs import PromptScreen
+from charrnn_tui.streaming import Stream, StreamRunner
+from charrnn_tui.widgets.format import show_char
 
 DRAIN_HZ = 25
 PER_TICK = 8  # generated characters shown per tick: 200 a second, fast but watchable

@@ -1,0 +1,1 @@
+"""The Corpus tab: built-in corpora, recent files, any file or folder, and a preview."""

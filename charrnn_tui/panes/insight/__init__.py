@@ -1,0 +1,1 @@
+"""The Insight tab: text coloured by confidence or one unit, find cells, compare."""

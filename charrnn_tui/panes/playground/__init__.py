@@ -1,0 +1,1 @@
+"""The Playground tab: a seed, the sampling controls and the streamed text."""

@@ -1,0 +1,1 @@
+"""The Train tab: settings, the live loss chart and the training thread."""
