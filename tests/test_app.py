@@ -28,7 +28,7 @@ from charrnn_tui.panes.corpus.pane import CorpusPane
 from charrnn_tui.panes.models.pane import ModelsPane
 from charrnn_tui.panes.playground.pane import PlaygroundPane
 from charrnn_tui.panes.train import form as train_form
-from charrnn_tui.panes.train import train_pane
+from charrnn_tui.panes.train import pane as train_pane
 from charrnn_tui.panes.train.loss_chart import LossChart
 from charrnn_tui.panes.train.pane import TrainPane
 from charrnn_tui.screens.dialogs import ConfirmScreen, PromptScreen

@@ -129,13 +129,10 @@ def _run(argv: list[str]) -> int:
 
 @pytest.fixture(scope="module")
 def base_raw(tmp_path_factory) -> bytes:
-    trainer = kit.trainer("torch-gru", max_steps=2)
-    trainer.run()
-    path = tmp_path_factory.mktemp("base") / "base.safetensors"
-    modelfile.save(path, trainer.checkpoint())
+    raw = kit.trained_file_bytes(tmp_path_factory.mktemp("base"), "torch-gru")
     # fixed times and key order (safetensors writes its metadata map in hash order), so
     # the header, and so every mutation, is the same in every run
-    raw = set_field(path.read_bytes(), "state.seconds", 1.0)
+    raw = set_field(raw, "state.seconds", 1.0)
     raw = with_meta(raw, lambda m: m.update(created="2026-01-01T00:00:00+0000",
                                             updated="2026-01-01T00:00:00+0000"))
     header, data = split(raw)

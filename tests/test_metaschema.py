@@ -21,11 +21,7 @@ DEEP = "[" * 100_000 + "]" * 100_000
 @pytest.fixture(scope="module")
 def good_raw(tmp_path_factory) -> bytes:
     """A small trained torch model, with Adam state, as file bytes."""
-    trainer = kit.trainer("torch-lstm", max_steps=2)
-    trainer.run()
-    path = tmp_path_factory.mktemp("good") / "m.safetensors"
-    modelfile.save(path, trainer.checkpoint())
-    return path.read_bytes()
+    return kit.trained_file_bytes(tmp_path_factory.mktemp("good"), "torch-lstm")
 
 
 BAD_FIELDS = [  # (field, value, what the message must name)

@@ -57,6 +57,17 @@ def checkpoint(kind: str, vocab: list[str] | None = None, seed: int = 0, **over)
     return Checkpoint(s, tensors_of(model), {}, {}, TrainState(), {}, {"name": "tiny.txt"})
 
 
+def trained_file_bytes(folder: Path, kind: str, steps: int = 2) -> bytes:
+    """A small model trained `steps` steps (so it has optimizer state), as file bytes."""
+    from charrnn_tui.engine.storage import modelfile
+
+    trained = trainer(kind, max_steps=steps)
+    trained.run()
+    path = folder / f"{kind}.safetensors"
+    modelfile.save(path, trained.checkpoint())
+    return path.read_bytes()
+
+
 def write_text(path: Path, text: str = TEXT) -> Path:
     path.write_text(text, encoding="utf-8")
     return path
