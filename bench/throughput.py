@@ -21,6 +21,7 @@ from torch import nn
 from charrnn_tui.engine.data.batching import StreamBatcher
 from charrnn_tui.engine.models import ModelSpec, build_model
 from charrnn_tui.engine.training.config import TrainConfig
+from charrnn_tui.engine.training.precision import cpu_has_bf16
 from charrnn_tui.engine.training.trainer import Trainer
 
 
@@ -128,7 +129,9 @@ def main() -> None:
         "flops_per_char": flops,
         "achieved_gflops": {k: round(v * flops / 1e9, 1) for k, v in rate.items()},
         "matmul_gflops": {"fp32": round(matmul_gflops(torch.float32), 1),
-                          "bf16": round(matmul_gflops(torch.bfloat16), 1)},
+                          # without native bf16 an emulated 2048² bf16 matmul takes minutes
+                          "bf16": round(matmul_gflops(torch.bfloat16), 1)
+                          if cpu_has_bf16() else None},
     })
 
 
