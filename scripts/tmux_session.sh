@@ -11,6 +11,7 @@ TRAIN_SECONDS=${1:-12}
 SESSION="charrnn-check-$$"
 WORK=$(mktemp -d)
 export CHARRNN_TUI_HOME="$WORK/home"
+export CHARRNN_TUI_CONFIG="$WORK/config"  # nor your saved session
 
 command -v tmux >/dev/null || { echo "tmux is not installed" >&2; exit 2; }
 command -v charrnn-tui >/dev/null || { echo "charrnn-tui is not installed" >&2; exit 2; }
@@ -44,6 +45,7 @@ keys() { tmux send-keys -t "$SESSION" "$@"; sleep 0.3; }
 
 # The pane outlives the app so a traceback and the exit status stay readable.
 tmux new-session -d -s "$SESSION" -x 120 -y 40 -e "CHARRNN_TUI_HOME=$CHARRNN_TUI_HOME" \
+    -e "CHARRNN_TUI_CONFIG=$CHARRNN_TUI_CONFIG" \
     "charrnn-tui; echo \"app exited with status \$?\"; sleep 120"
 
 wait_for "charrnn-tui" 30
@@ -89,4 +91,16 @@ wait_for "python-docs-lstm-2x256" 5
 keys C-q
 wait_for "app exited with status 0" 15
 if screen | grep -q "Traceback"; then fail "traceback on the screen"; fi
-echo "PASS: tmux session drove corpus → train → playground → models → quit"
+
+# Reopen: back on the Models tab, with the trained model loaded in the Playground.
+tmux kill-session -t "$SESSION"
+tmux new-session -d -s "$SESSION" -x 120 -y 40 -e "CHARRNN_TUI_HOME=$CHARRNN_TUI_HOME" \
+    -e "CHARRNN_TUI_CONFIG=$CHARRNN_TUI_CONFIG" \
+    "charrnn-tui; echo \"app exited with status \$?\"; sleep 120"
+wait_for "charrnn-tui — python-docs-lstm-2x256" 30
+wait_for "Name +Model +Params" 5
+keys F4
+wait_for "Temperature 1\.00" 5
+keys C-q
+wait_for "app exited with status 0" 15
+echo "PASS: tmux session drove corpus → train → playground → models → quit → reopen"
