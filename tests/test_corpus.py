@@ -53,6 +53,17 @@ def test_folder_concatenates_sorted_files_and_skips_binary_with_notice(tmp_path)
     assert "NUL" in c.notices[0] or "binary" in c.notices[0]
 
 
+def test_folder_skips_hidden_folders_like_git(tmp_path):
+    folder = tmp_path / "project"
+    (folder / ".git" / "objects").mkdir(parents=True)
+    (folder / ".git" / "HEAD").write_text("ref: refs/heads/main", encoding="utf-8")
+    (folder / ".git" / "objects" / "notes.txt").write_text("qqq", encoding="utf-8")
+    (folder / "docs").mkdir()
+    (folder / "docs" / "a.txt").write_text("abab", encoding="utf-8")
+    c = load_corpus(folder)
+    assert c.decode(c.data) == "abab" and c.notices == []
+
+
 def test_folder_with_no_text_is_refused(tmp_path):
     folder = tmp_path / "empty"
     folder.mkdir()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import os
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -174,11 +175,22 @@ def encode_text(text: str, name: str = "text", *, encoding: str = "utf-8") -> Co
                   encoding=encoding, sha256=digest.hexdigest(), counts=counts)
 
 
+def _visible_files(folder: Path) -> Iterator[Path]:
+    """Files under `folder`, leaving out hidden files and hidden folders (.git, .venv…),
+    which are not the user's text; hidden folders are not even walked."""
+    for root, dirs, names in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in names:
+            path = Path(root) / name
+            if not name.startswith(".") and path.is_file():
+                yield path
+
+
 def _folder_text(folder: Path, encoding: str | None) -> tuple[str, str, list[str]]:
     parts: list[str] = []
     notices: list[str] = []
     used = encoding or "utf-8"
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+    files = sorted(_visible_files(folder))
     total = 0
     for path in files:
         try:
