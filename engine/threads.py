@@ -28,7 +28,7 @@ from typing import Literal
 from charrnn_tui.engine.errors import ConfigError
 
 ENV_THREADS = "CHARRNN_TUI_THREADS"
-Role = Literal["train", "generate", "eval"]
+Role = Literal["generate", "eval"]  # training has training_tuner
 
 
 def cores() -> int:
@@ -110,7 +110,7 @@ def use_threads(role: Role, requested: int | None = None) -> int:
     """Set this thread's count for `role` (each worker thread calls it when it starts)."""
     n = requested_threads(requested)
     if n is None:
-        n = 1 if role in ("generate", "train") else free_cores()
+        n = 1 if role == "generate" else free_cores()
     set_threads(n)
     return n
 
