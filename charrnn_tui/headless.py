@@ -33,7 +33,7 @@ from charrnn_tui.engine.training.distributed import (
 )
 from charrnn_tui.engine.training.evaluate import mean_cross_entropy
 from charrnn_tui.engine.training.events import Evaluated, Event, Finished, Notice, Progress
-from charrnn_tui.engine.training.presets import PRESETS
+from charrnn_tui.engine.training.presets import DEFAULT_PRESET, PRESETS
 from charrnn_tui.engine.training.resume import resume_trainer
 from charrnn_tui.engine.training.trainer import LN2, Trainer
 from charrnn_tui.names import default_name, free_name
@@ -63,7 +63,7 @@ def _train_overrides(args: argparse.Namespace) -> dict:
 
 
 def _fresh_setup(args: argparse.Namespace, corpus: Corpus) -> tuple[ModelSpec, TrainConfig]:
-    preset = PRESETS[args.preset or "quick"]
+    preset = PRESETS[args.preset or DEFAULT_PRESET]
     model = dict(preset.model)
     train = dict(preset.train)
     impl = args.impl or model["impl"]

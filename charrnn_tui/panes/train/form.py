@@ -14,9 +14,8 @@ from charrnn_tui.engine.storage.store import NAME_RE
 from charrnn_tui.engine.training.config import TrainConfig
 from charrnn_tui.engine.training.optim import OPTIMIZERS
 from charrnn_tui.engine.training.precision import accelerator_available
-from charrnn_tui.engine.training.presets import PRESETS
+from charrnn_tui.engine.training.presets import DEFAULT_PRESET, PRESETS
 
-DEFAULT_PRESET = "quick"
 STOP_UNITS = (("seconds", "time_budget"), ("epochs", "epochs"), ("steps", "max_steps"),
               ("never (Stop by hand)", ""))
 NEW_CHAR_POLICIES = {"refuse": "refuse the corpus", "map": "map to a space",
