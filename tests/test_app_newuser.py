@@ -1,0 +1,97 @@
+"""Issue 15: the rough edges a new user hit, each driven through the app as they found it."""
+
+from __future__ import annotations
+
+import pytest
+from helpers.pilot import wait_for
+from test_app import SIZE, corpus_file, start_training, text_of  # noqa: F401  (fixture)
+from textual.widgets import Input, Select, Static
+
+from charrnn_tui.app import CharRNNApp
+from charrnn_tui.engine.training.events import Progress
+from charrnn_tui.panes.train.pane import TrainPane
+from charrnn_tui.screens.dialogs import ConfirmScreen
+
+pytestmark = pytest.mark.usefixtures("no_shipped_models", "no_gpu")
+
+
+async def _trained(pilot, corpus) -> TrainPane:
+    pane = await start_training(pilot, corpus, "tiny", "max_steps", "3")
+    await wait_for(pilot, lambda: not pane.running and pane.resume is not None)
+    return pane
+
+
+async def test_a_preset_after_a_run_offers_a_new_model_instead_of_mixing_two(corpus_file,
+                                                                              data_home):
+    """Item 2: picking `quick` after training kept 1×32 and "Resume tiny" in the header."""
+    app = CharRNNApp()
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await _trained(pilot, corpus_file)
+        assert text_of(app, "#train-stats")
+        app.query_one("#preset", Select).value = "balanced"
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("escape")  # keep the loaded model: nothing of the preset applies
+        await pilot.pause()
+        assert app.query_one("#preset", Select).value == "quick"
+        assert app.query_one("#hidden", Input).value == "32" and pane.resume is not None
+
+        app.query_one("#preset", Select).value = "balanced"
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: pane.resume is None)
+        assert app.query_one("#hidden", Input).value == "512"
+        assert not app.query_one("#layers", Input).disabled
+        assert "Resume" not in text_of(app, "#train-target")
+        assert "2×512" in text_of(app, "#train-target")
+        assert text_of(app, "#train-stats") == "" and text_of(app, "#train-sample") == ""
+
+
+async def test_stop_says_stopping_until_the_run_has_ended(corpus_file, data_home):
+    """Item 6: a progress line with an ETA overwrote "stopping: a last evaluation…"."""
+    app = CharRNNApp()
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await start_training(pilot, corpus_file, "tiny")
+        await wait_for(pilot, lambda: pane.last is not None)
+        await pilot.press("f8")
+        late = Progress(step=99, epoch=0, chunk=1, chunks=9, train_loss=2.0, lr=0.01,
+                        chars_per_s=1000.0, elapsed=1.0, eta=5.0, device="cpu",
+                        precision="fp32")
+        if pane.running:  # a progress event that arrives after Stop
+            pane.last = late
+            pane._show_stats()
+            assert "stopping" in text_of(app, "#train-stats")
+            assert "ETA" not in text_of(app, "#train-stats")
+        await wait_for(pilot, lambda: not pane.running)
+        stats = text_of(app, "#train-stats")
+        assert "stopped at step" in stats and "saved as tiny" in stats
+        assert all(len(line) <= 80 for line in stats.splitlines())
+
+
+async def test_start_without_a_corpus_says_what_to_do():
+    """Item 11: F6 before a corpus was chosen did nothing and said nothing."""
+    app = CharRNNApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f3")
+        await pilot.press("f6")
+        await pilot.pause()
+        assert "No corpus yet" in text_of(app, "#train-error")
+        assert not app.query_one(TrainPane).running
+
+
+async def test_a_bad_number_is_explained_next_to_its_field_and_blocks_start(corpus_file):
+    """Item 5 (Train): the error sits under the field it is about, not only in one line."""
+    app = CharRNNApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f3")
+        app.query_one("#layers", Input).value = "0"
+        app.query_one("#batch", Input).value = "lots"
+        await pilot.pause()
+        layers, batch = app.query_one("#layers-error", Static), app.query_one("#batch-error")
+        assert layers.display and batch.display
+        assert "1" in str(layers.render()) and str(batch.render())
+        assert not app.query_one("#seq-error").display
+        assert app.query_one("#start").disabled
+        app.query_one("#layers", Input).value = "2"
+        app.query_one("#batch", Input).value = "8"
+        await pilot.pause()
+        assert not layers.display and not batch.display
