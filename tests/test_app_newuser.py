@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import pytest
 from helpers.pilot import wait_for
-from test_app import SIZE, corpus_file, start_training, text_of  # noqa: F401  (fixture)
-from textual.widgets import Input, Select, Static
+from test_app import (  # noqa: F401  (corpus_file: a fixture)
+    SIZE,
+    corpus_file,
+    open_in_playground,
+    saved_model,
+    start_training,
+    text_of,
+)
+from textual.widgets import Input, Select, Static, TabbedContent
 
 from charrnn_tui.app import CharRNNApp
 from charrnn_tui.engine.training.events import Progress
+from charrnn_tui.panes.playground.pane import PlaygroundPane
 from charrnn_tui.panes.train.pane import TrainPane
 from charrnn_tui.screens.dialogs import ConfirmScreen
 
@@ -95,3 +103,57 @@ async def test_a_bad_number_is_explained_next_to_its_field_and_blocks_start(corp
         app.query_one("#batch", Input).value = "8"
         await pilot.pause()
         assert not layers.display and not batch.display
+
+
+# --- Models --------------------------------------------------------------------------------
+
+async def test_a_click_on_the_highlighted_row_does_not_load_it(data_home):
+    """Item 3: a second click loaded the model and sent the next key to the seed box."""
+    for name in ("alpha", "beta"):
+        saved_model(data_home, name)
+    app = CharRNNApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f5")
+        table = app.query_one("#models-table")
+        await pilot.click("#models-table", offset=(4, 2))  # beta's row
+        await pilot.click("#models-table", offset=(4, 2))  # again, later: still only there
+        await pilot.pause(0.3)
+        assert table.cursor_row == 1
+        assert app.query_one(TabbedContent).active == "models"
+        assert "beta" in text_of(app, "#models-detail")
+        await pilot.click("#models-table", offset=(4, 2), times=2)  # a double click loads
+        play = app.query_one(PlaygroundPane)
+        await wait_for(pilot, lambda: play.model_name == "beta")
+        assert app.query_one(TabbedContent).active == "playground"
+
+
+async def test_deleting_the_loaded_model_says_it_is_only_in_memory_now(data_home):
+    """Item 11: the deleted model stayed loaded with no notice."""
+    saved_model(data_home, "alpha")
+    app = CharRNNApp()
+    async with app.run_test(size=SIZE) as pilot:
+        play = await open_in_playground(pilot)
+        await pilot.press("f5", "d", "y")
+        await pilot.pause()
+        assert "deleted" in text_of(app, "#play-model")
+        assert any("Save current as" in str(n.message) for n in app._notifications)
+        await pilot.press("s")  # and the copy in memory can still be kept
+        app.screen.query_one(Input).value = "kept"
+        await pilot.press("enter")
+        assert play.model_name == "kept" and "deleted" not in text_of(app, "#play-model")
+
+
+async def test_models_fit_80_columns(data_home):
+    """Item 12: at 80×24 the table hid Val, Steps and Updated and a button was cut."""
+    saved_model(data_home, "a-rather-long-model-name-for-the-table")
+    app = CharRNNApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f5")
+        await pilot.pause()
+        table = app.query_one("#models-table")
+        labels = [str(c.label) for c in table.ordered_columns]
+        assert labels[-3:] == ["Val", "Steps", "Updated"]
+        assert sum(c.get_render_width(table) for c in table.ordered_columns) <= 78
+        for button in app.query("#models-buttons Button"):
+            assert button.region.right <= 80, button.id
+        assert "a-rather-long-model-name-for-the-table" in text_of(app, "#models-detail")

@@ -106,8 +106,11 @@ class TrainForm(VerticalScroll):
                                    id="stop_unit", compact=True))
         for fid, label, validator in _RUN_FIELDS:
             yield from self._field(fid, label, validator)
-        yield from self._field("name", "Save as", Function(_name_ok, _NAME_RULE),
-                               placeholder="automatic")
+        # a row of its own, the form's full width: derived names are long
+        yield Label("Save as", classes="field-label")
+        yield Input(id="name", validators=[Function(_name_ok, _NAME_RULE)], compact=True,
+                    placeholder="automatic: from the corpus and the model")
+        yield Static("", id="name-error", classes="field-error", markup=False)
         yield self._row("New chars", Select(
             [(v, k) for k, v in NEW_CHAR_POLICIES.items()], value="refuse", allow_blank=False,
             id="new_chars", compact=True, tooltip="what to do with characters of the corpus "
