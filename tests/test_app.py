@@ -43,11 +43,6 @@ TEXT = kit.TEXT * 3  # ~3.5k characters
 pytestmark = pytest.mark.usefixtures("no_shipped_models", "no_gpu")
 
 
-@pytest.fixture
-def corpus_file(tmp_path) -> Path:
-    return kit.write_text(tmp_path / "tiny.txt", TEXT)
-
-
 def saved_model(home: Path, name: str, text: str = TEXT, steps: int = 0) -> Path:
     """A tiny torch LSTM under `name` in the store at `home`, trained `steps` steps."""
     store = ModelStore(home / "models")

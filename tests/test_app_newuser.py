@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 from helpers.pilot import wait_for
-from test_app import (  # noqa: F401  (corpus_file: a fixture)
+from test_app import (
     SIZE,
-    corpus_file,
     open_in_playground,
     saved_model,
     start_training,
