@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from helpers import kit
 from helpers.pilot import wait_for
 from test_app import (
     SIZE,
+    load_corpus,
     open_in_playground,
     saved_model,
     start_training,
     text_of,
 )
-from textual.widgets import Input, Select, Static, TabbedContent
+from textual.widgets import DirectoryTree, Input, Select, Static, TabbedContent
 
 from charrnn_tui.app import CharRNNApp
 from charrnn_tui.engine.training.events import Progress
+from charrnn_tui.panes.corpus.pane import CorpusPane
 from charrnn_tui.panes.playground.pane import PlaygroundPane
 from charrnn_tui.panes.train.pane import TrainPane
 from charrnn_tui.screens.dialogs import ConfirmScreen
+from charrnn_tui.screens.file_picker import FilePickerScreen
 
 pytestmark = pytest.mark.usefixtures("no_shipped_models", "no_gpu")
 
@@ -156,3 +162,53 @@ async def test_models_fit_80_columns(data_home):
         for button in app.query("#models-buttons Button"):
             assert button.region.right <= 80, button.id
         assert "a-rather-long-model-name-for-the-table" in text_of(app, "#models-detail")
+
+
+# --- Corpus --------------------------------------------------------------------------------
+
+async def test_offline_tinyshakespeare_takes_the_details_and_suggests_a_local_copy(corpus_file):
+    """Item 8: the failure sat in a 2-line slot while the header named the previous corpus."""
+    app = CharRNNApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await load_corpus(pilot, corpus_file)
+        app.query_one(CorpusPane).load("builtin:tinyshakespeare")
+        await wait_for(pilot, lambda: "Could not load" in text_of(app, "#corpus-title"))
+        assert "Tiny Shakespeare" in text_of(app, "#corpus-title")
+        facts = text_of(app, "#corpus-facts")
+        assert "could not download" in facts and "ctrl+o" in facts
+        assert "Training still uses tiny.txt" in facts
+        assert text_of(app, "#corpus-preview") == ""
+
+
+async def test_a_folder_corpus_says_how_many_files_it_read(tmp_path):
+    """Item 9: a folder corpus showed no file count (and read .git: see test_corpus)."""
+    folder = tmp_path / "texts"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "one.txt").write_text(kit.TEXT)
+    (folder / "sub" / "two.txt").write_text(kit.TEXT)
+    (folder / "bad.bin").write_bytes(b"\xff\xfe\x00" * 10 + bytes(range(256)))
+    app = CharRNNApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await load_corpus(pilot, folder)
+        assert app.query_one(TrainPane).corpus.files == 2
+        assert "2 read, 1 skipped" in text_of(app, "#corpus-facts")
+
+
+async def test_browse_climbs_to_the_parent_folder(tmp_path, monkeypatch):
+    """Item 10: Browse (ctrl+o) could not go above the folder it opened in."""
+    (tmp_path / "deep" / "er").mkdir(parents=True)
+    kit.write_text(tmp_path / "deep" / "a.txt", kit.TEXT * 3)
+    kit.write_text(tmp_path / "deep" / "b.txt", kit.TEXT * 3)
+    monkeypatch.chdir(tmp_path / "deep" / "er")
+    app = CharRNNApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f2", "ctrl+o")
+        assert isinstance(app.screen, FilePickerScreen)
+        await pilot.press("backspace")
+        tree = app.screen.query_one(DirectoryTree)
+        assert Path(tree.path) == tmp_path / "deep"
+        await pilot.click("#up")
+        assert Path(tree.path) == tmp_path
+        await pilot.click("#use-folder")
+        await wait_for(pilot, lambda: app.query_one(TrainPane).corpus is not None)
+        assert app.query_one(TrainPane).corpus.files == 2
