@@ -112,15 +112,18 @@ keys Down
 wait_for "python-docs-lstm-2x256 · torch/lstm" 5
 keys r
 wait_for "Resume python-docs-lstm-2x256" 30
-step=$(screen | grep -Eo "Resume python-docs-lstm-2x256 at step [0-9,]+" | grep -Eo "[0-9,]+$" \
-    | tr -d ,)
+saved_step() {  # the step the saved model file records
+    charrnn-tui models show python-docs-lstm-2x256 \
+        | python3 -c "import json, sys; print(json.load(sys.stdin)['state']['step'])"
+}
+step=$(saved_step)
 wait_for "Corpus builtin:python-docs" 30
 keys F6
 wait_for "chars/s" 60
 sleep 3
 keys F8
 wait_for "stopped at step [0-9,]+" 60
-after=$(screen | grep -Eo "stopped at step [0-9,]+" | grep -Eo "[0-9,]+$" | tr -d ,)
+after=$(saved_step)
 ((after > step)) || fail "resume did not continue past step $step (stopped at $after)"
 echo "ok: resumed from step $step to step $after"
 
