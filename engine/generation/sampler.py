@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from charrnn_tui.engine.errors import ConfigError
+from charrnn_tui.engine.generation.trail import Trail
 from charrnn_tui.engine.models import Model
 from charrnn_tui.engine.models.inference import MAX_LOGITS, SingleStream
 from charrnn_tui.engine.models.stepper import Stepper, StepState
@@ -122,6 +123,7 @@ class Sampler:
         self.recent: deque[int] = deque(maxlen=self.params.repetition_window)
         self.tail = ""  # the end of the text so far, long enough to spot a stop string
         self.last_probs: np.ndarray | None = None  # the distribution the last char came from
+        self.trail = Trail()  # what was fed since priming, for branching
         self._stream = SingleStream(model)  # puts a torch model in eval mode
         self.device = self._stream.device
         self._ids = torch.zeros(1, dtype=torch.long, device=self.device)  # reused every step
@@ -151,6 +153,7 @@ class Sampler:
         self.state = self._stream.init_state()
         self.recent = deque(maxlen=self.params.repetition_window)
         self.tail = ""
+        self.trail.reset()
         self.feed(ids)
         return self.skipped
 
@@ -168,6 +171,7 @@ class Sampler:
         if self.recent.maxlen != self.params.repetition_window:  # changed mid-stream
             self.recent = deque(self.recent, maxlen=self.params.repetition_window)
         self.recent.extend(ids)
+        self.trail.ids.extend(ids)
         self.tail = (self.tail + "".join(self.vocab[i] for i in ids))[-TAIL:]
 
     def stopped(self) -> bool:
@@ -185,6 +189,10 @@ class Sampler:
             idx = int(np.searchsorted(np.cumsum(probs), self.rng.random() * probs.sum()))
             idx = min(idx, len(probs) - 1)
         self.last_probs = probs
+        return self._take(idx)
+
+    def _take(self, idx: int) -> str:
+        """Feed the chosen character `idx` and remember it."""
         self._advance(idx)
         self._remember([idx])
         return self.vocab[idx]
@@ -193,9 +201,42 @@ class Sampler:
         """One incremental step: the fast path of streaming, allocation-light."""
         if self._st is None:  # after priming or typed text: switch to the fast layout
             self._st, self._native = self.stepper.from_model(self._native), None
+        if self.trail.wants_mark():
+            self.trail.mark(self._st, self.logits)
+        self.logits = self._step(idx, self._st)
+
+    def _step(self, idx: int, st: StepState) -> np.ndarray:
         self._ids.fill_(idx)
-        logits = self.stepper.step(self._ids, self._st)
-        self.logits = logits.cpu().numpy()[0].astype(np.float64)
+        return self.stepper.step(self._ids, st).cpu().numpy()[0].astype(np.float64)
+
+    # --- branching: back to any kept character of the trail ---------------------------
+    def _replay(self, pos: int) -> tuple[StepState, np.ndarray]:
+        """The state and logits before trail id `pos`, stepped from the nearest mark."""
+        mark, st, logits = self.trail.nearest(pos)
+        for idx in self.trail.ids[mark:pos]:
+            logits = self._step(idx, st)
+        return st, logits
+
+    def alternatives(self, pos: int, k: int = 10) -> list[tuple[int, float]]:
+        """The `k` likeliest ids before trail id `pos` with the model's own probabilities
+        (temperature 1, no filters), likeliest first; the state is left alone.
+        ValueError when `pos` is no longer kept."""
+        _, logits = self._replay(pos)
+        probs = np.exp(logits - logits.max())
+        probs /= probs.sum()
+        top = np.argsort(-probs, kind="stable")[:k]
+        return [(int(i), float(probs[i])) for i in top]
+
+    def branch(self, pos: int, idx: int) -> str:
+        """Go back to before trail id `pos`, take `idx` there instead and forget what came
+        after; returns the character. Streaming then continues from it."""
+        st, logits = self._replay(pos)
+        self.trail.cut(pos)
+        self._st, self._native, self.logits = st, None, logits
+        window = self.params.repetition_window
+        self.recent = deque(self.trail.ids[-window:], maxlen=window)
+        self.tail = "".join(self.vocab[i] for i in self.trail.ids[-TAIL:])
+        return self._take(idx)
 
     def stream(self, length: int) -> Iterator[str]:
         """Yield up to `length` characters, continuing from wherever the state is; ends
