@@ -3,8 +3,7 @@
 "Branch from here" needs the state before any generated character. Keeping one for every
 character would cost a full state per character (4 KB for a 2×256 LSTM); a mark every
 `EVERY` characters costs a sixteenth of that, and a branch replays at most `EVERY - 1`
-fast steps from the nearest mark, well under a millisecond each. The fast step replaces
-its state tensors instead of writing into them, so a mark keeps references, not copies.
+fast steps from the nearest mark, well under a millisecond each.
 """
 
 from __future__ import annotations
@@ -17,11 +16,6 @@ from charrnn_tui.engine.models.stepper import StepState
 
 EVERY = 16  # characters between marks
 MAX_MARKS = 4096  # the oldest are dropped past this: ~65k characters of history
-
-
-def snapshot(st: StepState) -> StepState:
-    """A state that later steps of `st` leave alone (they replace tensors, not fill them)."""
-    return StepState(list(st.h), None if st.c is None else list(st.c))
 
 
 class Trail:
@@ -49,7 +43,7 @@ class Trail:
         pos = len(self.ids)
         if pos not in self._marks:
             self._positions.append(pos)
-        self._marks[pos] = (snapshot(st), logits)
+        self._marks[pos] = (st.copy(), np.array(logits, copy=True))
         if len(self._positions) > MAX_MARKS:
             del self._marks[self._positions.pop(0)]
 
@@ -60,7 +54,7 @@ class Trail:
             raise ValueError("that character is no longer kept; branch from a later one")
         mark = self._positions[at]
         st, logits = self._marks[mark]
-        return mark, snapshot(st), logits
+        return mark, st.copy(), logits
 
     def cut(self, pos: int) -> None:
         """Forget ids from `pos` on, and the marks after it."""

@@ -222,6 +222,7 @@ class PlaygroundPane(Vertical):
 
     def refused(self, action: str) -> bool:
         """True, saying why and focusing the box, when a bad setting blocks `action`."""
+        self._check_fields()  # the boxes as they are now, not as of their last Changed
         bad = [f for f in fields.BLOCKS[action] if f in self.errors]
         if bad:
             self.notify(f"Fix {fields.NAMES[bad[0]]} first: {self.errors[bad[0]]}",
