@@ -46,10 +46,11 @@ ROWS = {"params-row": ("top_k", "top_p", "length"),
 class CandidatesReady(Message):
     """The compare thread finished: the candidates, or why not."""
 
-    def __init__(self, title: str, seed: str, candidates: list[Candidate],
+    def __init__(self, sampler: Sampler, title: str, seed: str, candidates: list[Candidate],
                  error: str | None = None) -> None:
         super().__init__()
-        self.title, self.seed, self.candidates, self.error = title, seed, candidates, error
+        self.sampler, self.title, self.seed = sampler, title, seed
+        self.candidates, self.error = candidates, error
 
 
 class PlaygroundPane(Vertical):
@@ -487,9 +488,10 @@ class PlaygroundPane(Vertical):
                 found = compare_candidates(sampler, seed, length, n=n, beam=beam,
                                            rank_by=rank)
             except Exception as e:  # reported in the app; it stays up
-                self.post_message(CandidatesReady(what, seed, [], f"{type(e).__name__}: {e}"))
+                self.post_message(CandidatesReady(sampler, what, seed, [],
+                                                  f"{type(e).__name__}: {e}"))
             else:
-                self.post_message(CandidatesReady(what, seed, found))
+                self.post_message(CandidatesReady(sampler, what, seed, found))
 
         self._comparing = True
         self.query_one("#play-status", Static).update("comparing…")
@@ -503,9 +505,12 @@ class PlaygroundPane(Vertical):
         if event.error:
             self.notify(event.error, title="Compare failed", severity="error")
             return
+        if event.sampler is not self.sampler:  # another model was loaded meanwhile
+            return
 
         def keep(index: int | None) -> None:
-            if index is None or self.stream.producing or self._comparing:
+            if (index is None or self.stream.producing or self._comparing
+                    or event.sampler is not self.sampler):
                 return
             text = event.candidates[index].text
             if self._run is None or self.text[self._run[0]:] != event.seed:
