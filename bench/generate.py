@@ -1,5 +1,6 @@
-"""Generation speed: the streaming sampler against a bare loop of the same fast step, and
-against the old path (the model's forward called with a sequence of one).
+"""Generation speed: the streaming sampler against a bare loop of the same fast step, against
+the same step in torch (what a GPU runs), and against the old path (the model's forward
+called with a sequence of one); N streams against one; beam search.
 
     python bench/generate.py [MODEL] [--chars 2000]
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import time
 
+import numpy as np
 import torch
 from common import emit
 
@@ -19,6 +21,7 @@ from charrnn_tui.engine.generation.sampler import Sampler
 from charrnn_tui.engine.generation.search import beam_search, sample_n
 from charrnn_tui.engine.models import ModelSpec, build_model
 from charrnn_tui.engine.models.stepper import Stepper
+from charrnn_tui.engine.threads import set_blas_threads
 
 
 def load(ref: str | None):
@@ -40,18 +43,19 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
+    set_blas_threads(args.threads)  # the fast step runs in numpy
     model, vocab = load(args.model)
     model.eval()
     seed = ("To be, or not to be, that is the question: " * 5)[:200]
 
-    stepper = Stepper(model)
+    stepper, torch_stepper = Stepper(model), Stepper(model, use_numpy=False)
 
-    def bare() -> float:
+    def bare(stepper=stepper) -> float:
         st = stepper.from_model(model.init_state(1))
-        x = torch.zeros(1, dtype=torch.long)
+        x = np.zeros(1, dtype=np.intp)
         t = time.perf_counter()
         for _ in range(args.chars):
-            x.fill_(int(torch.argmax(stepper.step(x, st)[0])))
+            x[0] = stepper.step(x, st)[0].argmax()
         return time.perf_counter() - t
 
     def module() -> float:
@@ -87,10 +91,11 @@ def main() -> None:
 
     bare()
     sampler()
-    bare_t, samp_t, firsts, prime_t, module_t = [], [], [], [], []
-    many_t, beam_t = [], []
+    bare_t, samp_t, firsts, prime_t, module_t, torch_t = [], [], [], [], [], []
+    many_t, one_t, beam_t = [], [], []
     for _ in range(args.rounds):
         module_t.append(module())
+        torch_t.append(bare(torch_stepper))
         bare_t.append(bare())
         st, first = sampler()
         samp_t.append(st)
@@ -99,18 +104,24 @@ def main() -> None:
         Sampler(model, vocab).prime(seed)
         prime_t.append(time.perf_counter() - t)
         many_t.append(many(8))
+        one_t.append(many(1))
         beam_t.append(beam(4))
     bare_rate = args.chars / min(bare_t)
     samp_rate = args.chars / min(samp_t)
     module_rate = args.chars / min(module_t)
+    n8_rate = 8 * (args.chars // 4) / min(many_t)
+    n1_rate = (args.chars // 4) / min(one_t)
     emit({"bench": "generate", "model": args.model or "fresh torch/lstm 2x256",
           "bare_chars_per_s": round(bare_rate), "sampler_chars_per_s": round(samp_rate),
           "ratio_sampler_vs_bare": round(samp_rate / bare_rate, 3),
+          "torch_step_bare_chars_per_s": round(args.chars / min(torch_t)),
           "module_step_chars_per_s": round(module_rate),
           "ratio_sampler_vs_module_step": round(samp_rate / module_rate, 2),
           "prime_200_chars_ms": round(1000 * min(prime_t), 2),
           "first_char_after_prime_ms": round(1000 * min(firsts), 2),
-          "n8_total_chars_per_s": round(8 * (args.chars // 4) / min(many_t)),
+          "n1_chars_per_s": round(n1_rate), "n8_total_chars_per_s": round(n8_rate),
+          "ratio_n8_total_vs_n1": round(n8_rate / n1_rate, 2),
+          "ratio_n8_total_vs_sampler": round(n8_rate / samp_rate, 2),
           "beam4_output_chars_per_s": round((args.chars // 4) / min(beam_t))})
 
 

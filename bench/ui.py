@@ -1,6 +1,8 @@
-"""Responsiveness while training inside the app, and in-app against headless throughput.
+"""Responsiveness while training inside the app, and in-app against headless throughput;
+or, with --playground, while the Playground streams at speed "max".
 
     python bench/ui.py [CORPUS] [--seconds 40] [--keys 60] [--busy N] [--app-threads N]
+    python bench/ui.py --playground [--model shakespeare] [--seconds 20] [--keys 60]
 
 Runs the real app headless (App.run_test), loads CORPUS, starts the quick preset, then
 presses ] and [ in the Playground while training runs. A key's latency is measured from
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import tempfile
 import time
@@ -99,6 +102,78 @@ async def in_app(corpus: str, seconds: float, keys: int, home: str) -> dict:
             "in_app_chars_per_s": round(rate)}
 
 
+async def playground(model: str, seconds: float, keys: int, home: str) -> dict:
+    """Stream at speed "max" in the Playground; characters shown per second (from the
+    pane's own text, what reached the screen), and key latency as above meanwhile."""
+    from textual.widgets import Select
+
+    from charrnn_tui.engine.generation.sampler import Sampler
+    from charrnn_tui.engine.models import restore_model
+    from charrnn_tui.panes.playground.pane import PlaygroundPane
+    from charrnn_tui.resources import open_store
+
+    app = CharRNNApp(home, fresh=True)
+    latencies: list[float] = []
+    ckpt = open_store().load(model)
+    async with app.run_test(size=(120, 40)):
+        play = app.query_one(PlaygroundPane)
+        send_key(app, "f4", None)
+        with contextlib.suppress(TimeoutError):  # a first run loads a shipped model itself
+            await until(lambda: play.sampler is not None, 5)
+        await play.set_model(model, ckpt, restore_model(ckpt))
+        await until(lambda: isinstance(play.sampler, Sampler))
+        app.query_one("#speed", Select).value = 0
+        app.query_one("#length", Input).value = "1000000"
+        app.query_one("#seed", Input).value = "ROMEO:"
+        await play.action_generate()
+        await until(lambda: len(play.text) > 500)
+        temp = app.query_one("#temperature", TemperatureControl)
+        temp.focus()
+        n0, t0 = len(play.text), time.perf_counter()
+        for i in range(keys):
+            key, char = ("right_square_bracket", "]") if i % 2 == 0 else (
+                "left_square_bracket", "[")
+            before = temp.value
+            start = time.perf_counter()
+            send_key(app, key, char)
+            await until(lambda b=before: temp.value != b, 10)
+            latencies.append(time.perf_counter() - start)
+            await asyncio.sleep(max(0.0, seconds / keys - latencies[-1]))
+        rate = (len(play.text) - n0) / (time.perf_counter() - t0)
+        await play.action_stop()
+    lat = np.array(latencies) * 1000
+    return {"key_latency_ms": {"p50": round(float(np.percentile(lat, 50)), 1),
+                               "p95": round(float(np.percentile(lat, 95)), 1),
+                               "max": round(float(lat.max()), 1), "n": len(lat)},
+            "shown_chars_per_s": round(rate)}
+
+
+def headless_sampler(model: str, seconds: float = 3.0) -> float:
+    """The same model's streaming sampler outside the app, on a thread set up as the
+    Playground's is (the same thread policy), in characters per second."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from charrnn_tui.engine.generation.sampler import Sampler
+    from charrnn_tui.engine.models import restore_model
+    from charrnn_tui.engine.threads import use_threads
+    from charrnn_tui.resources import open_store
+
+    ckpt = open_store().load(model)
+    sampler = Sampler(restore_model(ckpt), ckpt.spec.vocab)
+
+    def run() -> float:
+        use_threads("generate")
+        sampler.prime("ROMEO:")
+        n, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            for _ in sampler.stream(500):
+                n += 1
+        return n / (time.perf_counter() - t0)
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(run).result()
+
+
 def headless(corpus: str, seconds: float) -> float:
     preset = PRESETS["quick"]
     c = load_corpus(corpus)
@@ -116,7 +191,19 @@ def main() -> None:
                    help="a fixed torch thread count (app and headless) instead of the policy")
     p.add_argument("--busy", type=int, default=0,
                    help="busy processes beside the app and the headless run")
+    p.add_argument("--playground", action="store_true",
+                   help="measure the Playground streaming at speed max instead of training")
+    p.add_argument("--model", default="shakespeare", help="with --playground: a model name")
     args = p.parse_args()
+    if args.playground:
+        with busy(args.busy), tempfile.TemporaryDirectory() as home:
+            result = asyncio.run(playground(args.model, args.seconds, args.keys, home))
+            result["headless_sampler_chars_per_s"] = round(headless_sampler(args.model))
+        result["shown_vs_headless"] = round(result["shown_chars_per_s"]
+                                            / result["headless_sampler_chars_per_s"], 3)
+        emit({"bench": "ui-playground", "model": args.model, "seconds": args.seconds,
+              "busy": args.busy, **result})
+        return
     if args.app_threads:
         os.environ[ENV_THREADS] = str(args.app_threads)  # what a user would set
     quiet = round(headless(args.corpus, args.seconds)) if args.busy else None

@@ -84,6 +84,12 @@ def palette(app: CharRNNApp) -> Iterable[SystemCommand]:
     yield SystemCommand("Continue generating", "Go on from where the text ended",
                         play.action_continue)
     yield SystemCommand("Stop generating", "Halt the Playground stream", play.action_stop)
+    yield SystemCommand("Branch from here", "Pick another character in the generated text "
+                        "and go on from there (F7)", play.action_branch)
+    yield SystemCommand("Compare continuations", "N samples or a beam search side by side "
+                        "(ctrl+n)", play.action_compare)
+    yield SystemCommand("Sampling settings", "Show or hide stop, ban, bias, repetition, N "
+                        "and beam (ctrl+t)", play.action_toggle_more)
     yield SystemCommand("Temperature up", "Hotter: wilder, more surprising text (])",
                         lambda: play.action_temperature(1))
     yield SystemCommand("Temperature down", "Cooler: safer, more repetitive text ([)",

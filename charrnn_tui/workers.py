@@ -12,11 +12,13 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from charrnn_tui.engine.checkpoint import Checkpoint
 from charrnn_tui.engine.data.corpus import Corpus
 from charrnn_tui.engine.generation.sampler import Sampler
+from charrnn_tui.engine.generation.search import Candidate, Rank, beam_search, rank, sample_n
 from charrnn_tui.engine.models import ModelSpec, build_model, restore_model
 from charrnn_tui.engine.storage.store import ModelStore
 from charrnn_tui.engine.threads import training_tuner, use_threads
@@ -136,3 +138,17 @@ def stream_chars(sampler: Sampler, seed: str | None, length: int, buffer: HandOf
         if sampler.params.stop and sampler.stopped():
             break
     return count
+
+
+def compare_candidates(sampler: Sampler, seed: str, length: int, *, n: int, beam: int,
+                       rank_by: Rank) -> list[Candidate]:
+    """`n` ranked samples (or the `beam` best by beam search) of what follows `seed`.
+
+    Runs on its own Sampler over the same read-only weights and a frozen copy of the
+    settings, so the Playground's own stream state and its branch trail stay as they are.
+    """
+    use_threads("generate")
+    own = Sampler(sampler.model, sampler.vocab, params=replace(sampler.params))
+    if beam:
+        return beam_search(own, seed, beam, length)
+    return rank(sample_n(own, seed, n, length), rank_by)

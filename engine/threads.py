@@ -106,12 +106,45 @@ def set_threads(n: int) -> None:
     torch.set_num_threads(n)
 
 
+def set_blas_threads(n: int) -> bool:
+    """Set numpy's OpenBLAS thread count for the calling thread only; False where numpy has
+    no OpenBLAS that allows it (then nothing changes).
+
+    The fast generation step runs in numpy. OpenBLAS's own pool would spread each small
+    product over every core, and on a busy machine that is as slow as OpenMP above (an
+    8×512×1024 product measured 27 ms instead of 0.6 ms on 2 shared cores).
+    """
+    global _blas_local
+    if _blas_local is None:
+        import ctypes
+        import glob
+
+        import numpy as np
+
+        _blas_local = False
+        libs = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
+        for path in glob.glob(os.path.join(libs, "*openblas*")):
+            try:
+                _blas_local = ctypes.CDLL(path).openblas_set_num_threads_local
+            except (OSError, AttributeError):
+                continue
+            break
+    if _blas_local:
+        _blas_local(n)
+    return bool(_blas_local)
+
+
+_blas_local = None  # OpenBLAS's per-thread setter, once looked up (False: none)
+
+
 def use_threads(role: Role, requested: int | None = None) -> int:
-    """Set this thread's count for `role` (each worker thread calls it when it starts)."""
+    """Set this thread's count for `role` (each worker thread calls it when it starts),
+    for torch and for numpy's BLAS."""
     n = requested_threads(requested)
     if n is None:
         n = 1 if role == "generate" else free_cores()
     set_threads(n)
+    set_blas_threads(n)
     return n
 
 

@@ -75,7 +75,7 @@ def test_temperature_change_mid_stream_takes_effect():
     assert head != _argmax_text(model, "the ", 30)  # hot sampling is not greedy
     params.temperature = 0.1  # changed from "another thread" between characters
     for _ in range(5):
-        logits = s.logits.copy()
+        logits = s.logits.astype(np.float64)  # a copy: the step reuses its buffer
         s.next_char()
         np.testing.assert_allclose(s.last_probs,
                                    next_distribution(logits, SamplingParams(temperature=0.1)))

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
 from charrnn_tui.engine.errors import ConfigError
+from charrnn_tui.engine.generation.draw import MAX_TEMPERATURE, MIN_TEMPERATURE, Chooser, Uniforms
+from charrnn_tui.engine.generation.trail import Trail
 from charrnn_tui.engine.models import Model
 from charrnn_tui.engine.models.inference import MAX_LOGITS, SingleStream
 from charrnn_tui.engine.models.stepper import Stepper, StepState
 
-MIN_TEMPERATURE = 0.05
-MAX_TEMPERATURE = 2.0
 TAIL = 64  # characters of recent text kept to spot stop strings
 
 
@@ -114,17 +114,33 @@ class Sampler:
         self.index = {c: i for i, c in enumerate(vocab)}
         self.params = params or SamplingParams()
         self.rng = np.random.default_rng(rng_seed)
+        self._chooser = Chooser(vocab)
         self.skipped: list[str] = []
-        self._stepper: Stepper | None = None  # built at the first generated character
+        self._stepper: Stepper | None = None
         self._native = None  # the state in the model's own format, after a full forward
         self._st: StepState | None = None  # or laid out for the fast step, once stepping
         self.logits: np.ndarray | None = None
         self.recent: deque[int] = deque(maxlen=self.params.repetition_window)
         self.tail = ""  # the end of the text so far, long enough to spot a stop string
-        self.last_probs: np.ndarray | None = None  # the distribution the last char came from
+        self.trail = Trail()  # what was fed since priming, for branching
         self._stream = SingleStream(model)  # puts a torch model in eval mode
         self.device = self._stream.device
-        self._ids = torch.zeros(1, dtype=torch.long, device=self.device)  # reused every step
+        self._ids = np.zeros(1, dtype=np.intp)  # reused every step
+        with contextlib.suppress(TypeError):  # a model with no fast step fails when stepping
+            self.stepper  # noqa: B018  laid out now, once per model, not at the first character
+
+    @property
+    def rng(self) -> np.random.Generator:
+        return self._uniforms.rng
+
+    @rng.setter
+    def rng(self, rng: np.random.Generator) -> None:
+        self._uniforms = Uniforms(rng)
+
+    @property
+    def last_probs(self) -> np.ndarray:
+        """The distribution the last character was drawn from."""
+        return self._chooser.distribution()
 
     @property
     def stepper(self) -> Stepper:
@@ -151,6 +167,7 @@ class Sampler:
         self.state = self._stream.init_state()
         self.recent = deque(maxlen=self.params.repetition_window)
         self.tail = ""
+        self.trail.reset()
         self.feed(ids)
         return self.skipped
 
@@ -168,6 +185,7 @@ class Sampler:
         if self.recent.maxlen != self.params.repetition_window:  # changed mid-stream
             self.recent = deque(self.recent, maxlen=self.params.repetition_window)
         self.recent.extend(ids)
+        self.trail.ids.extend(ids)
         self.tail = (self.tail + "".join(self.vocab[i] for i in ids))[-TAIL:]
 
     def stopped(self) -> bool:
@@ -178,24 +196,59 @@ class Sampler:
         if self.logits is None:
             self.prime("")
         p = self.params
-        probs = next_distribution(adjusted(self.logits, p, self.index, self.recent), p)
-        if p.argmax:
-            idx = int(np.argmax(probs))
-        else:
-            idx = int(np.searchsorted(np.cumsum(probs), self.rng.random() * probs.sum()))
-            idx = min(idx, len(probs) - 1)
-        self.last_probs = probs
-        self._advance(idx)
-        self._remember([idx])
-        return self.vocab[idx]
+        return self._take(self._chooser.choose_one(
+            self.logits, p, 0.0 if p.argmax else self._uniforms.take(),
+            self.recent if p.repetition_penalty != 1.0 else None))
 
-    def _advance(self, idx: int) -> None:
-        """One incremental step: the fast path of streaming, allocation-light."""
+    def _take(self, idx: int) -> str:
+        """Feed the chosen character `idx` and remember it (the hot path of streaming)."""
         if self._st is None:  # after priming or typed text: switch to the fast layout
             self._st, self._native = self.stepper.from_model(self._native), None
-        self._ids.fill_(idx)
-        logits = self.stepper.step(self._ids, self._st)
-        self.logits = logits.cpu().numpy()[0].astype(np.float64)
+        if self.trail.wants_mark():
+            self.trail.mark(self._st, self.logits)
+        self._ids[0] = idx
+        self.logits = self.stepper.step(self._ids, self._st)[0]
+        if self.recent.maxlen != self.params.repetition_window:  # changed mid-stream
+            self.recent = deque(self.recent, maxlen=self.params.repetition_window)
+        self.recent.append(idx)
+        self.trail.ids.append(idx)
+        char = self.vocab[idx]
+        self.tail = (self.tail + char)[-TAIL:]
+        return char
+
+    def _step(self, idx: int, st: StepState) -> np.ndarray:
+        """The logits after `idx`: a view of `st`'s buffer, valid until its next step."""
+        self._ids[0] = idx
+        return self.stepper.step(self._ids, st)[0]
+
+    # --- branching: back to any kept character of the trail ---------------------------
+    def _replay(self, pos: int) -> tuple[StepState, np.ndarray]:
+        """The state and logits before trail id `pos`, stepped from the nearest mark."""
+        mark, st, logits = self.trail.nearest(pos)
+        for idx in self.trail.ids[mark:pos]:
+            logits = self._step(idx, st)
+        return st, logits
+
+    def alternatives(self, pos: int, k: int = 10) -> list[tuple[int, float]]:
+        """The `k` likeliest ids before trail id `pos` with the model's own probabilities
+        (temperature 1, no filters), likeliest first; the state is left alone.
+        ValueError when `pos` is no longer kept."""
+        _, logits = self._replay(pos)
+        probs = np.exp(logits - logits.max())
+        probs /= probs.sum()
+        top = np.argsort(-probs, kind="stable")[:k]
+        return [(int(i), float(probs[i])) for i in top]
+
+    def branch(self, pos: int, idx: int) -> str:
+        """Go back to before trail id `pos`, take `idx` there instead and forget what came
+        after; returns the character. Streaming then continues from it."""
+        st, logits = self._replay(pos)
+        self.trail.cut(pos)
+        self._st, self._native, self.logits = st, None, logits
+        window = self.params.repetition_window
+        self.recent = deque(self.trail.ids[-window:], maxlen=window)
+        self.tail = "".join(self.vocab[i] for i in self.trail.ids[-TAIL:])
+        return self._take(idx)
 
     def stream(self, length: int) -> Iterator[str]:
         """Yield up to `length` characters, continuing from wherever the state is; ends

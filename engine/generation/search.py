@@ -13,11 +13,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-import torch
 
 from charrnn_tui.engine.errors import ConfigError
-from charrnn_tui.engine.generation.sampler import TAIL, Sampler, adjusted, next_distribution
-from charrnn_tui.engine.models.stepper import StepState
+from charrnn_tui.engine.generation.draw import BLOCK, Chooser
+from charrnn_tui.engine.generation.sampler import TAIL, Sampler
 
 Rank = Literal["total", "mean"]
 
@@ -36,17 +35,11 @@ class Candidate:
         return self.logprob / max(1, len(self.surprise))
 
 
-def _repeat(st: StepState, n: int) -> StepState:
-    return StepState([h.repeat(n, 1) for h in st.h],
-                     None if st.c is None else [c.repeat(n, 1) for c in st.c])
-
-
-def _rows(st: StepState, rows: torch.Tensor) -> StepState:
-    return StepState([h[rows] for h in st.h], None if st.c is None else [c[rows] for c in st.c])
-
-
-def _log_softmax(logits: torch.Tensor) -> np.ndarray:
-    return torch.log_softmax(logits.double(), dim=-1).cpu().numpy()
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits.astype(np.float64)
+    z -= z.max(axis=-1, keepdims=True)
+    z -= np.log(np.exp(z).sum(axis=-1, keepdims=True))
+    return z
 
 
 def rank(candidates: list[Candidate], by: Rank = "total") -> list[Candidate]:
@@ -61,62 +54,66 @@ def sample_n(sampler: Sampler, seed_text: str, n: int, length: int, *,
 
     Stream i draws from `np.random.default_rng(SeedSequence(rng_seed).spawn(n)[i])`, so it
     is the text a single `Sampler` with that generator would write, with the same bans,
-    biases, repetition penalty and stop strings (each stream ends at its own stop).
+    biases, repetition penalty and stop strings (each stream ends at its own stop). All
+    streams are one batch: one step and one `Chooser` call per character for all of them.
     """
     if n < 1 or length < 0:
         raise ConfigError("n must be at least 1 and length at least 0")
     rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(rng_seed).spawn(n)]
     params = sampler.params
     sampler.prime(seed_text)
-    stepper = sampler.stepper
-    st = _repeat(stepper.from_model(sampler.state), n)
+    stepper, chooser = sampler.stepper, Chooser(sampler.vocab)
+    st = stepper.from_model(sampler.state).repeat(n)
     logits = np.repeat(sampler.logits[None], n, axis=0)
-    ids = torch.zeros(n, dtype=torch.long, device=sampler.device)
     recent = [deque(sampler.recent, maxlen=params.repetition_window) for _ in range(n)]
     tails = [sampler.tail] * n
-    done = [False] * n
-    chars: list[list[str]] = [[] for _ in range(n)]
-    surprise: list[list[float]] = [[] for _ in range(n)]
-    for _ in range(length):
-        if all(done):
-            break
-        logp = _log_softmax(torch.from_numpy(logits))
-        for i in range(n):
-            if done[i]:
-                continue
-            probs = next_distribution(adjusted(logits[i], params, sampler.index, recent[i]),
-                                      params)
-            if params.argmax:
-                idx = int(np.argmax(probs))
-            else:
-                idx = int(np.searchsorted(np.cumsum(probs), rngs[i].random() * probs.sum()))
-                idx = min(idx, len(probs) - 1)
-            ids[i] = idx
-            char = sampler.vocab[idx]
-            chars[i].append(char)
-            surprise[i].append(-float(logp[i, idx]))
-            recent[i].append(idx)
-            tails[i] = (tails[i] + char)[-TAIL:]
-            done[i] = any(tails[i].endswith(s) for s in params.stop)
-        logits = stepper.step(ids, st).to("cpu", torch.float64).numpy()
-    return [Candidate("".join(c), tuple(s)) for c, s in zip(chars, surprise, strict=True)]
+    ends = np.full(n, length)  # each stream's length, shorter once it hits a stop string
+    chosen = np.zeros((length, n), dtype=np.intp)
+    surprise = np.zeros((length, n))
+    block, u = np.empty((n, BLOCK)), np.empty(n)
+    rows = np.arange(n)
+    for t in range(length):
+        if not params.argmax:  # every stream's own uniforms, as a single stream draws them
+            if t % BLOCK == 0:
+                for i, rng in enumerate(rngs):
+                    block[i] = rng.random(BLOCK)
+            u[:] = block[:, t % BLOCK]
+        ids = chooser.choose(logits, params, u,
+                             recent if params.repetition_penalty != 1.0 else None)
+        chosen[t] = ids
+        surprise[t] = -_log_softmax(logits)[rows, ids]
+        if params.repetition_penalty != 1.0:
+            for window, idx in zip(recent, ids.tolist(), strict=True):
+                window.append(idx)
+        if params.stop:
+            for i, idx in enumerate(ids.tolist()):
+                tails[i] = (tails[i] + sampler.vocab[idx])[-TAIL:]
+                if ends[i] == length and any(tails[i].endswith(x) for x in params.stop):
+                    ends[i] = t + 1
+            if (ends <= t + 1).all():
+                break
+        logits = stepper.step(ids, st)
+    vocab = np.array(sampler.vocab, dtype=object)
+    return [Candidate("".join(vocab[chosen[:ends[i], i]]), tuple(surprise[:ends[i], i].tolist()))
+            for i in range(n)]
 
 
 def beam_search(sampler: Sampler, seed_text: str, width: int, length: int) -> list[Candidate]:
     """The `width` most probable continuations of `length` characters, best first.
 
     Keeps the `width` best partial texts by total log-probability at every character;
-    width 1 is greedy (argmax) decoding.
+    width 1 is greedy (argmax) decoding. Each character keeps only back-pointers; the texts
+    are read back at the end.
     """
     if width < 1 or length < 0:
         raise ConfigError("beam width must be at least 1 and length at least 0")
     sampler.prime(seed_text)
     stepper = sampler.stepper
     st = stepper.from_model(sampler.state)
-    logits = torch.from_numpy(sampler.logits[None])
+    logits = sampler.logits[None]
     vocab = len(sampler.vocab)
-    beams: list[tuple[list[int], list[float]]] = [([], [])]
     scores = np.zeros(1)
+    back: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # parents, ids, surprise
     for _ in range(length):
         logp = _log_softmax(logits)  # (beams, vocab)
         total = (scores[:, None] + logp).ravel()
@@ -124,10 +121,16 @@ def beam_search(sampler: Sampler, seed_text: str, width: int, length: int) -> li
         best = np.argpartition(-total, k - 1)[:k]
         best = best[np.argsort(-total[best], kind="stable")]
         parents, ids = best // vocab, best % vocab
-        beams = [(beams[p][0] + [int(i)], beams[p][1] + [-float(logp[p, i])])
-                 for p, i in zip(parents, ids, strict=True)]
+        back.append((parents, ids, -logp[parents, ids]))
         scores = total[best]
-        st = _rows(st, torch.as_tensor(parents, device=sampler.device))
-        logits = stepper.step(torch.as_tensor(ids, device=sampler.device), st).to(
-            "cpu", torch.float64)
-    return [Candidate("".join(sampler.vocab[i] for i in b), tuple(s)) for b, s in beams]
+        st = st.rows(parents)
+        logits = stepper.step(ids, st)
+    beams = []
+    for b in range(len(scores)):
+        chars, costs = [], []
+        for parents, ids, cost in reversed(back):
+            chars.append(sampler.vocab[ids[b]])
+            costs.append(float(cost[b]))
+            b = parents[b]
+        beams.append(Candidate("".join(reversed(chars)), tuple(reversed(costs))))
+    return beams

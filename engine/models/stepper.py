@@ -2,10 +2,15 @@
 
 Calling `nn.LSTM` with a sequence of one costs about half a millisecond on a CPU (it lays
 its weights out again through oneDNN at every call) for ~1.7 MFLOP of work. Here every
-implementation is reduced once, when the sampler is built, to the same few tensors per
+implementation is reduced once, when the sampler is built, to the same few arrays per
 layer, already transposed for right-multiplication; the first layer's input projection
 (embedding or one-hot times W_input, plus its bias) becomes a per-character table, so a
-step is a row lookup, one matmul per weight matrix and the gate arithmetic.
+step is a row lookup, one matrix product per weight matrix and the gate arithmetic.
+
+On a CPU the step runs in numpy, in place, on buffers kept with the state: a torch call
+costs a few microseconds of dispatch, a numpy one about one, and a step is ~30 calls. The
+sigmoid gates use sigmoid(x) = (1 + tanh(x/2)) / 2 with the halving folded into their
+weights, so one tanh covers every gate of a layer. On a GPU it runs in torch.
 
 Cells follow PyTorch's definitions (gates i,f,g,o for the LSTM; r,z,n for the GRU, with
 the hidden bias of n inside the reset gate), which the scratch and numpy models share.
@@ -23,80 +28,195 @@ from charrnn_tui.engine.models import LibraryRNN, Model, NumpyRNN, ScratchRNN
 
 @dataclass(frozen=True)
 class _Layer:
-    wih_t: torch.Tensor | None  # (input, gates·hidden); None for the first layer (a table)
-    bih: torch.Tensor | None
-    whh_t: torch.Tensor  # (hidden, gates·hidden)
-    bhh: torch.Tensor | None
+    wih_t: np.ndarray | torch.Tensor | None  # (input, gates·hidden); None: the table
+    bih: np.ndarray | torch.Tensor | None
+    whh_t: np.ndarray | torch.Tensor  # (hidden, gates·hidden)
+    bhh: np.ndarray | torch.Tensor | None
 
 
 class StepState:
-    """Per-layer hidden (and LSTM cell) states of N streams, updated in place by `step`."""
+    """Per-layer hidden (and LSTM cell) states of N streams, updated in place by `step`,
+    with the step's work buffers for that N (never shared between states)."""
 
-    def __init__(self, h: list[torch.Tensor], c: list[torch.Tensor] | None):
+    def __init__(self, h: list, c: list | None):
         self.h, self.c = h, c
+        self.work: dict[str, np.ndarray] = {}
+
+    def _map(self, f) -> StepState:
+        return StepState([f(h) for h in self.h], None if self.c is None else
+                         [f(c) for c in self.c])
+
+    def copy(self) -> StepState:
+        """A state later steps of this one leave alone."""
+        return self._map(lambda x: x.clone() if isinstance(x, torch.Tensor) else x.copy())
+
+    def rows(self, index: np.ndarray) -> StepState:
+        """Streams `index` (with repeats) as a new state."""
+        return self._map(lambda x: x[torch.as_tensor(index, device=x.device)]
+                         if isinstance(x, torch.Tensor) else x[index])
+
+    def repeat(self, n: int) -> StepState:
+        """Every stream n times over (one stream → n identical ones)."""
+        return self.rows(np.repeat(np.arange(self.h[0].shape[0]), n))
+
+
+def _sigmoid_halved(w: np.ndarray, hidden: int, cell: str) -> np.ndarray:
+    """LSTM columns i,f,g,o → i,f,o,g with i,f,o halved; GRU r,z halved (see module doc)."""
+    if w is None:
+        return None
+    w = np.array(w, copy=True)
+    if cell == "lstm":
+        i, f, g, o = np.split(w, 4, axis=-1)
+        w = np.concatenate([i, f, o, g], axis=-1)
+        w[..., :3 * hidden] *= 0.5
+    elif cell == "gru":
+        w[..., :2 * hidden] *= 0.5
+    return np.ascontiguousarray(w)
 
 
 class Stepper:
     """One model's weights, laid out for single steps. Read-only once built."""
 
-    def __init__(self, model: Model):
+    def __init__(self, model: Model, *, use_numpy: bool | None = None):
+        """`use_numpy`: None picks numpy on a CPU and torch elsewhere; False forces torch."""
         spec = model.spec
         self.kind, self.cell, self.layers, self.hidden = spec.impl, spec.cell, spec.layers, \
             spec.hidden
+        self.device = "cpu" if isinstance(model, NumpyRNN) else next(model.parameters()).device
+        self.on_numpy = isinstance(model, NumpyRNN) or (
+            self.device.type == "cpu" and use_numpy is not False)
         with torch.no_grad():
             if isinstance(model, NumpyRNN):
                 p = {k: torch.from_numpy(v) for k, v in model.params.items()}  # float64
-                self.table = (p["Wxh"].T + p["bh"]).contiguous()
-                self._layers = [_Layer(None, None, p["Whh"].T.contiguous(), None)]
-                self.head_t, self.head_b = p["Why"].T.contiguous(), p["by"]
+                table = p["Wxh"].T + p["bh"]
+                layers = [_Layer(None, None, p["Whh"].T, None)]
+                head_t, head_b = p["Why"].T, p["by"]
             elif isinstance(model, ScratchRNN):
-                self.table = (model.W_input + model.b_hidden).detach().clone()
-                self._layers = [_Layer(None, None, model.W_hidden.detach().clone(), None)]
-                self.head_t = model.W_softmax.detach().clone()
-                self.head_b = model.b_softmax.detach().clone()
+                table = model.W_input + model.b_hidden
+                layers = [_Layer(None, None, model.W_hidden, None)]
+                head_t, head_b = model.W_softmax, model.b_softmax
             elif isinstance(model, LibraryRNN):
-                rnn, w = model.rnn, dict(model.rnn.named_parameters())
-                self.table = torch.addmm(w["bias_ih_l0"], model.embed.weight,
-                                         w["weight_ih_l0"].T).detach()
-                self._layers = [
-                    _Layer(None if k == 0 else w[f"weight_ih_l{k}"].T.contiguous().detach(),
-                           None if k == 0 else w[f"bias_ih_l{k}"].detach(),
-                           w[f"weight_hh_l{k}"].T.contiguous().detach(),
-                           w[f"bias_hh_l{k}"].detach())
-                    for k in range(rnn.num_layers)]
-                self.head_t = model.head.weight.T.contiguous().detach()
-                self.head_b = model.head.bias.detach()
+                w = dict(model.rnn.named_parameters())
+                table = torch.addmm(w["bias_ih_l0"], model.embed.weight, w["weight_ih_l0"].T)
+                layers = [_Layer(None if k == 0 else w[f"weight_ih_l{k}"].T,
+                                 None if k == 0 else w[f"bias_ih_l{k}"],
+                                 w[f"weight_hh_l{k}"].T, w[f"bias_hh_l{k}"])
+                          for k in range(model.rnn.num_layers)]
+                head_t, head_b = model.head.weight.T, model.head.bias
             else:
                 raise TypeError(f"no fast step for {type(model).__name__}")
+            if self.on_numpy:
+                self._prepare_numpy(table, layers, head_t, head_b)
+            else:
+                own = lambda t: None if t is None else t.detach().contiguous().clone()  # noqa: E731
+                self.table = own(table)
+                self._layers = [_Layer(own(x.wih_t), own(x.bih), own(x.whh_t), own(x.bhh))
+                                for x in layers]
+                self.head_t, self.head_b = own(head_t), own(head_b)
+
+    def _prepare_numpy(self, table, layers, head_t, head_b) -> None:
+        arr = lambda t: None if t is None else t.detach().cpu().numpy()  # noqa: E731
+        dtype = np.float64 if self.kind == "numpy" else np.float32
+        fix = lambda t: None if t is None else _sigmoid_halved(  # noqa: E731
+            arr(t).astype(dtype), self.hidden, self.cell)
+        self._layers = []
+        for k, layer in enumerate(layers):
+            bih, bhh = fix(layer.bih), fix(layer.bhh)
+            if self.cell != "gru" and bhh is not None:  # one bias is enough outside the GRU
+                bih, bhh = (bhh if bih is None else bih + bhh), None
+            if k == 0 and bih is not None:
+                table, bih = table + torch.from_numpy(arr(layer.bhh)), None  # fold into table
+            self._layers.append(_Layer(fix(layer.wih_t), bih, fix(layer.whh_t), bhh))
+        self.table = fix(table)
+        self.head_t = np.ascontiguousarray(arr(head_t).astype(dtype))
+        self.head_b = arr(head_b).astype(dtype)
 
     # --- states in the model's own format and back ------------------------------------
     def from_model(self, state) -> StepState:
-        """A model state (as `model.init_state`/`forward` give it) as per-layer tensors."""
+        """A model state (as `model.init_state`/`forward` give it) as per-layer arrays."""
         if self.kind == "numpy":
-            return StepState([torch.from_numpy(np.array(state, dtype=np.float64))], None)
+            return StepState([np.array(state, dtype=np.float64)], None)
         h, c = state if self.cell == "lstm" else (state, None)
         if self.kind == "scratch":
             h, c = h.unsqueeze(0), None if c is None else c.unsqueeze(0)
-        return StepState([x.detach().clone() for x in h],
-                         None if c is None else [x.detach().clone() for x in c])
+        if self.on_numpy:
+            own = lambda x: np.array(x.detach().float().numpy(), dtype=np.float32)  # noqa: E731
+        else:
+            own = lambda x: x.detach().clone()  # noqa: E731
+        return StepState([own(x) for x in h], None if c is None else [own(x) for x in c])
 
     def to_model(self, st: StepState):
         """The inverse of `from_model`, as new tensors (or an array for the numpy model)."""
         if self.kind == "numpy":
-            return st.h[0].numpy().copy()
-        h = torch.stack(st.h)
-        c = None if st.c is None else torch.stack(st.c)
+            return st.h[0].copy()
+        as_t = (lambda x: torch.tensor(x)) if self.on_numpy else (lambda x: x)
+        h = torch.stack([as_t(x) for x in st.h])
+        c = None if st.c is None else torch.stack([as_t(x) for x in st.c])
         if self.kind == "scratch":
             h, c = h[0], None if c is None else c[0]
         return (h, c) if self.cell == "lstm" else h
 
     # --- the step -----------------------------------------------------------------------
-    def step(self, ids: torch.Tensor, st: StepState) -> torch.Tensor:
+    def step(self, ids, st: StepState) -> np.ndarray:
         """Feed character `ids[n]` to stream n; returns logits (N, vocab) and updates `st`.
 
-        Nothing here requires grad (weights and states are detached copies), so autograd
-        records nothing without the cost of a no_grad context per character.
+        On a CPU the logits are a buffer of `st`, overwritten by its next step.
         """
+        if not self.on_numpy:
+            return self._step_torch(torch.as_tensor(np.asarray(ids), device=self.device), st)
+        w, n, hid = st.work, st.h[0].shape[0], self.hidden
+        if not w:
+            width = self.table.shape[1]
+            dtype = self.table.dtype
+            w.update(g=np.empty((n, width), dtype), t=np.empty((n, width), dtype),
+                     out=np.empty((n, self.head_t.shape[1]), dtype))
+        g, t = w["g"], w["t"]
+        x = None
+        for k, layer in enumerate(self._layers):
+            h = st.h[k]
+            if x is None:
+                np.take(self.table, ids, axis=0, out=g)
+            else:
+                np.dot(x, layer.wih_t, out=g)
+                g += layer.bih
+            np.dot(h, layer.whh_t, out=t)
+            if layer.bhh is not None:
+                t += layer.bhh
+            if self.cell == "lstm":
+                g += t
+                np.tanh(g, out=g)
+                gates = g[:, :3 * hid]
+                gates *= 0.5
+                gates += 0.5
+                c = st.c[k]
+                c *= g[:, hid:2 * hid]
+                ig = np.multiply(g[:, :hid], g[:, 3 * hid:], out=t[:, :hid])
+                c += ig
+                np.tanh(c, out=h)
+                h *= g[:, 2 * hid:3 * hid]
+            elif self.cell == "gru":
+                rz = g[:, :2 * hid]
+                rz += t[:, :2 * hid]
+                np.tanh(rz, out=rz)
+                rz *= 0.5
+                rz += 0.5
+                n_ = t[:, 2 * hid:]
+                n_ *= g[:, :hid]  # r * (W_hn h + b_hn)
+                n_ += g[:, 2 * hid:]
+                np.tanh(n_, out=n_)
+                h -= n_  # h' = n + z * (h - n)
+                h *= g[:, hid:2 * hid]
+                h += n_
+            else:
+                g += t
+                np.tanh(g, out=h)
+            x = h
+        out = np.dot(x, self.head_t, out=w["out"])
+        out += self.head_b
+        return out
+
+    def _step_torch(self, ids: torch.Tensor, st: StepState) -> np.ndarray:
+        """The same step in torch, for a model on a GPU; the state's tensors are replaced."""
         x = None
         for k, layer in enumerate(self._layers):
             gx = self.table[ids] if x is None else torch.addmm(layer.bih, x, layer.wih_t)
@@ -117,4 +237,4 @@ class Stepper:
                 h = torch.tanh(gx + gh)
             st.h[k] = h
             x = h
-        return torch.addmm(self.head_b, x, self.head_t)
+        return torch.addmm(self.head_b, x, self.head_t).to("cpu", torch.float64).numpy()
