@@ -214,3 +214,91 @@ def test_lost_node_shrinks_the_world_and_the_run_goes_on(agents, tmp_path):
     final, _ = load(last)
     assert final.state.step == 300 and final.config["world_size"] == 1
     assert _continuous(final.state.history)
+
+
+# --- the same decisions in-process, as a one-rank torchrun world (fast) -------------------
+
+def _as_torchrun(monkeypatch, run_id: str, *, shared_store: bool = False) -> None:
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # threads fixed: no tuner in these runs
+    for key, value in {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(_free_port()),
+                       "RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1",
+                       "TORCHELASTIC_RUN_ID": run_id, "TORCHELASTIC_MAX_RESTARTS": "1",
+                       "TORCHELASTIC_USE_AGENT_STORE": str(shared_store)}.items():
+        monkeypatch.setenv(key, value)
+
+
+def _train(tmp_path, *extra: str) -> int:
+    corpus = tmp_path / "fox.txt"
+    corpus.write_text(TEXT)
+    return cli_main(["--home", str(tmp_path / "home"), "train", str(corpus), *MODEL, *extra])
+
+
+def test_a_restart_continues_its_own_run_and_counts_the_budget_from_its_start(
+        tmp_path, monkeypatch, capsys):
+    _as_torchrun(monkeypatch, "job-1")
+    assert _train(tmp_path, "--max-steps", "5") == 0  # as if killed after its last save
+    first, _ = load(tmp_path / "home/models/m/last.safetensors")
+    assert first.config["run_id"] == "job-1" and first.config["run_origin"] == [0, 0.0, 0.0]
+    capsys.readouterr()
+    assert _train(tmp_path, "--max-steps", "8") == 0  # the restart: same run, same command
+    assert "restarted: m continues from its autosave at step 5" in capsys.readouterr().err
+    final, _ = load(tmp_path / "home/models/m/last.safetensors")
+    assert final.state.step == 8  # 8 for the whole run, not 8 more
+    assert final.state.history[:len(first.state.history)] == first.state.history
+
+    _as_torchrun(monkeypatch, "job-2")  # another run: the name is taken, as ever
+    assert _train(tmp_path, "--max-steps", "8") == 2
+    assert "a model named 'm' exists" in capsys.readouterr().err
+
+
+def test_a_plain_resume_on_fewer_ranks_says_how_the_batch_is_divided(tmp_path, capsys):
+    from charrnn_tui.engine.storage import modelfile
+
+    assert _train(tmp_path, "--max-steps", "2") == 0
+    path = tmp_path / "home/models/m/last.safetensors"
+    ckpt, _ = load(path)
+    ckpt.config["world_size"] = 2  # as written by a 2-rank run
+    modelfile.save(path, ckpt)
+    capsys.readouterr()
+    assert cli_main(["--home", str(tmp_path / "home"), "train", "--resume", "m",
+                     "--max-steps", "1", "--json"]) == 0
+    assert ("continues on 1 rank(s) instead of 2: --batch 4 stays global, re-divided as "
+            "4 stream(s) per rank (was 2)") in capsys.readouterr().err
+
+
+def test_restarts_without_a_name_or_with_the_shared_store_are_refused(
+        tmp_path, monkeypatch, capsys):
+    _as_torchrun(monkeypatch, "job", shared_store=True)
+    assert _train(tmp_path, "--max-steps", "2") == 2
+    assert "TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1" in capsys.readouterr().err
+    _as_torchrun(monkeypatch, "job")
+    corpus = tmp_path / "fox.txt"
+    assert cli_main(["--home", str(tmp_path / "home"), "train", str(corpus),
+                     "--max-steps", "2"]) == 2
+    assert "give --name" in capsys.readouterr().err
+    assert not (tmp_path / "home/models").exists() or not any(
+        (tmp_path / "home/models").iterdir())
+
+
+def test_a_claim_waits_for_a_predecessor_that_is_exiting(tmp_path):
+    import threading
+
+    from charrnn_tui.engine.storage.store import ModelStore, StoreError
+
+    store = ModelStore(tmp_path / "models")
+    folder = store.folder("m")
+    folder.mkdir(parents=True)
+    holder = subprocess.Popen([sys.executable, str(Path(__file__).parent / "helpers/hold_lock.py"),
+                               str(folder / ".lock")], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(StoreError, match="in use by another"):
+            store.claim("m")
+        threading.Timer(0.3, holder.stdin.close).start()  # the predecessor exits meanwhile
+        store.claim("m", wait=BOUND)
+        assert "m" in store._claims
+    finally:
+        holder.kill()
+        holder.wait()
+        store.release("m")
