@@ -1,11 +1,13 @@
 """Data parallelism on one machine: speed, the cost of autosaves, the cost of a restart.
 
-    python bench/ddp.py [CORPUS] [--steps 60] [--save-every 5] [--parts speed,autosave,restart]
+    python bench/ddp.py [CORPUS] [--steps 60] [--save-every 5] [--repeats 2]
+                        [--parts speed,autosave,restart]
 
 - speed: 2 processes × 1 thread against 1 process × 2 threads, same model, same global
   batch; chars/s from each run's own JSON (training loop only, start-up excluded);
 - autosave: the 2-process run with `--save-every SECONDS` against none during the run
-  (throughput ratio), and one save timed on its own (rank 0 saves synchronously, so every
+  (throughput ratio; the pair alternates `--repeats` times, best of each kept, since a
+  shared machine's load drifts), and one save timed on its own (rank 0 saves synchronously, so every
   rank waits that long), giving the share of time at that cadence and at the default;
 - restart: under `torchrun --max-restarts=1`, rank 1 is SIGKILLed after the first autosave;
   seconds from the kill until the restarted rank 0 says it continues (just before its
@@ -83,14 +85,14 @@ def _wait(what: str, check, limit: float = 600.0):
     raise SystemExit(f"bench/ddp.py: no {what} after {limit:.0f}s")
 
 
-def restart_cost(home: str, train: list[str]) -> dict:
+def restart_cost(home: str, train: list[str], name: str) -> dict:
     """Kill rank 1 after the first autosave; seconds until training resumes."""
     err_path = Path(home) / "restart.err"
-    last = Path(home) / "models/r/last.safetensors"
+    last = Path(home) / f"models/{name}/last.safetensors"
     with open(err_path, "w") as err:
         agent = subprocess.Popen(
             [*_torchrun("--max-restarts=1"), "--home", home, *train, "--max-steps", "100000",
-             "--save-every", "2", "--name", "r"], stdout=subprocess.DEVNULL, stderr=err,
+             "--save-every", "2", "--name", name], stdout=subprocess.DEVNULL, stderr=err,
             env=os.environ | ENV | {"OMP_NUM_THREADS": "1"}, start_new_session=True)
     try:
         _wait("autosave", last.exists)
@@ -98,7 +100,7 @@ def restart_cost(home: str, train: list[str]) -> dict:
         killed = time.monotonic()
         os.kill(victim, signal.SIGKILL)
         found = _wait("restart", lambda: re.search(
-            r"restarted: r continues from its autosave at step (\d+)", err_path.read_text()))
+            rf"restarted: {name} continues from its autosave at step (\d+)", err_path.read_text()))
         return {"restart_seconds": round(time.monotonic() - killed, 2),
                 "resumed_from_step": int(found.group(1))}
     finally:  # the run is open-ended: stop the agent and its workers (own sessions)
@@ -129,6 +131,9 @@ def main() -> None:
     p.add_argument("--precision", default="auto")
     p.add_argument("--save-every", type=float, default=5.0,
                    help="autosave cadence to measure, in seconds (default 5)")
+    p.add_argument("--repeats", type=int, default=2,
+                   help="alternate the with/without-autosave pair this many times, and "
+                        "measure this many restarts (default 2)")
     p.add_argument("--parts", default="speed,autosave,restart",
                    help="which measurements, comma-separated (default: all three)")
     args = p.parse_args()
@@ -138,9 +143,15 @@ def main() -> None:
     steps = ["--max-steps", str(args.steps)]
     result: dict = {"bench": "ddp", "steps": args.steps}
     with tempfile.TemporaryDirectory() as home:
+        def ddp_run(name: str, save_every: float) -> dict:
+            return run([*_torchrun(), "--home", home, *train, *steps, "--name", name,
+                        "--force", "--save-every", str(save_every)], {"OMP_NUM_THREADS": "1"})
+
         if parts & {"speed", "autosave"}:
-            ddp = run([*_torchrun(), "--home", home, *train, *steps, "--name", "two",
-                       "--save-every", "1e9"], {"OMP_NUM_THREADS": "1"})
+            saves = "autosave" in parts
+            pairs = [(ddp_run("two", 1e9), ddp_run("saving", args.save_every) if saves else None)
+                     for _ in range(args.repeats if saves else 1)]
+            ddp = max((a for a, _ in pairs), key=lambda r: r["chars_per_s"])
             result |= {"precision": ddp["precision"],
                        "two_processes_1_thread_chars_per_s": ddp["chars_per_s"]}
         if "speed" in parts:
@@ -149,8 +160,7 @@ def main() -> None:
             result |= {"one_process_2_threads_chars_per_s": single["chars_per_s"],
                        "speedup": round(ddp["chars_per_s"] / single["chars_per_s"], 3)}
         if "autosave" in parts:
-            saving = run([*_torchrun(), "--home", home, *train, *steps, "--name", "saving",
-                          "--save-every", str(args.save_every)], {"OMP_NUM_THREADS": "1"})
+            saving = max((b for _, b in pairs), key=lambda r: r["chars_per_s"])
             one_save = save_seconds(home, "two")
             result |= {"save_every_s": args.save_every,
                        "two_processes_saving_chars_per_s": saving["chars_per_s"],
@@ -162,7 +172,9 @@ def main() -> None:
                        "autosave_time_share_pct_at_default": round(
                            100 * one_save / TrainConfig.autosave_every, 3)}
         if "restart" in parts:
-            result |= restart_cost(home, train)
+            restarts = [restart_cost(home, train, f"r{i}") for i in range(args.repeats)]
+            result |= {"restart_seconds": [r["restart_seconds"] for r in restarts],
+                       "resumed_from_step": [r["resumed_from_step"] for r in restarts]}
     emit(result)
 
 
