@@ -330,7 +330,8 @@ class Trainer:
                 mean = loss_sum / loss_n
                 st.history.append([st.step, mean])
                 _thin(st.history)
-                eta = self._eta(start_seconds, start_fraction, start_step, now - run_start,
+                trained = began_seconds + now - run_start - start_seconds  # the whole run's
+                eta = self._eta(start_seconds, start_fraction, start_step, trained,
                                 n_chunks)
                 emit(Progress(step=st.step, epoch=st.epoch, chunk=st.chunk, chunks=n_chunks,
                               train_loss=mean, lr=lr, chars_per_s=rate(),
