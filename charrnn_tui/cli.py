@@ -165,6 +165,10 @@ def _parser() -> argparse.ArgumentParser:
                    help=f"seed for the weights and the batches {_preset_default('seed')}")
     t.add_argument("--eval-every", type=_finite(), metavar="SECONDS",
                    help=f"validation loss every SECONDS {_preset_default('eval_every')}")
+    t.add_argument("--save-every", type=_finite(), metavar="SECONDS",
+                   help="seconds between autosaves of the model's last file (default: "
+                        f"{TrainConfig.autosave_every:g}); "
+                        "under torchrun a restarted run continues from the latest one")
     t.add_argument("--encoding", help="text encoding of the corpus (default: detect UTF-8/16)")
     t.add_argument("--name", help="save under this model name (default: derived, unique)")
     t.add_argument("--force", action="store_true", help="replace an existing model of --name")

@@ -24,6 +24,7 @@ from charrnn_tui.engine.storage import modelfile
 from charrnn_tui.engine.storage.modelfile import read_meta
 from charrnn_tui.engine.storage.store import ModelStore, check_name
 from charrnn_tui.engine.threads import ThreadTuner, training_tuner, use_threads
+from charrnn_tui.engine.training import elastic
 from charrnn_tui.engine.training.config import TrainConfig
 from charrnn_tui.engine.training.distributed import (
     World,
@@ -59,6 +60,8 @@ def _given(args: argparse.Namespace, names: tuple[str, ...]) -> dict:
 def _train_overrides(args: argparse.Namespace) -> dict:
     over = _given(args, _TRAIN_ARGS)
     over["device"] = args.device
+    if getattr(args, "save_every", None) is not None:
+        over["autosave_every"] = args.save_every
     return over
 
 
@@ -103,10 +106,25 @@ def _recorded_source(ckpt: Checkpoint) -> str:
     return source
 
 
-def _resume_setup(args, store: ModelStore, main: bool):
+def _elastic_restart(args, store: ModelStore, world: World) -> str | None:
+    """The model this torchrun attempt continues when it restarts a run (else None)."""
+    if elastic.run_token() is None:
+        return None
+    name = args.name or (args.resume or "").partition(":")[0] or None
+    if name is None:
+        if elastic.max_restarts() > 0:
+            raise UserError("under torchrun --max-restarts, give --name: a restart "
+                            "continues the model of that name")
+        return None
+    check_name(name)
+    return name if elastic.is_restart(store, name, world, args.device) else None
+
+
+def _resume_setup(args, store: ModelStore, world: World, restart: str | None = None):
+    main = world.is_main
     if args.name is not None:
         check_name(args.name)
-    ckpt = load_checked(store, args.resume)
+    ckpt = load_checked(store, restart or args.resume)
     source = args.corpus or _recorded_source(ckpt)
     corpus = load_corpus(source, encoding=args.encoding, home=args.home)
     known = {f.name for f in fields(TrainConfig)}
@@ -116,7 +134,7 @@ def _resume_setup(args, store: ModelStore, main: bool):
         over["epochs"] = ckpt.config.get("epochs")
         over["time_budget"] = ckpt.config.get("time_budget")
     config = TrainConfig(**(saved | over))
-    resume_name = args.resume.partition(":")[0]
+    resume_name = (restart or args.resume).partition(":")[0]
     name = args.name or resume_name
     if name in store.read_only:
         name = free_name(store, f"{resume_name}-own")
@@ -124,10 +142,18 @@ def _resume_setup(args, store: ModelStore, main: bool):
                                      policy=args.new_chars, replacement=args.replace_char)
     if notice:
         print(f"charrnn-tui: {notice}", file=sys.stderr)
+    news = [elastic.world_notice(ckpt.config.get("world_size"), world, config.batch)]
+    if restart:
+        origin = ckpt.config.get("run_origin")  # budgets count from the run's start
+        trainer.origin = (int(origin[0]), origin[1], origin[2]) if origin else None
+        news.insert(0, f"restarted: {name} continues from its autosave at step "
+                       f"{ckpt.state.step}")
+    for line in filter(None, news if main else []):
+        print(f"charrnn-tui: {line}", file=sys.stderr, flush=True)
     if main and name != resume_name:
         store.create(name, force=args.force)
-    elif main:
-        store.claim(name)
+    elif main:  # a restart may start while the attempt it replaces is still exiting
+        store.claim(name, wait=30.0 if restart else 0.0)
     trainer.state.best_val = store.best_val(name)  # the bar is the best file's own loss
     return trainer, name
 
@@ -136,6 +162,8 @@ def train(args: argparse.Namespace) -> int:
     store = open_store(args.home)
     world = World()
     if launched_by_torchrun():
+        if problem := elastic.shared_store_problem():
+            raise UserError(problem)
         world, args.device = init_from_env(args.device)
     tuner = training_tuner(args.threads, distributed=world.active)
     try:
@@ -146,8 +174,9 @@ def train(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace, store: ModelStore, world: World,
            tuner: ThreadTuner | None) -> int:
-    if args.resume:
-        trainer, name = _resume_setup(args, store, world.is_main)
+    restart = _elastic_restart(args, store, world)
+    if args.resume or restart:
+        trainer, name = _resume_setup(args, store, world, restart)
     else:
         if not args.corpus:
             raise UserError("give a corpus: a file, a folder, or builtin:NAME")
@@ -166,6 +195,7 @@ def _train(args: argparse.Namespace, store: ModelStore, world: World,
                           corpus_info=corpus.info(source))
         if world.is_main:  # only rank 0 writes the model; only once training can start
             store.create(name, force=args.force)
+    trainer.run_id = elastic.run_token()
 
     interrupted = False
     save_error: list[Exception] = []  # the last save of `last` failed, with this

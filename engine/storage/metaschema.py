@@ -137,6 +137,11 @@ CONFIG: dict[str, Rule] = {
     "report_every": number(), "sample_every": number(), "sample_length": integer(0, 100_000),
     "autosave_every": number(), "train_fraction": number(0.0, 1.0, above=True, below=True),
     "eval_batch": integer(1, 4096), "eval_seq": integer(1, 65536),
+    # which torchrun run wrote the file, on how many ranks, and where that run began
+    # (step, seconds, epoch position): an elastic restart continues its own run
+    "run_id": text(256), "world_size": integer(1, 65536),
+    "run_origin": (lambda v: isinstance(v, list) and len(v) == 3 and all(map(_is_num, v))
+                   and all(x >= 0 for x in v), "three non-negative numbers"),
 }
 CORPUS: dict[str, Rule] = {
     "name": text(), "source": text(), "sha256": text(64), "chars": integer(),

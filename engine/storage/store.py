@@ -7,6 +7,7 @@ import fcntl
 import os
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -200,10 +201,21 @@ class ModelStore:
                     raise StoreError(f"{path} is a folder, not a model file; remove it first")
                 path.unlink(missing_ok=True)
 
-    def claim(self, name: str) -> None:
-        """Hold `name` for this process (e.g. while resuming it) until `release`."""
-        if name not in self._claims:
-            self._claims[name] = self._acquire(name)
+    def claim(self, name: str, *, wait: float = 0.0) -> None:
+        """Hold `name` for this process (e.g. while resuming it) until `release`.
+
+        `wait` seconds are granted to a holder on its way out: an elastic restart may start
+        while the killed attempt it replaces is still exiting (the kernel frees the lock when
+        that process ends).
+        """
+        deadline = time.monotonic() + wait
+        while name not in self._claims:
+            try:
+                self._claims[name] = self._acquire(name)
+            except StoreError:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.2)
 
     def release(self, name: str) -> None:
         lock = self._claims.pop(name, None)

@@ -29,7 +29,8 @@ class World:
 
 
 def launched_by_torchrun() -> bool:
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+    """Started by torchrun, even as a world of one (what an elastic run may shrink to)."""
+    return "TORCHELASTIC_RUN_ID" in os.environ or int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
 def init_from_env(device: str) -> tuple[World, str]:

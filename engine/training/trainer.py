@@ -84,6 +84,12 @@ class Trainer:
         self._device_lock = threading.Lock()
         self._device_request: str | None = None
         self._last_good = self.backend.snapshot()
+        # Elastic runs (engine/training/elastic.py): the run an attempt belongs to, and
+        # where that run began (step, seconds, epoch position), so budgets and the schedule
+        # span restarts. Without a given origin, each `run` begins its own.
+        self.run_id: str | None = None
+        self.origin: tuple[int, float, float] | None = None
+        self._run_origin: tuple[int, float, float] | None = None
 
     # --- control from other threads -------------------------------------------------
     def pause(self) -> None:
@@ -133,7 +139,12 @@ class Trainer:
 
     def checkpoint(self) -> Checkpoint:
         optim_tensors, optim_meta = self.optimizer_state()
-        cfg = asdict(self.config) | {"optimizer": self.optimizer_name, "lr": self.base_lr}
+        cfg = asdict(self.config) | {"optimizer": self.optimizer_name, "lr": self.base_lr,
+                                     "world_size": self.world.size}
+        if self._run_origin is not None:
+            cfg["run_origin"] = list(self._run_origin)
+        if self.run_id is not None:
+            cfg["run_id"] = self.run_id
         return Checkpoint(self.spec, tensors_of(self.model), optim_tensors, optim_meta,
                           copy.deepcopy(self.state), cfg, dict(self.corpus_info))
 
@@ -194,12 +205,13 @@ class Trainer:
         emit = (on_event or (lambda e: None)) if main else (lambda e: None)
         saver = saver if main else None
         cfg, st = self.config, self.state
-        torch.manual_seed(cfg.seed + st.step)
         self.backend.train_mode()
         run_start = time.perf_counter()
-        start_seconds, start_step, chars_at_start = st.seconds, st.step, st.chars_seen
+        # this attempt's clock and counters; budgets count from the run's origin
+        began_seconds, began_step, chars_at_start = st.seconds, st.step, st.chars_seen
         n_chunks = self.batcher.chunks_per_epoch
-        start_fraction = st.epoch + st.chunk / n_chunks
+        self._run_origin = self.origin or (st.step, st.seconds, st.epoch + st.chunk / n_chunks)
+        start_step, start_seconds, start_fraction = self._run_origin
         last_report = last_eval = last_sample = last_save = run_start
         loss_sum, loss_n, bad_streak, rollbacks = 0.0, 0, 0, 0
         chunk_chars = cfg.batch * cfg.seq  # every rank's streams together
@@ -231,7 +243,7 @@ class Trainer:
             st.val_history.append([st.step, val])
             _thin(st.val_history)
             emit(Evaluated(step=st.step, val_loss=val, val_bpc=val / LN2, best=best))
-            if best and saver and st.step > start_step:
+            if best and saver and st.step > began_step:
                 self._save(saver, "best", emit)
 
         while True:
@@ -249,11 +261,11 @@ class Trainer:
                 st.chunk = 0
                 hidden = self.model.init_state(self.batcher.batch_size, self.device)
             epoch_fraction = st.epoch + st.chunk / n_chunks
-            st.seconds = start_seconds + elapsed_now()
+            st.seconds = began_seconds + elapsed_now()
             now = time.perf_counter()
             over_budget = (main and cfg.time_budget is not None
                            and st.seconds - start_seconds >= cfg.time_budget)
-            eval_due = main and st.step > start_step and now - last_eval >= cfg.eval_every
+            eval_due = main and st.step > began_step and now - last_eval >= cfg.eval_every
             stop, over_budget, eval_due = agree(
                 self.world, [self._stop.is_set(), over_budget, eval_due], self.device)
             if stop:
@@ -281,7 +293,8 @@ class Trainer:
             # --- one optimizer step; non-finite steps are skipped, then rolled back ---
             progress = self._progress(start_seconds, start_fraction, start_step, epoch_fraction)
             lr = self._lr(progress)
-            step_start = time.perf_counter()
+            torch.manual_seed(cfg.seed + st.step)  # dropout masks are a function of the step,
+            step_start = time.perf_counter()  # so a resumed run draws the ones it would have
             loss, hidden, finite = self.backend.step(self.batcher.chunk(st.chunk), hidden, lr)
             if threads and (change := threads.step_done(time.perf_counter() - step_start)):
                 emit(Notice(change))
@@ -317,24 +330,25 @@ class Trainer:
                 mean = loss_sum / loss_n
                 st.history.append([st.step, mean])
                 _thin(st.history)
-                eta = self._eta(start_seconds, start_fraction, start_step, now - run_start,
+                trained = began_seconds + now - run_start - start_seconds  # the whole run's
+                eta = self._eta(start_seconds, start_fraction, start_step, trained,
                                 n_chunks)
                 emit(Progress(step=st.step, epoch=st.epoch, chunk=st.chunk, chunks=n_chunks,
                               train_loss=mean, lr=lr, chars_per_s=rate(),
-                              elapsed=start_seconds + now - run_start, eta=eta,
+                              elapsed=began_seconds + now - run_start, eta=eta,
                               device=self.device.type, precision=self.precision))
                 loss_sum, loss_n, last_report = 0.0, 0, now
 
         # --- the end: a last evaluation (unless quitting), a save, the result ---
-        st.seconds = start_seconds + elapsed_now()
+        st.seconds = began_seconds + elapsed_now()
         chars_per_s = rate()
-        if (st.step > start_step or st.last_val is None) and self._final_eval:
+        if (st.step > began_step or st.last_val is None) and self._final_eval:
             do_eval()
         if saver:
             self._save(saver, "last", emit)
         done = Finished(reason=reason, step=st.step, val_loss=st.last_val,
                         val_bpc=None if st.last_val is None else st.last_val / LN2,
-                        chars_per_s=chars_per_s, seconds=st.seconds - start_seconds)
+                        chars_per_s=chars_per_s, seconds=st.seconds - began_seconds)
         emit(done)
         return done
 
