@@ -16,6 +16,7 @@ from dataclasses import asdict
 import numpy as np
 import torch
 
+from charrnn_tui.engine.analysis.gradflow import gradient_flow
 from charrnn_tui.engine.checkpoint import (
     Checkpoint,
     TrainState,
@@ -34,6 +35,7 @@ from charrnn_tui.engine.training.events import (
     Evaluated,
     Event,
     Finished,
+    GradientFlow,
     Notice,
     Progress,
     Sampled,
@@ -187,7 +189,7 @@ class Trainer:
         start_seconds, start_step, chars_at_start = st.seconds, st.step, st.chars_seen
         n_chunks = self.batcher.chunks_per_epoch
         start_fraction = st.epoch + st.chunk / n_chunks
-        last_report = last_eval = last_sample = last_save = run_start
+        last_report = last_eval = last_sample = last_save = last_flow = run_start
         loss_sum, loss_n, bad_streak, rollbacks = 0.0, 0, 0, 0
         chunk_chars = cfg.batch * cfg.seq  # every rank's streams together
         hidden = self.model.init_state(self.batcher.batch_size, self.device)
@@ -264,6 +266,10 @@ class Trainer:
             if saver and cfg.autosave_every and now - last_save >= cfg.autosave_every:
                 self._save(saver, "last", emit)
                 last_save = time.perf_counter()
+            if main and cfg.gradflow_every and now - last_flow >= cfg.gradflow_every:
+                chunk = self.batcher.chunk(st.chunk)
+                emit(GradientFlow(st.step, tuple(gradient_flow(self.model, chunk.x, chunk.y))))
+                last_flow = time.perf_counter()
 
             # --- one optimizer step; non-finite steps are skipped, then rolled back ---
             progress = self._progress(start_seconds, start_fraction, start_step, epoch_fraction)
