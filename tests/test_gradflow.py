@@ -10,7 +10,7 @@ import torch
 from charrnn_tui.engine.analysis.gradflow import gradient_flow
 from charrnn_tui.engine.models import build_model
 from charrnn_tui.engine.training.events import GradientFlow
-from tests.helpers import kit
+from helpers import kit
 
 
 def _small_rnn(scale: float = 0.05, hidden: int = 12):
