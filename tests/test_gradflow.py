@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers import kit
 
 from charrnn_tui.engine.analysis.gradflow import gradient_flow
 from charrnn_tui.engine.models import build_model
 from charrnn_tui.engine.training.events import GradientFlow
-from helpers import kit
 
 
 def _small_rnn(scale: float = 0.05, hidden: int = 12):
