@@ -14,7 +14,14 @@ from charrnn_tui.engine.models import ModelSpec
 from charrnn_tui.engine.storage.store import ModelStore, check_name
 from charrnn_tui.engine.threads import training_tuner
 from charrnn_tui.engine.training.events import Evaluated, Event, Notice
-from charrnn_tui.engine.training.race import Lap, Race, lap_label, race_config, race_specs
+from charrnn_tui.engine.training.race import (
+    Lap,
+    Race,
+    lap_label,
+    race_config,
+    race_specs,
+    train_chars,
+)
 from charrnn_tui.names import free_name
 from charrnn_tui.resources import open_store
 
@@ -65,7 +72,7 @@ def race(args: argparse.Namespace) -> int:
         print(f"charrnn-tui: {note}", file=sys.stderr)
     over = {k: getattr(args, k) for k in ("batch", "seq", "seed", "device")
             if getattr(args, k) is not None}
-    config = race_config(args.time_budget, **over)
+    config = race_config(args.time_budget, train_chars(corpus.data), **over)
     names: list[str] = []
     for spec in specs:
         names.append(race_name(store, corpus.name, spec, set(names)))

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from charrnn_tui.engine.data.corpus import min_corpus_chars, split_at
 from charrnn_tui.engine.errors import ConfigError
 from charrnn_tui.engine.models import (
     CELLS,
@@ -76,14 +77,30 @@ def race_specs(cells: list[str], impls: list[str], vocab: list[str], *, hidden: 
     return specs, skipped
 
 
-def race_config(budget: float, **over) -> TrainConfig:
+def race_config(budget: float, train_chars: int | None = None, **over) -> TrainConfig:
     """What every lap shares: the budget, a constant rate (a cosine schedule would tie the
-    curve's shape to the budget), and evaluations often enough to draw a validation curve."""
+    curve's shape to the budget), and evaluations often enough to draw a validation curve.
+    Batch and sequence not given shrink (batch first) until a split of `train_chars` fits."""
     if not budget > 0:
         raise ConfigError("the time budget must be positive")
-    base = dict(batch=32, seq=100, time_budget=budget, schedule="constant",
-                eval_every=max(2.0, budget / 6), autosave_every=0.0, gradflow_every=5.0)
+    batch, seq = over.pop("batch", None), over.pop("seq", None)
+    fit_batch, fit_seq = batch or 32, seq or 100
+    while train_chars is not None and min_corpus_chars(fit_batch, fit_seq) > train_chars:
+        if batch is None and fit_batch > 1:
+            fit_batch //= 2
+        elif seq is None and fit_seq > 8:
+            fit_seq //= 2
+        else:
+            break  # the trainer says what is too small
+    base = dict(batch=fit_batch, seq=fit_seq, time_budget=budget, schedule="constant",
+                eval_every=max(2.0, budget / 6), autosave_every=0.0,
+                gradflow_every=min(5.0, budget / 5))  # a short race still shows a few
     return TrainConfig(**(base | over))
+
+
+def train_chars(data: np.ndarray) -> int:
+    """Characters in the training split of `data` (what batch × sequence must fit)."""
+    return split_at(len(data))
 
 
 class Race:

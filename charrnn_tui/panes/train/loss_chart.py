@@ -9,7 +9,7 @@ class LossChart(CurveChart):
     """One run's two curves, drawn as braille lines over a y-range that shows their shape."""
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(empty="the loss curve appears here once training starts", id=id)
+        super().__init__(empty="loss curves appear here", id=id)
         self.train_curve = Curve("train", colour=run_colour(0, bright=False))
         self.val_curve = Curve("validation", colour=run_colour(1))
         self.curves = [self.train_curve, self.val_curve]
