@@ -110,9 +110,12 @@ class CurveChart(PlotextPlot):
         x0, x1 = min(xs), max(xs)
         if x1 <= x0:
             x1 = x0 + 1
+        lo, hi = self._y_axis(drawn)
         for i, c in enumerate(drawn):
-            pts = [(x, self._y(y)) for x, y in c.points]
-            pts = [(x, y) for x, y in pts if math.isfinite(y)]
+            # clipped into the range: plotext cannot draw (and fails on) a curve whose
+            # points all lie outside it, e.g. a new run's first steps above the top
+            pts = [(x, min(max(y, lo), hi)) for x, y in ((x, self._y(y)) for x, y in c.points)
+                   if math.isfinite(y)]
             if not pts:
                 continue
             if len(pts) == 1:  # one point: a short flat stroke, so it is seen at all
@@ -122,7 +125,6 @@ class CurveChart(PlotextPlot):
         for name, value in self.references:
             plt.plot([x0, x1], [self._y(value)] * 2, label=reference_label(name, value),
                      marker="braille", color=REFERENCE_COLOURS.get(name, "gray"))
-        self._set_y_axis(drawn)
         self.refresh()
 
     def _y(self, value: float) -> float:
@@ -130,20 +132,18 @@ class CurveChart(PlotextPlot):
             return value
         return math.log10(value) if value > 0 else math.nan
 
-    def _set_y_axis(self, drawn: list[Curve]) -> None:
+    def _y_axis(self, drawn: list[Curve]) -> tuple[float, float]:
+        """Set the y-range (and log ticks); returns it, in plotted units."""
         plt = self.plt
         values = [self._y(y) for c in drawn for _, y in c.points]
         if self.log_y:
-            finite = [v for v in values if math.isfinite(v)]
-            if not finite:
-                return
+            finite = [v for v in values if math.isfinite(v)] or [0.0]
             lo, hi = math.floor(min(finite)), math.ceil(max(finite))
             hi = max(hi, lo + 1)
-            plt.ylim(lo, hi)
             step = max(1, (hi - lo) // 6)
             ticks = list(range(lo, hi + 1, step))
             plt.yticks(ticks, [f"1e{t}" for t in ticks])
-            return
-        span = y_range(values, [v for _, v in self.references])
-        if span:
-            plt.ylim(*span)
+        else:
+            lo, hi = y_range(values, [v for _, v in self.references]) or (0.0, 1.0)
+        plt.ylim(lo, hi)
+        return lo, hi

@@ -1,0 +1,82 @@
+"""Cost of the gradient-flow diagnostic: training throughput with it off and at the default
+cadence, side by side, plus the time of one pass against the cadence.
+
+    python bench/gradflow.py [--seconds 15] [--rounds 2]
+
+Rounds alternate off/on in a rotating order so drift in machine load hits both alike. The
+`pass_share` figure (one pass's time / the cadence) is the steadier estimate on a busy
+machine; `measured_cost` is 1 − (chars/s on ÷ chars/s off).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+from common import SHAKESPEARE, emit
+
+from charrnn_tui.engine.analysis.gradflow import gradient_flow
+from charrnn_tui.engine.data.batching import StreamBatcher
+from charrnn_tui.engine.data.sources import load_corpus
+from charrnn_tui.engine.models import ModelSpec, build_model
+from charrnn_tui.engine.training.config import TrainConfig
+from charrnn_tui.engine.training.trainer import Trainer
+
+CADENCE = TrainConfig().gradflow_every
+SETUPS = {  # name: (model, batch, seq)
+    "torch lstm 2x256 (quick preset)": (dict(impl="torch", cell="lstm", layers=2, hidden=256,
+                                             embed=64), 32, 100),
+    "torch rnn 1x128": (dict(impl="torch", cell="rnn", layers=1, hidden=128, embed=32), 32, 100),
+    "scratch lstm 1x128": (dict(impl="scratch", cell="lstm", layers=1, hidden=128), 32, 100),
+    "numpy rnn 1x100": (dict(impl="numpy", cell="rnn", layers=1, hidden=100), 32, 25),
+}
+
+
+def train_rate(corpus, model: dict, batch: int, seq: int, seconds: float, every: float) -> float:
+    spec = ModelSpec(**model, vocab=corpus.chars)
+    config = TrainConfig(batch=batch, seq=seq, time_budget=seconds, eval_every=1e9,
+                         autosave_every=0, gradflow_every=every, precision="fp32")
+    trainer = Trainer(build_model(spec, 0), corpus.data, config)
+    trainer._final_eval = False  # the closing evaluation is not training
+    return trainer.run().chars_per_s
+
+
+def pass_seconds(corpus, model: dict, batch: int, seq: int, repeats: int = 5) -> float:
+    m = build_model(ModelSpec(**model, vocab=corpus.chars), 0)
+    chunk = StreamBatcher(corpus.data, batch, seq).chunk(0)
+    gradient_flow(m, chunk.x, chunk.y)  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        gradient_flow(m, chunk.x, chunk.y)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--seconds", type=float, default=15.0)
+    p.add_argument("--rounds", type=int, default=2)
+    args = p.parse_args()
+    corpus = load_corpus(SHAKESPEARE)
+    results = {}
+    for name, (model, batch, seq) in SETUPS.items():
+        rates: dict[str, list[float]] = {"off": [], "on": []}
+        for r in range(args.rounds):
+            order = ("off", "on") if r % 2 == 0 else ("on", "off")
+            for which in order:
+                every = CADENCE if which == "on" else 0.0
+                rates[which].append(train_rate(corpus, model, batch, seq, args.seconds, every))
+        off, on = statistics.median(rates["off"]), statistics.median(rates["on"])
+        one_pass = pass_seconds(corpus, model, batch, seq)
+        results[name] = {"chars_per_s_off": round(off), "chars_per_s_on": round(on),
+                         "measured_cost": round(1 - on / off, 4),
+                         "pass_seconds": round(one_pass, 4),
+                         "pass_share": round(one_pass / CADENCE, 4)}
+    emit({"bench": "gradflow", "cadence_s": CADENCE, "seconds_per_run": args.seconds,
+          "rounds": args.rounds, "results": results})
+
+
+if __name__ == "__main__":
+    main()
