@@ -116,7 +116,7 @@ async def test_race_screen_overlays_laps_and_plots_their_gradient_flow(tmp_path)
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.query_one(TrainPane).corpus is not None)
         await pilot.press("f3")
-        await pilot.press("f9")
+        await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: isinstance(app.screen, RaceScreen))
         screen = app.screen
         chart = screen.query_one(CurveChart)

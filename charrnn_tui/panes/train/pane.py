@@ -49,7 +49,8 @@ class TrainPane(Vertical):
         Binding("f7", "pause", "Pause/Resume", tooltip="Pause or resume training"),
         Binding("f8", "stop", "Stop",
                 tooltip="Stop: a last evaluation, save, and on to the Playground"),
-        Binding("f9", "race", "Race", tooltip="Race cells or implementations on this corpus"),
+        Binding("ctrl+r", "race", "Race",
+                tooltip="Race cells or implementations on this corpus, side by side"),
     ]
 
     def __init__(self, store: ModelStore, *, id: str | None = None) -> None:
