@@ -22,7 +22,7 @@ from charrnn_tui.engine.training.race import (
     race_specs,
     train_chars,
 )
-from charrnn_tui.names import free_name
+from charrnn_tui.names import free_name, name_stem
 from charrnn_tui.resources import open_store
 
 COLUMNS = ("run", "model", "val loss", "bits/char", "params", "chars/s", "steps")
@@ -30,8 +30,7 @@ COLUMNS = ("run", "model", "val loss", "bits/char", "params", "chars/s", "steps"
 
 def race_name(store: ModelStore, corpus_name: str, spec: ModelSpec, taken: set[str]) -> str:
     """A free store name like `tinyshakespeare-race-lstm-torch`."""
-    stem = corpus_name.rsplit(".", 1)[0] or "corpus"
-    base = check_name(f"{stem}-race-{spec.cell}-{spec.impl}"[:60])
+    base = check_name(f"{name_stem(corpus_name)[:40]}-race-{spec.cell}-{spec.impl}")
     name = free_name(store, base)
     n = 2
     while name in taken:

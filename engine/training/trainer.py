@@ -190,6 +190,7 @@ class Trainer:
         n_chunks = self.batcher.chunks_per_epoch
         start_fraction = st.epoch + st.chunk / n_chunks
         last_report = last_eval = last_sample = last_save = last_flow = run_start
+        flow_every = cfg.gradflow_every
         loss_sum, loss_n, bad_streak, rollbacks = 0.0, 0, 0, 0
         chunk_chars = cfg.batch * cfg.seq  # every rank's streams together
         hidden = self.model.init_state(self.batcher.batch_size, self.device)
@@ -266,9 +267,14 @@ class Trainer:
             if saver and cfg.autosave_every and now - last_save >= cfg.autosave_every:
                 self._save(saver, "last", emit)
                 last_save = time.perf_counter()
-            if main and cfg.gradflow_every and now - last_flow >= cfg.gradflow_every:
+            if main and flow_every and now - last_flow >= flow_every:
                 chunk = self.batcher.chunk(st.chunk)
-                emit(GradientFlow(st.step, tuple(gradient_flow(self.model, chunk.x, chunk.y))))
+                try:
+                    norms = gradient_flow(self.model, chunk.x, chunk.y)
+                    emit(GradientFlow(st.step, tuple(map(float, norms))))
+                except Exception as e:  # a diagnostic must never end training
+                    flow_every = 0.0
+                    emit(Notice(f"gradient flow is off for this run: {e}", "warning"))
                 last_flow = time.perf_counter()
 
             # --- one optimizer step; non-finite steps are skipped, then rolled back ---
