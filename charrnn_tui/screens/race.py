@@ -8,7 +8,6 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Input, Label, Static
@@ -252,12 +251,6 @@ class RaceScreen(Screen):
         else:
             self._status(f"done: {len(event.laps)} of {len(self.labels)} laps, each saved as "
                          "a model (Models tab, F5; c there compares them)")
-        try:
-            from charrnn_tui.panes.models.pane import ModelsPane
-
-            self.app.query_one(ModelsPane).refresh_models()
-        except NoMatches:
-            pass
 
     def on_unmount(self) -> None:
         if self.race is not None:  # closing the app: stop here; the lap still saves
