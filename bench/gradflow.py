@@ -1,7 +1,7 @@
 """Cost of the gradient-flow diagnostic: training throughput with it off and at the default
 cadence, side by side, plus the time of one pass against the cadence.
 
-    python bench/gradflow.py [--seconds 15] [--rounds 2]
+    python bench/gradflow.py [--seconds 15] [--rounds 2] [--threads 1]
 
 Rounds alternate off/on in a rotating order so drift in machine load hits both alike. The
 `pass_share` figure (one pass's time / the cadence) is the steadier estimate on a busy
@@ -14,6 +14,7 @@ import argparse
 import statistics
 import time
 
+import torch
 from common import SHAKESPEARE, emit
 
 from charrnn_tui.engine.analysis.gradflow import gradient_flow
@@ -58,7 +59,11 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--seconds", type=float, default=15.0)
     p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads (1: on a busy machine, spinning OpenMP threads make "
+                        "every step many times slower, and the numbers meaningless)")
     args = p.parse_args()
+    torch.set_num_threads(args.threads)
     corpus = load_corpus(SHAKESPEARE)
     results = {}
     for name, (model, batch, seq) in SETUPS.items():

@@ -50,8 +50,9 @@ def svg_chart(curves: list[Curve], references: list[tuple[str, float]], *, title
                    'stroke="#eee"/>')
         out.append(f'<text x="{LEFT - 6}" y="{py(t) + 4:.1f}" text-anchor="end">{t:g}</text>')
     for t in _ticks(x0, x1):
+        shown = f"{t:,.0f}" if abs(t) >= 1000 else f"{t:g}"
         out.append(f'<text x="{px(t):.1f}" y="{TOP + ph + 16}" text-anchor="middle">'
-                   f'{t:,.6g}</text>')
+                   f'{shown}</text>')
     out.append(f'<text x="{LEFT + pw / 2}" y="{TOP + ph + 36}" text-anchor="middle">'
                f'{escape(xlabel)}</text>')
     out.append(f'<text transform="translate(16 {TOP + ph / 2}) rotate(-90)" '
