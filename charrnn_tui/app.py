@@ -23,6 +23,7 @@ from charrnn_tui.messages import (
     CorpusLoaded,
     ModelReady,
     ModelRenamed,
+    ModelSavedAs,
     TrainEvents,
     TrainingEnded,
 )
@@ -232,10 +233,21 @@ class CharRNNApp(App[None]):
     def on_model_renamed(self, event: ModelRenamed) -> None:
         """Names shown elsewhere follow a rename; a deleted model can no longer continue."""
         self.query_one(TrainPane).model_renamed(event.old, event.new)
-        if self.playground.model_name == event.old and event.new:
-            self.playground.rename(event.new)
-            self.insight.rename(event.new)
-            self._update_subtitle()
+        if self.playground.model_name != event.old:
+            return
+        if event.new:
+            self.on_model_saved_as(ModelSavedAs(event.old, event.new))
+            return
+        self.playground.rename(event.old, note="deleted: only in memory now")
+        self.notify(f"{event.old} is deleted, but the Playground still holds it until another "
+                    "model loads. Save current as… (s in Models) keeps it.",
+                    title="Deleted the model in use", severity="warning", timeout=8)
+
+    def on_model_saved_as(self, event: ModelSavedAs) -> None:
+        """The Playground's model goes by its new name (after a rename or Save as…)."""
+        self.playground.rename(event.new)
+        self.insight.rename(event.new)
+        self._update_subtitle()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """Last line of defence: a worker that raised anyway is reported, not fatal."""

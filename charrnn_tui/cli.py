@@ -10,10 +10,11 @@ import sys
 from charrnn_tui.engine.data.builtin import BUILTINS
 from charrnn_tui.engine.data.sources import builtin_source
 from charrnn_tui.engine.errors import CharRNNError
-from charrnn_tui.engine.models import CELLS, IMPLEMENTATIONS
+from charrnn_tui.engine.models import CELLS, IMPLEMENTATIONS, ModelSpec
 from charrnn_tui.engine.threads import ENV_THREADS
+from charrnn_tui.engine.training.config import TrainConfig
 from charrnn_tui.engine.training.optim import OPTIMIZERS
-from charrnn_tui.engine.training.presets import PRESETS
+from charrnn_tui.engine.training.presets import DEFAULT_PRESET, PRESETS
 from charrnn_tui.engine.training.vocab import POLICIES
 
 
@@ -77,16 +78,42 @@ def _bias(text: str) -> tuple[str, float]:
     return char, number
 
 
+class _Help(argparse.HelpFormatter):
+    """Every flag's help ends with its default, unless the text already names it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (default is not None and default is not False and default not in ([], "")
+                and default != argparse.SUPPRESS and "default" not in text
+                and action.option_strings):
+            text += " (default: %(default)r)" if isinstance(action.default, str) \
+                else " (default: %(default)s)"
+        return text
+
+
+def _preset_default(key: str) -> str:
+    """What a fresh `train` uses for `key` when neither it nor --preset is given."""
+    preset = PRESETS[DEFAULT_PRESET]
+    value = preset.model.get(key, preset.train.get(key))
+    if value is None:
+        value = getattr(ModelSpec(), key, None) if key in ModelSpec.__dataclass_fields__ \
+            else getattr(TrainConfig(), key, None)
+    shown = "the optimizer's own" if value is None else f"{value:g}" \
+        if isinstance(value, float) else value
+    return f"(default: the preset's; {DEFAULT_PRESET}: {shown})"
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="charrnn-tui",
+        prog="charrnn-tui", formatter_class=_Help,
         description="Train a character-level RNN and play with it. "
                     "With no command, opens the terminal app.")
     p.add_argument("--home", help="data folder for models and downloads "
                                   "(default: $CHARRNN_TUI_HOME or the user data dir)")
     p.add_argument("--fresh", action="store_true",
                    help="open the app as new, not where the last session left off")
-    sub = p.add_subparsers(dest="command")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser)
     threads = argparse.ArgumentParser(add_help=False)
     threads.add_argument("--threads", type=_positive_int, metavar="N",
                          help=f"torch intra-op threads (default: ${ENV_THREADS} or "
@@ -98,27 +125,46 @@ def _parser() -> argparse.ArgumentParser:
                                    + " | ".join(builtin_source(b.name) for b in BUILTINS) + ".")
     t.add_argument("corpus", nargs="?", help="file, folder or builtin:NAME "
                                              "(with --resume: defaults to the model's corpus)")
-    t.add_argument("--preset", choices=sorted(PRESETS), help="start from a named setup")
-    t.add_argument("--impl", choices=IMPLEMENTATIONS)
-    t.add_argument("--cell", choices=CELLS)
-    t.add_argument("--layers", type=_positive_int)
-    t.add_argument("--hidden", type=_positive_int)
-    t.add_argument("--embed", type=_positive_int)
-    t.add_argument("--dropout", type=_finite(0.0, 1.0, above=False, below=True))
-    t.add_argument("--batch", type=_positive_int)
-    t.add_argument("--seq", type=_positive_int)
-    t.add_argument("--lr", type=_finite(0.0, 10.0, below=True))
-    t.add_argument("--optimizer", choices=OPTIMIZERS)
-    t.add_argument("--schedule", choices=("constant", "cosine"))
+    t.add_argument("--preset", choices=sorted(PRESETS),
+                   help=f"start from a named setup (default: {DEFAULT_PRESET}); the flags "
+                        "below override its values")
+    t.add_argument("--impl", choices=IMPLEMENTATIONS,
+                   help="torch library cells, scratch (own weights) or numpy (hand-written "
+                        f"BPTT) {_preset_default('impl')}")
+    t.add_argument("--cell", choices=CELLS, help=f"recurrent cell {_preset_default('cell')}")
+    t.add_argument("--layers", type=_positive_int,
+                   help=f"stacked recurrent layers {_preset_default('layers')}")
+    t.add_argument("--hidden", type=_positive_int,
+                   help=f"units per layer {_preset_default('hidden')}")
+    t.add_argument("--embed", type=_positive_int,
+                   help=f"character embedding size {_preset_default('embed')}")
+    t.add_argument("--dropout", type=_finite(0.0, 1.0, above=False, below=True),
+                   help=f"dropout between layers, in [0, 1) {_preset_default('dropout')}")
+    t.add_argument("--batch", type=_positive_int,
+                   help=f"streams trained side by side {_preset_default('batch')}")
+    t.add_argument("--seq", type=_positive_int,
+                   help=f"characters per truncated-BPTT chunk {_preset_default('seq')}")
+    t.add_argument("--lr", type=_finite(0.0, 10.0, below=True),
+                   help=f"peak learning rate {_preset_default('lr')}")
+    t.add_argument("--optimizer", choices=OPTIMIZERS,
+                   help="update rule (default: adam for torch, adagrad for scratch and numpy)")
+    t.add_argument("--schedule", choices=("constant", "cosine"),
+                   help=f"learning-rate schedule {_preset_default('schedule')}")
     stop = t.add_mutually_exclusive_group()
-    stop.add_argument("--epochs", type=_finite())
-    stop.add_argument("--time-budget", type=_finite(), metavar="SECONDS")
-    stop.add_argument("--max-steps", type=_positive_int)
+    stop.add_argument("--epochs", type=_finite(), help="stop after this many passes")
+    stop.add_argument("--time-budget", type=_finite(), metavar="SECONDS",
+                      help="stop after this much training time "
+                           f"{_preset_default('time_budget')}")
+    stop.add_argument("--max-steps", type=_positive_int, help="stop after this many steps")
     t.add_argument("--device", default="auto", type=_device,
-                   help="cpu, cuda, mps or auto (default)")
-    t.add_argument("--precision", choices=("auto", "bf16", "fp32"))
-    t.add_argument("--seed", type=_whole(0))
-    t.add_argument("--eval-every", type=_finite(), metavar="SECONDS")
+                   help="cpu, cuda, cuda:N, mps or auto: a GPU if there is one")
+    t.add_argument("--precision", choices=("auto", "bf16", "fp32"),
+                   help="auto: bf16 where the device computes it natively, else fp32 "
+                        "(default: auto)")
+    t.add_argument("--seed", type=_whole(0),
+                   help=f"seed for the weights and the batches {_preset_default('seed')}")
+    t.add_argument("--eval-every", type=_finite(), metavar="SECONDS",
+                   help=f"validation loss every SECONDS {_preset_default('eval_every')}")
     t.add_argument("--encoding", help="text encoding of the corpus (default: detect UTF-8/16)")
     t.add_argument("--name", help="save under this model name (default: derived, unique)")
     t.add_argument("--force", action="store_true", help="replace an existing model of --name")
@@ -131,13 +177,20 @@ def _parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("sample", help="stream generated text to stdout", parents=[threads])
     s.add_argument("model", help="saved model name (NAME or NAME:best) or a model file")
-    s.add_argument("--seed-text", default="\n")
-    s.add_argument("--temperature", type=_finite(), default=0.8)
-    s.add_argument("--top-k", type=_whole(0), default=0)
-    s.add_argument("--top-p", type=_finite(0.0, 1.0), default=1.0)
-    s.add_argument("--argmax", action="store_true")
-    s.add_argument("--length", type=_whole(0), default=500)
-    s.add_argument("--rng-seed", type=int)
+    s.add_argument("--seed-text", default="\n", metavar="TEXT",
+                   help="text the model reads before it writes")
+    s.add_argument("--temperature", type=_finite(), default=0.8,
+                   help="above 0: lower is safer, higher is wilder")
+    s.add_argument("--top-k", type=_whole(0), default=0,
+                   help="sample only among the K likeliest characters (0: all)")
+    s.add_argument("--top-p", type=_finite(0.0, 1.0), default=1.0,
+                   help="sample only among the likeliest characters whose probabilities add "
+                        "up to P, in (0, 1]")
+    s.add_argument("--argmax", action="store_true",
+                   help="always take the likeliest character (no randomness)")
+    s.add_argument("--length", type=_whole(0), default=500, help="characters to generate")
+    s.add_argument("--rng-seed", type=int,
+                   help="seed for the sampling, for repeatable text (default: a fresh one)")
     s.add_argument("--seed-file", metavar="FILE", help="read the seed text from a file")
     s.add_argument("--stop", action="append", default=[], type=_escaped, metavar="TEXT",
                    help="end a sample once it ends with TEXT (repeatable; \\n is a line "
@@ -169,9 +222,9 @@ def _parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("eval", help="cross-entropy of a text under a model (JSON)",
                        parents=[threads])
-    e.add_argument("model")
-    e.add_argument("textfile")
-    e.add_argument("--encoding")
+    e.add_argument("model", help="saved model name (NAME or NAME:best) or a model file")
+    e.add_argument("textfile", help="the text to score")
+    e.add_argument("--encoding", help="text encoding of the file (default: detect UTF-8/16)")
 
     _race_parser(sub, threads)
 
@@ -186,12 +239,12 @@ def _parser() -> argparse.ArgumentParser:
     x = msub.add_parser("export", help="copy a model file out of the store")
     x.add_argument("name")
     x.add_argument("path")
-    x.add_argument("--force", action="store_true")
+    x.add_argument("--force", action="store_true", help="replace an existing file at PATH")
     x.add_argument("--weights-only", action="store_true",
                    help="leave out the optimizer state (smaller; resuming restarts it)")
     i = msub.add_parser("import", help="validate a model file and add it to the store")
     i.add_argument("path")
-    i.add_argument("--name")
+    i.add_argument("--name", help="store it under this name (default: the file's stem)")
     c = msub.add_parser("compare", help="overlay saved runs' loss curves: a table, or --svg")
     c.add_argument("names", nargs="+", metavar="NAME")
     c.add_argument("--axis", choices=("step", "chars", "seconds"), default="step",
@@ -237,8 +290,21 @@ def _race_parser(sub, threads: argparse.ArgumentParser) -> None:
     r.add_argument("--json", action="store_true", help="print the results as JSON")
 
 
+class _Parser(argparse.ArgumentParser):
+    """A subcommand's parser: help shows defaults, and a parse records which parser it was,
+    so an unknown flag is reported with that subcommand's usage, not the top level's."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", _Help)
+        super().__init__(*args, **kwargs)
+        self.set_defaults(parser_=self)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # exits 2 with the usage of the (sub)command that was typed
+        getattr(args, "parser_", parser).error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.command is None:
         from charrnn_tui.app import run_app
 

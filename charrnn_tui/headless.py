@@ -33,7 +33,7 @@ from charrnn_tui.engine.training.distributed import (
 )
 from charrnn_tui.engine.training.evaluate import mean_cross_entropy
 from charrnn_tui.engine.training.events import Evaluated, Event, Finished, Notice, Progress
-from charrnn_tui.engine.training.presets import PRESETS
+from charrnn_tui.engine.training.presets import DEFAULT_PRESET, PRESETS
 from charrnn_tui.engine.training.resume import resume_trainer
 from charrnn_tui.engine.training.trainer import LN2, Trainer
 from charrnn_tui.names import default_name, free_name
@@ -63,7 +63,7 @@ def _train_overrides(args: argparse.Namespace) -> dict:
 
 
 def _fresh_setup(args: argparse.Namespace, corpus: Corpus) -> tuple[ModelSpec, TrainConfig]:
-    preset = PRESETS[args.preset or "quick"]
+    preset = PRESETS[args.preset or DEFAULT_PRESET]
     model = dict(preset.model)
     train = dict(preset.train)
     impl = args.impl or model["impl"]
@@ -291,7 +291,8 @@ class _RichReporter:
             done = (event.elapsed - self.start[0] if self.budget else
                     event.epoch + event.chunk / event.chunks - self.start[1] if self.epochs
                     else event.step - self.start[2])
-            info = (f"step {event.step} · epoch {event.epoch} chunk {event.chunk}/{event.chunks}"
+            epoch = event.epoch + 1  # counted from 1, as the app does
+            info = (f"step {event.step} · epoch {epoch} chunk {event.chunk}/{event.chunks}"
                     f" · loss {event.train_loss:.3f} · val {self.val} · "
                     f"{event.chars_per_s / 1000:.1f}k chars/s · {event.device}/{event.precision}")
             self.progress.update(self.task, completed=done, info=info)
@@ -470,7 +471,7 @@ def models(args: argparse.Namespace) -> int:
                 table.add_row(escape(info.name), f"[red]unreadable: {escape(info.error)}",
                               "", "", "", "", "", "")
                 continue
-            table.add_row(escape(info.name) + (" (read-only)" if info.read_only else ""),
+            table.add_row(escape(info.name) + (" (built-in)" if info.read_only else ""),
                           escape(info.describe), f"{info.params:,}", escape(info.corpus),
                           "" if info.val_loss is None else f"{info.val_loss:.4f}",
                           "" if info.best_val is None else f"{info.best_val:.4f}",

@@ -88,6 +88,15 @@ class ModelRenamed(Message):
         self.new = new
 
 
+class ModelSavedAs(Message):
+    """The Playground's model `old` was saved as the new model `new`, which it now is."""
+
+    def __init__(self, old: str, new: str) -> None:
+        super().__init__()
+        self.old = old
+        self.new = new
+
+
 class StreamPrimed(Message):
     """The sampler read the seed; `skipped` are characters the model does not know."""
 

@@ -3,11 +3,15 @@
 # stop, generate from a seed, change the temperature, quit. Every step is checked on
 # the screen (capture-pane); the first thing missing fails the run with the screen shown.
 #
-# Usage: scripts/tmux_session.sh [seconds of training, default 12]
+# Usage: scripts/tmux_session.sh [seconds of training, default 12] [WIDTHxHEIGHT, default 120x40]
+# (run it at 80x24 too: the smallest terminal the app promises to work in)
 # Needs tmux and the installed `charrnn-tui`. Uses a throwaway data home, never yours.
 set -euo pipefail
 
 TRAIN_SECONDS=${1:-12}
+SIZE=${2:-120x40}
+COLS=${SIZE%x*}
+ROWS=${SIZE#*x}
 SESSION="charrnn-check-$$"
 WORK=$(mktemp -d)
 export CHARRNN_TUI_HOME="$WORK/home"
@@ -44,7 +48,7 @@ wait_for() {
 keys() { tmux send-keys -t "$SESSION" "$@"; sleep 0.3; }
 
 # The pane outlives the app so a traceback and the exit status stay readable.
-tmux new-session -d -s "$SESSION" -x 120 -y 40 -e "CHARRNN_TUI_HOME=$CHARRNN_TUI_HOME" \
+tmux new-session -d -s "$SESSION" -x "$COLS" -y "$ROWS" -e "CHARRNN_TUI_HOME=$CHARRNN_TUI_HOME" \
     -e "CHARRNN_TUI_CONFIG=$CHARRNN_TUI_CONFIG" \
     "charrnn-tui; echo \"app exited with status \$?\"; sleep 120"
 
@@ -94,13 +98,35 @@ if screen | grep -q "Traceback"; then fail "traceback on the screen"; fi
 
 # Reopen: back on the Models tab, with the trained model loaded in the Playground.
 tmux kill-session -t "$SESSION"
-tmux new-session -d -s "$SESSION" -x 120 -y 40 -e "CHARRNN_TUI_HOME=$CHARRNN_TUI_HOME" \
+tmux new-session -d -s "$SESSION" -x "$COLS" -y "$ROWS" -e "CHARRNN_TUI_HOME=$CHARRNN_TUI_HOME" \
     -e "CHARRNN_TUI_CONFIG=$CHARRNN_TUI_CONFIG" \
     "charrnn-tui; echo \"app exited with status \$?\"; sleep 120"
 wait_for "charrnn-tui — python-docs-lstm-2x256" 30
-wait_for "Name +Model +Params" 5
+wait_for "Name +Model +(Params +)?Corpus" 5
 keys F4
 wait_for "Temperature 1\.00" 5
+
+# Resume: Models, r on the highlighted trained model; Train continues it past its last step.
+keys F5
+keys Down
+wait_for "python-docs-lstm-2x256 · torch/lstm" 5
+keys r
+wait_for "Resume python-docs-lstm-2x256" 30
+saved_step() {  # the step the saved model file records
+    charrnn-tui models show python-docs-lstm-2x256 \
+        | python3 -c "import json, sys; print(json.load(sys.stdin)['state']['step'])"
+}
+step=$(saved_step)
+wait_for "Corpus builtin:python-docs" 30
+keys F6
+wait_for "chars/s" 60
+sleep 3
+keys F8
+wait_for "stopped at step [0-9,]+" 60
+after=$(saved_step)
+((after > step)) || fail "resume did not continue past step $step (stopped at $after)"
+echo "ok: resumed from step $step to step $after"
+
 keys C-q
 wait_for "app exited with status 0" 15
-echo "PASS: tmux session drove corpus → train → playground → models → quit → reopen"
+echo "PASS ($SIZE): corpus → train → playground → models → quit → reopen → resume"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from pathlib import Path
 
 import pytest
 
@@ -59,3 +60,11 @@ def no_gpu(monkeypatch):
 
     monkeypatch.setattr(train_form, "accelerator_available",
                         lambda: (None, "no CUDA or MPS device found"))
+
+
+@pytest.fixture
+def corpus_file(tmp_path) -> Path:
+    """A tiny corpus file (~3.5k characters of the kit's text) for the app tests."""
+    from helpers import kit
+
+    return kit.write_text(tmp_path / "tiny.txt", kit.TEXT * 3)

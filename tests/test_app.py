@@ -43,11 +43,6 @@ TEXT = kit.TEXT * 3  # ~3.5k characters
 pytestmark = pytest.mark.usefixtures("no_shipped_models", "no_gpu")
 
 
-@pytest.fixture
-def corpus_file(tmp_path) -> Path:
-    return kit.write_text(tmp_path / "tiny.txt", TEXT)
-
-
 def saved_model(home: Path, name: str, text: str = TEXT, steps: int = 0) -> Path:
     """A tiny torch LSTM under `name` in the store at `home`, trained `steps` steps."""
     store = ModelStore(home / "models")
@@ -509,26 +504,28 @@ async def test_models_save_rename_delete(data_home):
         app.screen.query_one(Input).value = "beta"
         await pilot.press("enter")
         assert list(pane.infos) == ["alpha", "beta"]
+        assert play.model_name == "beta" and app.sub_title.startswith("beta"), \
+            "after Save as… the Playground plays the copy, under its name"
 
-        select_row(app, "alpha")
+        select_row(app, "beta")
         await pilot.press("n")
-        app.screen.query_one(Input).value = "beta"
+        app.screen.query_one(Input).value = "alpha"
         await pilot.press("enter")
         assert "exists" in str(app.screen.query_one("#prompt-error").render())
         app.screen.query_one(Input).value = "gamma"
         await pilot.press("enter")
-        assert list(pane.infos) == ["beta", "gamma"]
+        assert list(pane.infos) == ["alpha", "gamma"]
         assert play.model_name == "gamma" and app.sub_title.startswith("gamma"), \
             "the Playground follows a rename"
 
-        select_row(app, "beta")
+        select_row(app, "alpha")
         await pilot.press("d")
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("n")
-        assert list(pane.infos) == ["beta", "gamma"]
+        assert list(pane.infos) == ["alpha", "gamma"]
         await pilot.press("d", "y")
         assert list(pane.infos) == ["gamma"]
-        assert not (data_home / "models" / "beta").exists()
+        assert not (data_home / "models" / "alpha").exists()
 
 
 async def test_built_in_models_are_read_only(shipped, data_home):

@@ -1,4 +1,4 @@
-"""Each pane's first look, at 100×32, compared with the accepted SVGs in __snapshots__.
+"""Each pane's first look, at 100×32 and at 80×24, compared with the accepted SVGs in __snapshots__.
 
 Deterministic by construction: an empty data home, no shipped models, a fixed GPU
 answer, no cursor blink. Update after a deliberate change with
@@ -25,6 +25,13 @@ def steady(pilot) -> None:
                          ids=["corpus", "train", "playground", "models", "insight", "help"])
 def test_first_look(snap_compare, keys):
     assert snap_compare(CharRNNApp(), press=keys, terminal_size=SIZE, run_before=steady)
+
+
+@pytest.mark.parametrize("keys", [(), ("f3",), ("f4",), ("f5",), ("f9",)],
+                         ids=["corpus", "train", "playground", "models", "insight"])
+def test_first_look_at_80x24(snap_compare, keys):
+    """The smallest terminal the app promises to work in: nothing cut that matters."""
+    assert snap_compare(CharRNNApp(), press=keys, terminal_size=(80, 24), run_before=steady)
 
 
 def test_train_in_light_theme(snap_compare):

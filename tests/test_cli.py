@@ -391,6 +391,8 @@ def test_shipped_model_is_read_only_and_resumes_into_a_copy(tmp_path):
     name = shipped_models()[0].stem
     before = shipped_models()[0].read_bytes()
     home = tmp_path / "home"
+    listed = _cli(home, "models")[1]
+    assert f"{name} (built-in)" in listed, "the app's Models tab calls it built-in too"
     for argv in (("models", "rm", name), ("models", "rename", name, "x")):
         code, _, err = _cli(home, *argv)
         assert code == 2 and "read-only" in err
@@ -404,3 +406,17 @@ def test_shipped_model_is_read_only_and_resumes_into_a_copy(tmp_path):
     assert _store(home).load(f"{name}-own").spec.vocab == modelfile.load(
         shipped_models()[0])[0].spec.vocab
     assert shipped_models()[0].read_bytes() == before
+
+
+def test_the_progress_line_counts_epochs_from_1_like_the_app():
+    from types import SimpleNamespace
+
+    from charrnn_tui.engine.training.events import Progress
+    from charrnn_tui.headless import _RichReporter
+
+    config = SimpleNamespace(time_budget=None, epochs=None, max_steps=10)
+    reporter = _RichReporter(SimpleNamespace(config=config))
+    reporter(Progress(step=3, epoch=0, chunk=3, chunks=9, train_loss=2.0, lr=0.01,
+                      chars_per_s=1000.0, elapsed=1.0, eta=None, device="cpu", precision="fp32"))
+    info = reporter.progress.tasks[0].fields["info"]
+    assert "epoch 1 " in info and "chunk 3/9" in info

@@ -99,7 +99,7 @@ async def test_confidence_colours_and_candidates_match_the_engine(kind, data_hom
         assert shown(view) == (SAMPLE, colours(ref))
         view.focus()
         await pilot.press("home", "right", "right")
-        for _, p in ref.candidates(2):
+        for _, p in ref.candidates(1):  # what it guessed for the third character
             assert f"{p:6.1%}" in panel(app)
         assert f"confidence {ref.probs[2]:.3f}" in panel(app)
         await pilot.click("#ins-text", offset=(1 + 5, 1))  # inside the border: line 0, cell 5
@@ -279,3 +279,25 @@ def test_the_shown_probabilities_are_the_models_own():
     step = tracer.sample()
     assert step.prob == pytest.approx(before[ckpt.spec.vocab.index(step.char)])
     assert np.isclose(step.next_probs.sum(), 1, atol=1e-5)
+
+
+def test_the_side_panel_describes_one_character_only():
+    """Issue 15, item 4: "confidence" was the selected character's, while "expected next"
+    was the distribution for the character after it."""
+    import math
+
+    from charrnn_tui.engine.models import ModelSpec
+    from charrnn_tui.panes.insight.cursor import cursor_info
+    from charrnn_tui.panes.insight.trace import Lens, Step, TraceLog
+
+    vocab = ["a", "b", "z"]
+    spec = ModelSpec(impl="torch", cell="rnn", layers=1, hidden=2, embed=2, vocab=vocab)
+    log = TraceLog(spec)
+    acts = {"hidden": np.zeros((1, 2), np.float32)}
+    log.extend([Step("a", math.nan, np.array([0.1, 0.7, 0.2], np.float32), acts),
+                Step("b", 0.7, np.array([0.05, 0.05, 0.9], np.float32), acts)])
+    info = cursor_info(log, 1, Lens()).plain
+    assert "confidence 0.700" in info
+    assert "b  70.0% ██████ ◀" in info and info.count("◀") == 2  # the heading has one too
+    assert "90.0%" not in info, "the next character's guesses belong to the next character"
+    assert "nothing came before" in cursor_info(log, 0, Lens()).plain

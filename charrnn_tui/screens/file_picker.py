@@ -12,9 +12,11 @@ from textual.widgets import Button, DirectoryTree, Label
 
 
 class FilePickerScreen(ModalScreen[str | None]):
-    """Enter on a file opens it; "Use folder" takes the highlighted folder."""
+    """Enter on a file opens it; "Use folder" takes the highlighted folder; Backspace or
+    "Parent" climbs to the folder above."""
 
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel"),
+                Binding("backspace", "up", "Parent folder")]
 
     def __init__(self, start: Path) -> None:
         super().__init__()
@@ -24,8 +26,10 @@ class FilePickerScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog picker"):
             yield Label("Pick a text file (Enter), or a folder of text files", id="picker-title")
+            yield Label(str(self.start), id="picker-folder", markup=False)
             yield DirectoryTree(self.start, id="picker-tree")
             with Horizontal(classes="dialog-buttons"):
+                yield Button("↑ Parent", id="up", tooltip="The folder above (Backspace)")
                 yield Button("Use folder", id="use-folder")
                 yield Button("Cancel", id="cancel")
 
@@ -43,6 +47,20 @@ class FilePickerScreen(ModalScreen[str | None]):
             self.highlighted = path if path.is_dir() else path.parent
             self.query_one("#use-folder", Button).label = f"Use {self.highlighted.name or path}/"
 
+    def action_up(self) -> None:
+        tree = self.query_one(DirectoryTree)
+        here = Path(tree.path)
+        if here.parent == here:  # the root has no parent
+            self.app.bell()
+            return
+        tree.path = here.parent
+        self.highlighted = here.parent
+        self.query_one("#picker-folder", Label).update(str(here.parent))
+        self.query_one("#use-folder", Button).label = f"Use {here.parent.name or here.parent}/"
+
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
+        if event.button.id == "up":
+            self.action_up()
+            return
         self.dismiss(str(self.highlighted) if event.button.id == "use-folder" else None)

@@ -42,6 +42,7 @@ class Corpus:
     sha256: str = ""
     counts: np.ndarray | None = None  # occurrences of each vocabulary character
     notices: list[str] = field(default_factory=list)
+    files: int = 1  # text files read: more than one for a folder
 
     def __len__(self) -> int:
         return int(self.data.shape[0])
@@ -186,7 +187,8 @@ def _visible_files(folder: Path) -> Iterator[Path]:
                 yield path
 
 
-def _folder_text(folder: Path, encoding: str | None) -> tuple[str, str, list[str]]:
+def _folder_text(folder: Path, encoding: str | None) -> tuple[list[str], str, list[str]]:
+    """The texts of the readable files in `folder`, the encoding used, and what was skipped."""
     parts: list[str] = []
     notices: list[str] = []
     used = encoding or "utf-8"
@@ -212,15 +214,15 @@ def _folder_text(folder: Path, encoding: str | None) -> tuple[str, str, list[str
     if not parts:
         raise CorpusError(f"{folder}: no readable text files"
                           + (f" ({len(notices)} skipped)" if notices else ""))
-    return "\n".join(parts), used, notices
+    return parts, used, notices
 
 
 def load_path(path: Path, *, encoding: str | None = None) -> Corpus:
     """Load a text file or a folder of text files (built-ins: `sources.load_corpus`)."""
     if path.is_dir():
-        text, used, notices = _folder_text(path, encoding)
-        corpus = encode_text(text, path.name or str(path), encoding=used)
-        corpus.notices = notices
+        parts, used, notices = _folder_text(path, encoding)
+        corpus = encode_text("\n".join(parts), path.name or str(path), encoding=used)
+        corpus.notices, corpus.files = notices, len(parts)
         return corpus
     text, used = decode_bytes(_read(path), encoding, source=str(path))
     return encode_text(text, path.name, encoding=used)

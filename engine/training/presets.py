@@ -13,6 +13,7 @@ class Preset:
     train: dict = field(default_factory=dict)  # TrainConfig fields
 
 
+DEFAULT_PRESET = "quick"  # what the app's form and a fresh `train` start from
 PRESETS: dict[str, Preset] = {p.name: p for p in (
     Preset("tiny", "a few seconds to see it learn; 1×128 LSTM",
            {"impl": "torch", "cell": "lstm", "layers": 1, "hidden": 128, "embed": 32},

@@ -157,6 +157,19 @@ class Trainer:
             return min(1.0, (self.state.step - start_step) / cfg.max_steps)
         return 0.0
 
+    def _eta(self, start_seconds: float, start_fraction: float, start_step: int,
+             trained: float, n_chunks: int) -> float | None:
+        """Seconds left, measured after the step just taken. A time budget knows its end;
+        epochs and steps extrapolate, but not from the first second of warm-up."""
+        st, cfg = self.state, self.config
+        if cfg.time_budget:
+            return max(0.0, cfg.time_budget - trained)
+        done = self._progress(start_seconds, start_fraction, start_step,
+                              st.epoch + st.chunk / n_chunks)
+        if done <= 0 or trained < 1.0:
+            return None
+        return trained * (1 - done) / done
+
     def _lr(self, progress: float) -> float:
         scale = 1.0
         if self.config.schedule == "cosine":
@@ -316,7 +329,8 @@ class Trainer:
                 mean = loss_sum / loss_n
                 st.history.append([st.step, mean])
                 _thin(st.history)
-                eta = (now - run_start) * (1 - progress) / progress if progress > 0 else None
+                eta = self._eta(start_seconds, start_fraction, start_step, now - run_start,
+                                n_chunks)
                 emit(Progress(step=st.step, epoch=st.epoch, chunk=st.chunk, chunks=n_chunks,
                               train_loss=mean, lr=lr, chars_per_s=rate(),
                               elapsed=start_seconds + now - run_start, eta=eta,

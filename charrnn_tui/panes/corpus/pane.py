@@ -157,9 +157,24 @@ class CorpusPane(Vertical):
         bar.update(total=event.total, progress=event.done)
 
     def on_corpus_failed(self, event: CorpusFailed) -> None:
+        """Say so where the corpus would have shown, with what to do, and what Train still
+        has: the header must not go on naming the previous corpus as if nothing happened."""
         self.query_one("#corpus-details").loading = False
         self.query_one("#download").display = False
         self.query_one("#corpus-error", Static).update(Text(f"✗ {event.error}"))
+        builtin = next((b for b in BUILTINS if builtin_source(b.name) == event.source), None)
+        self.query_one("#corpus-title", Static).update(Text.assemble(
+            ("✗ Could not load ", "bold red"),
+            (builtin.title if builtin else _home_relative(event.source), "bold")))
+        advice = Text(event.error)
+        if builtin is not None and builtin.needs_download:
+            advice.append(f"\n\nNo network? If you have a copy of {builtin.title} (e.g. "
+                          "input.txt), open it instead: type its path on the left, or press "
+                          "ctrl+o to browse.", "dim")
+        if self.corpus is not None:
+            advice.append(f"\n\nTraining still uses {self.corpus.name}, loaded before.", "dim")
+        self.query_one("#corpus-facts", Static).update(advice)
+        self.query_one("#corpus-preview", Static).update("")
 
     def on_corpus_loaded(self, event: CorpusLoaded) -> None:
         """Show the facts; the event then bubbles on to the app, which hands it to Train."""
@@ -181,6 +196,9 @@ class CorpusPane(Vertical):
             ("Characters", f"{len(corpus):,}"),
             ("Vocabulary", f"{corpus.vocab_size:,} distinct characters"),
             ("Encoding", corpus.encoding),
+            *([("Files", f"{corpus.files:,} read"
+                + (f", {len(corpus.notices):,} skipped" if corpus.notices else "")
+                + " (hidden files and folders left out)")] if corpus.files > 1 else []),
             ("Train / val", f"{len(train):,} / {len(val):,}"),
             ("Most frequent", "  ".join(f"{show_char(c)} {n / total:.1%}"
                                         for c, n in corpus.most_common(8))),

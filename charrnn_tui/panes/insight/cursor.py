@@ -16,12 +16,14 @@ BAR = 8  # cells for a probability of 1
 
 
 def cursor_info(record: TraceLog, index: int, lens: Lens) -> Text:
-    """The character at `index`, the model's confidence in it, the unit's value there,
-    and the model's top-5 guesses for the character after it."""
+    """All about the character at `index`: the model's confidence in it, the unit's value
+    there, and the model's top-5 guesses for that place, this character marked among them.
+    (Everything describes one character: the guesses are the ones it was scored against.)"""
     if index < 0 or index >= len(record):
         return Text("Each character is coloured by how sure the model was of it "
                     "(confidence) or by one unit's activation (neuron). Pick a character "
-                    "with ← → ↑ ↓ or a click to see what the model expected next.", style="dim")
+                    "with ← → ↑ ↓ or a click to see what the model expected there.",
+                    style="dim")
     step = record.steps[index]
     out = Text.assemble((f" {show_char(step.char)} ", "bold reverse"),
                         (f"  {index + 1:,} of {len(record):,}", "dim"), "\n")
@@ -31,16 +33,19 @@ def cursor_info(record: TraceLog, index: int, lens: Lens) -> Text:
         value = float(step.acts[lens.kind][lens.layer, lens.unit])
         out.append(f"\n{lens.label} ", "dim")
         out.append(f"{value:+.3f}")
-    following = record.steps[index + 1] if index + 1 < len(record) else None
-    out.append("\nexpected next (◀ came):\n", "dim")
-    top = top_candidates(step.next_probs, record.vocab)
-    if following and following.char not in {c for c, _ in top}:
-        top.append((following.char, following.prob))
+    if index == 0:  # the start of the text, or of what the log still keeps
+        out.append("\nnothing came before it to guess from" if math.isnan(step.prob)
+                   else "\nthe guesses before it have scrolled out of the log", "dim")
+        return out
+    out.append("\nexpected here (◀ this one):\n", "dim")
+    top = top_candidates(record.steps[index - 1].next_probs, record.vocab)
+    if step.char not in {c for c, _ in top}:
+        top.append((step.char, step.prob))
     for char, p in top:
-        came = following is not None and char == following.char
-        out.append(f" {show_char(char):>3} {p:6.1%} ", "bold" if came else "")
+        this = char == step.char
+        out.append(f" {show_char(char):>3} {p:6.1%} ", "bold" if this else "")
         out.append("█" * round(p * BAR), "dim")
-        out.append(" ◀\n" if came else "\n")
+        out.append(" ◀\n" if this else "\n")
     return out
 
 

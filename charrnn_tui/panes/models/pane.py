@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -13,7 +13,7 @@ from textual.widgets import Button, DataTable, Static
 
 from charrnn_tui.engine.checkpoint import Checkpoint
 from charrnn_tui.engine.storage.store import ModelInfo, ModelStore, StoreError, check_name
-from charrnn_tui.messages import ModelLoadFailed, ModelReady, ModelRenamed
+from charrnn_tui.messages import ModelLoadFailed, ModelReady, ModelRenamed, ModelSavedAs
 from charrnn_tui.names import free_name
 from charrnn_tui.screens.dialogs import ConfirmScreen, PromptScreen
 from charrnn_tui.widgets.format import count
@@ -22,13 +22,31 @@ from charrnn_tui.workers import load_model
 CurrentModel = Callable[[], "tuple[str, Checkpoint] | None"]
 
 
-def _updated(stamp: str) -> str:
-    """'2025-01-02T10:11:12+0100' → '2025-01-02 10:11'."""
-    return stamp[:16].replace("T", " ")
+def _updated(stamp: str, narrow: bool) -> str:
+    """'2025-01-02T10:11:12+0100' → '2025-01-02 10:11', or '01-02 10:11' when narrow."""
+    return stamp[5 if narrow else 0:16].replace("T", " ")
+
+
+NARROW = 110  # below this many columns the table drops Params and shortens the rest
+_COLUMNS = ("Name", "Model", "Params", "Corpus", "Val", "Steps", "Updated")
 
 
 def _short(text: str, width: int = 16) -> str:
     return text if len(text) <= width else text[:width - 1] + "…"
+
+
+class ModelsTable(DataTable):
+    """A click only highlights a row; Enter or a double click loads it. (A second single
+    click on the highlighted row used to load it and switch to the Playground, where the
+    next key meant for this tab landed in the seed box.)"""
+
+    async def _on_click(self, event: events.Click) -> None:
+        row = event.style.meta.get("row")
+        if event.chain >= 2 or not isinstance(row, int) or row < 0:
+            return  # a double click or the header: DataTable's own handler runs next
+        event.prevent_default()  # no DataTable handler: it would select a highlighted row
+        event.stop()
+        self.cursor_coordinate = self.cursor_coordinate._replace(row=row)
 
 
 class ModelsPane(Vertical):
@@ -52,7 +70,8 @@ class ModelsPane(Vertical):
         self.infos: dict[str, ModelInfo] = {}
 
     def compose(self) -> ComposeResult:
-        yield DataTable(id="models-table", cursor_type="row", zebra_stripes=True)
+        yield ModelsTable(id="models-table", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="models-detail", markup=False)
         with Horizontal(id="models-buttons"):
             yield Button("Load in Playground", id="load", variant="primary", compact=True)
             yield Button("Resume training", id="resume", compact=True)
@@ -62,30 +81,48 @@ class ModelsPane(Vertical):
             yield Button("Compare…", id="compare", compact=True)
         yield Static("", id="models-status")
 
+    narrow: bool | None = None  # the layout the table has now
+
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for label in ("Name", "Model", "Params", "Corpus", "Val", "Steps", "Updated"):
-            table.add_column(label, key=label)
         self.refresh_models()
+
+    def on_resize(self) -> None:
+        self.refresh_models()  # names get the width there is
 
     def focus_default(self) -> None:
         self.query_one(DataTable).focus()
 
     def refresh_models(self) -> None:
+        """Re-read the store. Below NARROW columns every column still shows (80×24 included):
+        Params goes, names and corpora are cut short (the status line names the highlighted
+        model in full), steps and dates get shorter."""
         table = self.query_one(DataTable)
         keep = self.selected_name()
-        table.clear()
+        narrow = self.size.width < NARROW
+        table.clear(columns=narrow != self.narrow)
+        if narrow != self.narrow:
+            for label in _COLUMNS:
+                if not (narrow and label == "Params"):
+                    table.add_column(label, key=label)
+            self.narrow = narrow
+        name_width = max(12, self.size.width - 63) if narrow else 48
         self.infos = {i.name: i for i in self.store.list()}
         for info in self.infos.values():
             # Text, not str: a DataTable reads str as markup, and names are the user's
-            name = Text(f"{info.name} (built-in)" if info.read_only else info.name)
+            name = Text(_short(f"{info.name} (built-in)" if info.read_only else info.name,
+                               name_width))
             if info.error:
-                table.add_row(name, "unreadable", "", Text(info.error), "", "", "",
-                              key=info.name)
-                continue
-            val = "–" if info.val_loss is None else f"{info.val_loss:.3f}"
-            table.add_row(name, info.describe, count(info.params), Text(_short(info.corpus)),
-                          val, f"{info.steps:,}", Text(_updated(info.updated)), key=info.name)
+                cells = [name, "unreadable", Text(info.error), "", "", ""]
+            else:
+                cells = [name, info.describe, Text(_short(info.corpus, 10 if narrow else 20)),
+                         "–" if info.val_loss is None else f"{info.val_loss:.3f}",
+                         count(info.steps) if narrow else f"{info.steps:,}",
+                         Text(_updated(info.updated, narrow))]
+                if not narrow:
+                    cells.insert(2, count(info.params))
+            if not narrow and info.error:
+                cells.insert(2, "")
+            table.add_row(*cells, key=info.name)
         if keep in self.infos:
             table.move_cursor(row=table.get_row_index(keep))
         self.query_one("#models-status", Static).update(
@@ -106,6 +143,14 @@ class ModelsPane(Vertical):
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
         getattr(self, f"action_{event.button.id}")()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """The highlighted model in full: the table may have cut its name and corpus."""
+        info = self.infos.get(event.row_key.value) if event.row_key else None
+        detail = "" if info is None else info.name if info.error else (
+            f"{info.name} · {info.describe} · {count(info.params)} params · "
+            f"{info.corpus} · updated {_updated(info.updated, False)}")
+        self.query_one("#models-detail", Static).update(detail)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
@@ -186,8 +231,9 @@ class ModelsPane(Vertical):
         name, ckpt = current
 
         def chosen(new: str | None) -> None:
-            if new:
-                self._do(lambda: self._save_copy(ckpt, new), f"saved the Playground model as {new}")
+            if new and self._do(lambda: self._save_copy(ckpt, new),
+                                f"saved the Playground model as {new}; it plays as {new} now"):
+                self.post_message(ModelSavedAs(name, new))
 
         self.app.push_screen(PromptScreen(
             "Save the Playground model as", free_name(self.store, f"{name}-copy"),

@@ -106,8 +106,9 @@ class PlaygroundPane(Vertical):
         self.rename(name)
         self._update_controls()
 
-    def rename(self, name: str) -> None:
-        """Show the model under `name` (set_model, or after a rename in Models)."""
+    def rename(self, name: str, note: str = "") -> None:
+        """Show the model under `name` (set_model, or after a rename in Models), with `note`
+        (e.g. that its files were deleted)."""
         self.model_name = name
         st = self.ckpt.state
         line = Text.assemble(("Model ", "dim"), (name, "bold"), "  ", self.ckpt.spec.describe(),
@@ -116,6 +117,8 @@ class PlaygroundPane(Vertical):
             line.append(f" on {self.ckpt.corpus['name']}", "dim")
         if st.last_val is not None:
             line.append(f"  val {st.last_val / LN2:.2f} bpc", "dim")
+        if note:
+            line.append(f"  ({note})", "bold red")
         self.query_one("#play-model", Static).update(line)
 
     def show_hint(self, text: str) -> None:

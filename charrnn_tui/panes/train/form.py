@@ -14,9 +14,8 @@ from charrnn_tui.engine.storage.store import NAME_RE
 from charrnn_tui.engine.training.config import TrainConfig
 from charrnn_tui.engine.training.optim import OPTIMIZERS
 from charrnn_tui.engine.training.precision import accelerator_available
-from charrnn_tui.engine.training.presets import PRESETS
+from charrnn_tui.engine.training.presets import DEFAULT_PRESET, PRESETS
 
-DEFAULT_PRESET = "quick"
 STOP_UNITS = (("seconds", "time_budget"), ("epochs", "epochs"), ("steps", "max_steps"),
               ("never (Stop by hand)", ""))
 NEW_CHAR_POLICIES = {"refuse": "refuse the corpus", "map": "map to a space",
@@ -94,22 +93,24 @@ class TrainForm(VerticalScroll):
         yield self._row("Cell", Select([(c, c) for c in CELLS], allow_blank=False, id="cell",
                                        compact=True))
         for fid, label, validator in _ARCH_FIELDS:
-            yield self._row(label, Input(id=fid, validators=[validator], compact=True))
+            yield from self._field(fid, label, validator)
         yield Label("Training", classes="section")
         for fid, label, validator in _TRAIN_FIELDS:
-            yield self._row(label, Input(id=fid, validators=[validator], compact=True))
+            yield from self._field(fid, label, validator)
         yield self._row("Optimizer", Select([("default", "")] + [(o, o) for o in OPTIMIZERS],
                                             allow_blank=False, id="optimizer", compact=True))
         yield self._row("Schedule", Select([("cosine", "cosine"), ("constant", "constant")],
                                            allow_blank=False, id="schedule", compact=True))
-        yield self._row("Stop after", Input(id="stop_value", compact=True,
-                                            validators=[Function(_stop_ok, "a number above 0")]))
+        yield from self._field("stop_value", "Stop after", Function(_stop_ok, "a number above 0"))
         yield self._row("", Select([(u, f) for u, f in STOP_UNITS], allow_blank=False,
                                    id="stop_unit", compact=True))
         for fid, label, validator in _RUN_FIELDS:
-            yield self._row(label, Input(id=fid, validators=[validator], compact=True))
-        yield self._row("Save as", Input(id="name", compact=True, placeholder="automatic",
-                                         validators=[Function(_name_ok, _NAME_RULE)]))
+            yield from self._field(fid, label, validator)
+        # a row of its own, the form's full width: derived names are long
+        yield Label("Save as", classes="field-label")
+        yield Input(id="name", validators=[Function(_name_ok, _NAME_RULE)], compact=True,
+                    placeholder="automatic: from the corpus and the model")
+        yield Static("", id="name-error", classes="field-error", markup=False)
         yield self._row("New chars", Select(
             [(v, k) for k, v in NEW_CHAR_POLICIES.items()], value="refuse", allow_blank=False,
             id="new_chars", compact=True, tooltip="what to do with characters of the corpus "
@@ -123,6 +124,26 @@ class TrainForm(VerticalScroll):
     @staticmethod
     def _row(label: str, widget, id: str | None = None) -> Horizontal:
         return Horizontal(Label(label, classes="field-label"), widget, classes="field", id=id)
+
+    def _field(self, fid: str, label: str, validator: Validator,
+               placeholder: str = "") -> ComposeResult:
+        """An input and, under it, the words for what is wrong with it (hidden when nothing)."""
+        yield self._row(label, Input(id=fid, validators=[validator], compact=True,
+                                     placeholder=placeholder))
+        yield Static("", id=f"{fid}-error", classes="field-error", markup=False)
+
+    def show_errors(self, problem: FormError | None) -> None:
+        """Each input's own error next to it; a problem of the whole (e.g. a cell this library
+        lacks) under the field it names."""
+        for widget in self.query(".field-error").results(Static):
+            fid = widget.id.removesuffix("-error")
+            field = self.query_one(f"#{fid}", Input)
+            result = None if field.disabled else field.validate(field.value)
+            message = result.failure_descriptions[0] if result and not result.is_valid else ""
+            if not message and problem is not None and problem.field == fid:
+                message = str(problem).removeprefix(f"{field_label(fid)}: ")
+            widget.update(f"↑ {message}" if message else "")
+            widget.display = bool(message)
 
     def show_new_chars(self, show: bool) -> None:
         """The new-characters policy matters only when resuming a model."""
@@ -141,8 +162,9 @@ class TrainForm(VerticalScroll):
         if not isinstance(event.value, str):
             return
         if event.select.id == "preset":
-            self.apply_preset(event.value)
             self.query_one("#preset-hint", Static).update(PRESETS[event.value].description)
+            if not self.locked:  # a loaded model's form changes only by starting a new one
+                self.apply_preset(event.value)
         elif event.select.id == "stop_unit":
             self._refresh_enabled()
         elif event.select.id == "impl" and event.value != "torch" and not event.select.disabled:
@@ -263,3 +285,9 @@ def _stop_ok(value: str) -> bool:
         return float(value) > 0
     except ValueError:
         return False
+
+
+def field_label(fid: str) -> str:
+    """The label on screen of input `fid`, as FormError messages start with it."""
+    labels = {f: label for f, label, _ in _ARCH_FIELDS + _TRAIN_FIELDS + _RUN_FIELDS}
+    return labels.get(fid) or {"stop_value": "Stop after", "name": "Save as"}.get(fid, fid)

@@ -20,11 +20,12 @@ from charrnn_tui.engine.training.events import (
     Progress,
     Sampled,
 )
+from charrnn_tui.engine.training.presets import DEFAULT_PRESET, PRESETS
 from charrnn_tui.engine.training.trainer import LN2, Trainer
 from charrnn_tui.messages import TrainEvents, TrainingEnded
 from charrnn_tui.names import default_name, free_name
 from charrnn_tui.panes.train.charts import TrainCharts
-from charrnn_tui.panes.train.form import DEFAULT_PRESET, FormError, Settings, TrainForm
+from charrnn_tui.panes.train.form import FormError, Settings, TrainForm
 from charrnn_tui.panes.train.loss_chart import LossChart
 from charrnn_tui.references import corpus_references
 from charrnn_tui.screens.dialogs import ConfirmScreen
@@ -32,6 +33,7 @@ from charrnn_tui.widgets.format import count, duration, loss_text
 from charrnn_tui.widgets.gradient_chart import GradientChart
 from charrnn_tui.workers import make_trainer, run_training, store_saver
 
+_STOPPING = "stopping: a last evaluation, then saving…"
 _REASONS = {"budget": "time budget reached", "epochs": "epochs done", "steps": "steps done",
             "stopped": "stopped"}
 
@@ -48,7 +50,7 @@ class TrainPane(Vertical):
                 tooltip="Start training (a finished or resumed model continues)"),
         Binding("f7", "pause", "Pause/Resume", tooltip="Pause or resume training"),
         Binding("f8", "stop", "Stop",
-                tooltip="Stop: a last evaluation, save, and on to the Playground"),
+                tooltip="Stop: a last evaluation, save, and load it into the Playground (F4)"),
         Binding("ctrl+r", "race", "Race",
                 tooltip="Race cells or implementations on this corpus, side by side"),
     ]
@@ -67,6 +69,8 @@ class TrainPane(Vertical):
         self._auto_name = ""
         self.last: Progress | None = None
         self.val: Evaluated | None = None
+        self.stopping = False  # Stop pressed: the stats say so until training has ended
+        self._preset = DEFAULT_PRESET  # the preset the form was last filled from
 
     def compose(self) -> ComposeResult:
         with Horizontal():
@@ -158,8 +162,39 @@ class TrainPane(Vertical):
         form.apply_preset(preset if isinstance(preset, str) else DEFAULT_PRESET)
         self.query_one("#new-model", Button).disabled = True
         self.query_one(LossChart).set_history([], [])
+        self._clear_run()
         self._suggest_name()
         self._describe()
+
+    def _clear_run(self) -> None:
+        """Forget the last run's status, progress and sample: they describe another model."""
+        self.last = self.val = None
+        self.query_one("#train-stats", Static).update("")
+        self.query_one("#train-sample", Static).update("")
+        self.query_one("#chunk-row").display = False
+
+    def _preset_picked(self, preset: str) -> None:
+        """A preset describes a new model. While one is loaded to continue, picking a preset
+        asks to start a new model with it, rather than half-apply it to the loaded one."""
+        if preset == self._preset:
+            return
+        if self.resume is None or self.running:
+            self._preset = preset
+            return
+        select = self.query_one("#preset", Select)
+
+        def answered(new: bool | None) -> None:
+            if new:
+                self._preset = preset
+                self.action_new_model()
+            else:
+                select.value = self._preset  # back to what the loaded model's form shows
+
+        loaded = self.resume_name or "the loaded model"
+        self.app.push_screen(ConfirmScreen(
+            f"Preset {preset!r} describes a new model: {PRESETS[preset].description}.\n\n"
+            f"Start a new model with it? {loaded!r} stays saved; Models (F5) resumes it.",
+            "New model", danger=False), answered)
 
     @on(Input.Changed)
     @on(Select.Changed)
@@ -167,6 +202,9 @@ class TrainPane(Vertical):
     def _settings_changed(self, event: Input.Changed | Select.Changed | Switch.Changed) -> None:
         if isinstance(event, Switch.Changed) and event.switch.id == "gpu" and self.trainer:
             self.trainer.request_device(self.query_one(TrainForm).device)
+        if (isinstance(event, Select.Changed) and event.select.id == "preset"
+                and isinstance(event.value, str)):
+            self._preset_picked(event.value)
         self._suggest_name()
         self._describe()
 
@@ -175,12 +213,15 @@ class TrainPane(Vertical):
         error = self.query_one("#train-error", Static)
         vocab = self.resume.spec.vocab if self.resume else \
             self.corpus.chars if self.corpus else None
+        form = self.query_one(TrainForm)
         try:
-            settings = self.query_one(TrainForm).read(vocab)
+            settings = form.read(vocab)
         except FormError as e:
+            form.show_errors(e)
             error.update(Text(f"✗ {e}"))
             self.query_one("#start", Button).disabled = True
             return None
+        form.show_errors(None)
         error.update("")
         self.query_one("#start", Button).disabled = self.running or not self.corpus
         line = Text()
@@ -216,8 +257,13 @@ class TrainPane(Vertical):
         if self.running:
             return
         settings = self._describe()
-        if settings is None or self.corpus is None:
+        if settings is None:
             self.app.bell()
+            return
+        if self.corpus is None:
+            message = "No corpus yet: pick one in the Corpus tab (F2), then Start."
+            self.query_one("#train-error", Static).update(Text(f"✗ {message}"))
+            self.notify(message, title="Nothing to train on", severity="warning")
             return
         if not settings.name:
             settings.name = self._auto_name = free_name(self.store, default_name(
@@ -245,6 +291,7 @@ class TrainPane(Vertical):
     def _begin(self, settings: Settings, *, replace: bool) -> None:
         """Build, claim the name and train, all on a thread (see _train)."""
         self.running, self.trainer, self._stop_request = True, None, None
+        self.stopping = False
         self.run_name = settings.name
         self.last = self.val = None
         self.query_one(GradientChart).clear()
@@ -289,10 +336,11 @@ class TrainPane(Vertical):
 
     def action_stop(self) -> None:
         if self.stop_for_exit(final_eval=True):
+            self.stopping = True
             self.query_one("#stop", Button).disabled = True
             self.query_one("#pause", Button).disabled = True
-            self.query_one("#train-stats", Static).update(
-                "stopping: a last evaluation, then saving…")
+            self.query_one("#train-stats", Static).update(_STOPPING)
+            self._show_stats()
 
     def stop_for_exit(self, final_eval: bool = False) -> bool:
         """Ask training to stop (it saves "last" as it ends); True if it was running.
@@ -376,6 +424,10 @@ class TrainPane(Vertical):
         lines.append("loss ", "dim").append(loss_text(p.train_loss, p.train_loss / LN2))
         if v is not None:
             lines.append("  val ", "dim").append(loss_text(v.val_loss, v.val_bpc))
+        if self.stopping:  # no ETA any more: the run ends after this step
+            lines.append(f"\n{_STOPPING}", "bold")
+            self.query_one("#train-stats", Static).update(lines)
+            return
         lines.append(f"\n{count(p.chars_per_s)} chars/s  ")
         lines.append("elapsed ", "dim").append(duration(p.elapsed))
         lines.append("  ETA ", "dim").append(duration(p.eta))
@@ -385,7 +437,7 @@ class TrainPane(Vertical):
 
     def on_training_ended(self, event: TrainingEnded) -> None:
         """Back to idle; a finished model becomes the one Start continues. Bubbles to the app."""
-        self.running, self.trainer = False, None
+        self.running, self.trainer, self.stopping = False, None, False
         self.store.release(event.name)
         if event.error:
             self._set_running(False)
@@ -400,5 +452,4 @@ class TrainPane(Vertical):
             (f"{_REASONS.get(f.reason, f.reason)} at step {f.step:,}", "bold"),
             "  val ", loss_text(f.val_loss, f.val_bpc),
             f"  {count(f.chars_per_s)} chars/s over {duration(f.seconds)}\n",
-            (f"saved as {event.name}; Start continues it, the Playground (F4) samples it",
-             "dim")))
+            (f"saved as {event.name} · F6 continues · F4 plays", "dim")))
