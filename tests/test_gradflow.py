@@ -109,7 +109,11 @@ def _scratch_forward(model, onehot):
 
 
 @pytest.mark.parametrize("kind", ["numpy", "torch-lstm"])
-def test_training_reports_gradient_flow_without_changing_the_weights_it_reaches(kind):
+def test_training_reports_gradient_flow_without_changing_the_weights_it_reaches(kind,
+                                                                              monkeypatch):
+    from charrnn_tui.engine.training import trainer
+
+    monkeypatch.setattr(trainer, "FLOW_SHARE", 1e9)  # no spacing out: a pass every step
     events = []
     with kit.one_torch_thread():
         plain = kit.trainer(kind, max_steps=6, gradflow_every=0)
