@@ -278,15 +278,21 @@ def _race_parser(sub, threads: argparse.ArgumentParser) -> None:
                    help="comma-separated implementations (default: torch)")
     r.add_argument("--time-budget", type=_finite(), required=True, metavar="SECONDS",
                    help="wall-clock seconds each configuration trains")
-    r.add_argument("--hidden", type=_positive_int, default=128)
+    r.add_argument("--hidden", type=_positive_int, default=128, help="units per layer")
     r.add_argument("--layers", type=_positive_int, default=1,
                    help="layers of the torch models (scratch and numpy have 1)")
-    r.add_argument("--embed", type=_positive_int, default=32)
-    r.add_argument("--batch", type=_positive_int)
-    r.add_argument("--seq", type=_positive_int)
-    r.add_argument("--seed", type=_whole(0))
-    r.add_argument("--device", type=_device)
-    r.add_argument("--encoding", help="text encoding of the corpus")
+    r.add_argument("--embed", type=_positive_int, default=32,
+                   help="character embedding size of the torch models")
+    r.add_argument("--batch", type=_positive_int,
+                   help="streams trained side by side (default: 32, less for a small corpus)")
+    r.add_argument("--seq", type=_positive_int,
+                   help="characters per truncated-BPTT chunk (default: 100, less for a small "
+                        "corpus)")
+    r.add_argument("--seed", type=_whole(0),
+                   help="seed for every lap's weights and batches (default: 1337)")
+    r.add_argument("--device", type=_device, help="cpu, cuda, cuda:N, mps or auto "
+                                                  "(default: cpu)")
+    r.add_argument("--encoding", help="text encoding of the corpus (default: detect UTF-8/16)")
     r.add_argument("--json", action="store_true", help="print the results as JSON")
 
 
