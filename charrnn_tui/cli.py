@@ -230,6 +230,8 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("textfile", help="the text to score")
     e.add_argument("--encoding", help="text encoding of the file (default: detect UTF-8/16)")
 
+    _race_parser(sub, threads)
+
     m = sub.add_parser("models", help="list and manage saved models")
     msub = m.add_subparsers(dest="action")
     msub.add_parser("list", help="table of saved models (the default)")
@@ -247,7 +249,55 @@ def _parser() -> argparse.ArgumentParser:
     i = msub.add_parser("import", help="validate a model file and add it to the store")
     i.add_argument("path")
     i.add_argument("--name", help="store it under this name (default: the file's stem)")
+    c = msub.add_parser("compare", help="overlay saved runs' loss curves: a table, or --svg")
+    c.add_argument("names", nargs="+", metavar="NAME")
+    c.add_argument("--axis", choices=("step", "chars", "seconds"), default="step",
+                   help="x axis: steps, characters seen, or seconds (default: step)")
+    c.add_argument("--svg", metavar="FILE", help="write the overlaid curves as an SVG chart")
     return p
+
+
+def _names(choices: tuple[str, ...]):
+    """An argparse type: a comma-separated list of names from `choices`."""
+    def parse(text: str) -> list[str]:
+        names = [n.strip() for n in text.split(",") if n.strip()]
+        bad = [n for n in names if n not in choices]
+        if bad or not names:
+            raise argparse.ArgumentTypeError(f"use a comma-separated list of "
+                                             f"{', '.join(choices)}, not {text!r}")
+        return names
+    return parse
+
+
+def _race_parser(sub, threads: argparse.ArgumentParser) -> None:
+    r = sub.add_parser("race", parents=[threads],
+                       help="train 2 to 4 cells/implementations for the same time each",
+                       description="Train every (implementation, cell) pair on CORPUS for "
+                                   "--time-budget seconds each, one after another, save each "
+                                   "as a model and print a table of the results.")
+    r.add_argument("corpus", help="file, folder or builtin:NAME")
+    r.add_argument("--cells", type=_names(CELLS), default=["rnn", "gru", "lstm"],
+                   help="comma-separated cells (default: rnn,gru,lstm)")
+    r.add_argument("--impls", type=_names(IMPLEMENTATIONS), default=["torch"],
+                   help="comma-separated implementations (default: torch)")
+    r.add_argument("--time-budget", type=_finite(), required=True, metavar="SECONDS",
+                   help="wall-clock seconds each configuration trains")
+    r.add_argument("--hidden", type=_positive_int, default=128, help="units per layer")
+    r.add_argument("--layers", type=_positive_int, default=1,
+                   help="layers of the torch models (scratch and numpy have 1)")
+    r.add_argument("--embed", type=_positive_int, default=32,
+                   help="character embedding size of the torch models")
+    r.add_argument("--batch", type=_positive_int,
+                   help="streams trained side by side (default: 32, less for a small corpus)")
+    r.add_argument("--seq", type=_positive_int,
+                   help="characters per truncated-BPTT chunk (default: 100, less for a small "
+                        "corpus)")
+    r.add_argument("--seed", type=_whole(0),
+                   help="seed for every lap's weights and batches (default: 1337)")
+    r.add_argument("--device", type=_device, help="cpu, cuda, cuda:N, mps or auto "
+                                                  "(default: cpu)")
+    r.add_argument("--encoding", help="text encoding of the corpus (default: detect UTF-8/16)")
+    r.add_argument("--json", action="store_true", help="print the results as JSON")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -271,9 +321,10 @@ def main(argv: list[str] | None = None) -> int:
         run_app(args.home, fresh=args.fresh)
         return 0
     from charrnn_tui import headless
+    from charrnn_tui.race import race
 
     handler = {"train": headless.train, "sample": headless.sample, "eval": headless.evaluate,
-               "models": headless.models}[args.command]
+               "models": headless.models, "race": race}[args.command]
     try:
         return handler(args)
     except CharRNNError as e:  # a refusal written for the user; anything else is a bug

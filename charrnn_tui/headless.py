@@ -528,4 +528,8 @@ def models(args: argparse.Namespace) -> int:
         print(f"exported to {dest}")
     elif action == "import":
         print(f"imported as {store.import_file(Path(args.path), args.name)}")
+    elif action == "compare":
+        from charrnn_tui.compare_cli import compare
+
+        return compare(store, args)
     return 0

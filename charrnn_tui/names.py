@@ -9,11 +9,15 @@ from charrnn_tui.engine.data.sources import bare_name
 from charrnn_tui.engine.storage.store import ModelStore
 
 
+def name_stem(corpus_name: str) -> str:
+    """'my input.txt' → 'my-input': a corpus name made fit to start a model name."""
+    stem = Path(bare_name(corpus_name)).stem
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-._") or "model"
+
+
 def default_name(corpus_name: str, cell: str, layers: int, hidden: int) -> str:
     """'input.txt' + lstm 2×256 → 'input-lstm-2x256' (the CLI's pattern)."""
-    stem = Path(bare_name(corpus_name)).stem
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-._") or "model"
-    return f"{stem}-{cell}-{layers}x{hidden}"[:64]
+    return f"{name_stem(corpus_name)}-{cell}-{layers}x{hidden}"[:64]
 
 
 def free_name(store: ModelStore, base: str) -> str:

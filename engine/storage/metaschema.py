@@ -135,6 +135,7 @@ CONFIG: dict[str, Rule] = {
     "device": text(64), "precision": one_of("auto", "bf16", "fp32"),
     "seed": integer(0, 2**63 - 1), "eval_every": number(0.0, above=True),
     "report_every": number(), "sample_every": number(), "sample_length": integer(0, 100_000),
+    "gradflow_every": number(),
     "autosave_every": number(), "train_fraction": number(0.0, 1.0, above=True, below=True),
     "eval_batch": integer(1, 4096), "eval_seq": integer(1, 65536),
     # which torchrun run wrote the file, on how many ranks, and where that run began

@@ -29,6 +29,7 @@ class TrainConfig:
     report_every: float = 0.1  # seconds between Progress events
     sample_every: float = 0.0  # seconds between short samples; 0 turns them off
     sample_length: int = 200
+    gradflow_every: float = 5.0  # seconds between gradient-flow passes; 0 turns them off
     autosave_every: float = 120.0  # seconds; needs a saver
     train_fraction: float = TRAIN_FRACTION
     eval_batch: int = 32

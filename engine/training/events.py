@@ -37,6 +37,14 @@ class Sampled:
 
 
 @dataclass(frozen=True)
+class GradientFlow:
+    """mean ‖∂L_T/∂x_t‖ over one chunk's streams; norms[k] is for k positions before T."""
+
+    step: int
+    norms: tuple[float, ...]
+
+
+@dataclass(frozen=True)
 class Notice:
     message: str
     level: str = "info"  # info | warning | error
@@ -52,4 +60,4 @@ class Finished:
     seconds: float
 
 
-Event = Progress | Evaluated | Sampled | Notice | Finished
+Event = Progress | Evaluated | Sampled | GradientFlow | Notice | Finished

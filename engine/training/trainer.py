@@ -16,6 +16,7 @@ from dataclasses import asdict
 import numpy as np
 import torch
 
+from charrnn_tui.engine.analysis.gradflow import gradient_flow
 from charrnn_tui.engine.checkpoint import (
     Checkpoint,
     TrainState,
@@ -34,6 +35,7 @@ from charrnn_tui.engine.training.events import (
     Evaluated,
     Event,
     Finished,
+    GradientFlow,
     Notice,
     Progress,
     Sampled,
@@ -45,6 +47,7 @@ LN2 = math.log(2)
 BAD_STEPS_BEFORE_ROLLBACK = 3
 MAX_ROLLBACKS = 3  # then training ends ("diverged"): halving the rate again would not help
 HISTORY_LIMIT = 4000  # loss points kept in the model file; older ones are thinned
+FLOW_SHARE = 0.04  # most of the training time the gradient-flow diagnostic may take
 
 
 Saver = Callable[[Checkpoint, str], str | None]  # (checkpoint, "last" | "best") -> message
@@ -212,7 +215,8 @@ class Trainer:
         n_chunks = self.batcher.chunks_per_epoch
         self._run_origin = self.origin or (st.step, st.seconds, st.epoch + st.chunk / n_chunks)
         start_step, start_seconds, start_fraction = self._run_origin
-        last_report = last_eval = last_sample = last_save = run_start
+        last_report = last_eval = last_sample = last_save = last_flow = run_start
+        flow_every = flow_gap = cfg.gradflow_every
         loss_sum, loss_n, bad_streak, rollbacks = 0.0, 0, 0, 0
         chunk_chars = cfg.batch * cfg.seq  # every rank's streams together
         hidden = self.model.init_state(self.batcher.batch_size, self.device)
@@ -289,6 +293,18 @@ class Trainer:
             if saver and cfg.autosave_every and now - last_save >= cfg.autosave_every:
                 self._save(saver, "last", emit)
                 last_save = time.perf_counter()
+            if main and flow_every and now - last_flow >= flow_gap:
+                chunk, flow_start = self.batcher.chunk(st.chunk), time.perf_counter()
+                try:
+                    norms = gradient_flow(self.model, chunk.x, chunk.y)
+                    emit(GradientFlow(st.step, tuple(map(float, norms))))
+                except Exception as e:  # a diagnostic must never end training
+                    flow_every = 0.0
+                    emit(Notice(f"gradient flow is off for this run: {e}", "warning"))
+                last_flow = time.perf_counter()
+                # a slow pass (big model, busy machine) spaces the next one out, so the
+                # diagnostic never takes more than FLOW_SHARE of the time
+                flow_gap = max(flow_every, (last_flow - flow_start) / FLOW_SHARE)
 
             # --- one optimizer step; non-finite steps are skipped, then rolled back ---
             progress = self._progress(start_seconds, start_fraction, start_step, epoch_fraction)

@@ -12,12 +12,14 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Input, Label, OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
 
+from charrnn_tui.engine.analysis.entropy import LN2
 from charrnn_tui.engine.data.builtin import BUILTINS
 from charrnn_tui.engine.data.corpus import Corpus, CorpusError
 from charrnn_tui.engine.data.download import tinyshakespeare_path
 from charrnn_tui.engine.data.sources import builtin_source, canonical, is_builtin, load_corpus
 from charrnn_tui.messages import CorpusFailed, CorpusLoaded, DownloadProgress
 from charrnn_tui.recent import recent_sources, remember_source
+from charrnn_tui.references import entropies
 from charrnn_tui.screens.file_picker import FilePickerScreen
 from charrnn_tui.widgets.format import show_char
 from charrnn_tui.widgets.path_input import PathInput
@@ -140,6 +142,7 @@ class CorpusPane(Vertical):
 
         try:
             corpus = load_corpus(source, encoding=encoding, home=self.home, progress=progress)
+            entropies(corpus.data, corpus.sha256)  # here, off the UI thread; then cached
         except CorpusError as e:
             self.post_message(CorpusFailed(source, str(e)))
         except Exception as e:  # anything else must not take the app down
@@ -200,6 +203,11 @@ class CorpusPane(Vertical):
             ("Most frequent", "  ".join(f"{show_char(c)} {n / total:.1%}"
                                         for c, n in corpus.most_common(8))),
         ]
+        ref = entropies(corpus.data, corpus.sha256)
+        rows += [("Unigram", f"{ref.unigram:.3f} nats = {ref.unigram / LN2:.2f} bits per char "
+                             "(a model that ignores context)"),
+                 ("Bigram", f"{ref.bigram:.3f} nats = {ref.bigram / LN2:.2f} bits per char "
+                            "(one character of context)")]
         rows += [("Note", notice) for notice in corpus.notices[:3]]
         if len(corpus.notices) > 3:
             rows.append(("", f"… and {len(corpus.notices) - 3} more files skipped"))

@@ -58,6 +58,7 @@ class ModelsPane(Vertical):
         Binding("n", "rename", "Rename"),
         Binding("delete,d", "delete", "Delete"),
         Binding("s", "save_current", "Save current as…"),
+        Binding("c", "compare", "Compare runs"),
     ]
 
     def __init__(self, store: ModelStore, current: CurrentModel,
@@ -77,6 +78,7 @@ class ModelsPane(Vertical):
             yield Button("Rename", id="rename", compact=True)
             yield Button("Delete", id="delete", variant="error", compact=True)
             yield Button("Save current as…", id="save_current", compact=True)
+            yield Button("Compare…", id="compare", compact=True)
         yield Static("", id="models-status")
 
     narrow: bool | None = None  # the layout the table has now
@@ -176,6 +178,14 @@ class ModelsPane(Vertical):
             f"{name} is built in and read-only: train a copy named",
             free_name(self.store, f"{name}-own"), action="Resume as copy",
             check=self._check_new), chosen)
+
+    def action_compare(self) -> None:
+        """Overlay saved runs' curves (screens/compare.py), starting from the selected one."""
+        from charrnn_tui.screens.compare import CompareScreen
+
+        name = self.selected_name()
+        self.app.push_screen(CompareScreen(self.store, [name] if name else [],
+                                           getattr(self.app, "home", None)))
 
     def _changeable(self, verb: str) -> str | None:
         """The selected model, if it may be renamed or deleted now; else say why not."""

@@ -13,15 +13,24 @@ from charrnn_tui.engine.checkpoint import Checkpoint
 from charrnn_tui.engine.data.corpus import Corpus
 from charrnn_tui.engine.models import ModelSpec, count_parameters
 from charrnn_tui.engine.storage.store import ModelStore
-from charrnn_tui.engine.training.events import Evaluated, Notice, Progress, Sampled
+from charrnn_tui.engine.training.events import (
+    Evaluated,
+    GradientFlow,
+    Notice,
+    Progress,
+    Sampled,
+)
 from charrnn_tui.engine.training.presets import DEFAULT_PRESET, PRESETS
 from charrnn_tui.engine.training.trainer import LN2, Trainer
 from charrnn_tui.messages import TrainEvents, TrainingEnded
 from charrnn_tui.names import default_name, free_name
+from charrnn_tui.panes.train.charts import TrainCharts
 from charrnn_tui.panes.train.form import FormError, Settings, TrainForm
 from charrnn_tui.panes.train.loss_chart import LossChart
+from charrnn_tui.references import corpus_references
 from charrnn_tui.screens.dialogs import ConfirmScreen
 from charrnn_tui.widgets.format import count, duration, loss_text
+from charrnn_tui.widgets.gradient_chart import GradientChart
 from charrnn_tui.workers import make_trainer, run_training, store_saver
 
 _STOPPING = "stopping: a last evaluation, then saving…"
@@ -42,6 +51,8 @@ class TrainPane(Vertical):
         Binding("f7", "pause", "Pause/Resume", tooltip="Pause or resume training"),
         Binding("f8", "stop", "Stop",
                 tooltip="Stop: a last evaluation, save, and load it into the Playground (F4)"),
+        Binding("ctrl+r", "race", "Race",
+                tooltip="Race cells or implementations on this corpus, side by side"),
     ]
 
     def __init__(self, store: ModelStore, *, id: str | None = None) -> None:
@@ -72,12 +83,13 @@ class TrainPane(Vertical):
                     yield Button("Stop", id="stop", variant="error", compact=True,
                                  disabled=True)
                     yield Button("New model", id="new-model", compact=True, disabled=True)
+                    yield Button("Race…", id="race", compact=True)
                 yield Static("", id="train-error", classes="error")
                 with Horizontal(id="chunk-row"):
                     yield ProgressBar(id="chunk-bar", show_eta=False, show_percentage=False)
                     yield Label("", id="chunk-label")
                 yield Static("", id="train-stats")
-                yield LossChart(id="loss-chart")
+                yield TrainCharts()
                 yield Static("", id="train-sample", markup=False)
 
     def on_mount(self) -> None:
@@ -96,6 +108,8 @@ class TrainPane(Vertical):
     # --- what will be trained ------------------------------------------------------------
     def set_corpus(self, corpus: Corpus, source: str) -> None:
         self.corpus, self.source = corpus, source
+        self.query_one(LossChart).set_references(
+            corpus_references(corpus.data, corpus.sha256, self.store))
         self._suggest_name()
         self._describe()
 
@@ -229,7 +243,8 @@ class TrainPane(Vertical):
     # --- control -----------------------------------------------------------------------
     def on_button_pressed(self, event: Button.Pressed) -> None:
         actions = {"start": self.action_start, "pause": self.action_pause,
-                   "stop": self.action_stop, "new-model": self.action_new_model}
+                   "stop": self.action_stop, "new-model": self.action_new_model,
+                   "race": self.action_race}
         if event.button.id in actions:
             event.stop()
             actions[event.button.id]()
@@ -279,6 +294,7 @@ class TrainPane(Vertical):
         self.stopping = False
         self.run_name = settings.name
         self.last = self.val = None
+        self.query_one(GradientChart).clear()
         if self.resume is None:
             self.query_one(LossChart).set_history([], [])
         self.query_one("#train-sample", Static).update("")
@@ -296,6 +312,16 @@ class TrainPane(Vertical):
         self.query_one("#stop", Button).disabled = not running
         self.query_one("#new-model", Button).disabled = running or self.resume is None
         self.query_one(TrainForm).freeze(running)
+
+    def action_race(self) -> None:
+        """Race cells/implementations on this corpus (screens/race.py)."""
+        from charrnn_tui.screens.race import RaceScreen
+
+        if self.running:
+            self.notify("stop the training first: a race needs the CPU to itself",
+                        title="Race", severity="warning")
+            return
+        self.app.push_screen(RaceScreen(self.store, self.corpus, self.source))
 
     def action_pause(self) -> None:
         trainer = self.trainer
@@ -374,6 +400,8 @@ class TrainPane(Vertical):
             elif isinstance(e, Evaluated):
                 self.val = e
                 chart.add_val(e.step, e.val_loss)
+            elif isinstance(e, GradientFlow):
+                self.query_one(GradientChart).show(self.run_name or "this run", e.step, e.norms)
             elif isinstance(e, Sampled):
                 self.query_one("#train-sample", Static).update(e.text.strip("\n"))
             elif isinstance(e, Notice):

@@ -1,0 +1,149 @@
+"""Line charts of several curves at once, with labelled reference lines, drawn in braille.
+
+One widget serves the Train tab's loss chart, the overlay of saved runs, the race and the
+gradient-flow plot. Redrawing is throttled: plotext is slow, and points arrive ~10/s.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from textual_plotext import PlotextPlot
+
+from charrnn_tui.engine.analysis.entropy import LN2
+
+REDRAW_EVERY = 0.3  # seconds
+MAX_POINTS = 1500  # per curve; plotext slows down with many, and a column holds 2 anyway
+RUN_COLOURS = ("blue", "green", "red", "magenta", "cyan", "yellow")
+REFERENCE_COLOURS = {"unigram": "gray", "bigram": "gray", "shipped model": "orange"}
+
+
+@dataclass
+class Curve:
+    label: str
+    points: list[tuple[float, float]] = field(default_factory=list)
+    colour: str | None = None
+
+
+def thin(points: list[tuple[float, float]], limit: int = MAX_POINTS) -> None:
+    """Halve a long curve in place, keeping its first and last point."""
+    if len(points) > limit:
+        del points[1:-1:2]
+
+
+def run_colour(index: int, bright: bool = True) -> str:
+    base = RUN_COLOURS[index % len(RUN_COLOURS)]
+    return base + "+" if bright else base
+
+
+def reference_label(name: str, nats: float) -> str:
+    return f"{name} {nats:.2f} nats · {nats / LN2:.2f} bits"
+
+
+def y_range(values: list[float], references: list[float]) -> tuple[float, float] | None:
+    """A y-range that shows the curves' shape: the first steep steps of a loss curve
+    (4+ nats at step 0) would squash the rest into a flat line, so the top is the 95th
+    percentile of the points, widened to every reference line; the bottom is the lowest
+    point or line. A 5% margin either side keeps lines off the frame."""
+    finite = [v for v in values if math.isfinite(v)]
+    refs = [r for r in references if math.isfinite(r)]
+    if not finite and not refs:
+        return None
+    lo = min(finite + refs)
+    hi = max(([float(np.percentile(finite, 95))] if finite else []) + refs)
+    pad = max((hi - lo) * 0.05, 1e-3)
+    return lo - pad, hi + pad
+
+
+class CurveChart(PlotextPlot):
+    """Curves against a shared x axis; `log_y` plots log10 of the values with 10^k ticks."""
+
+    def __init__(self, *, xlabel: str = "step", ylabel: str = "loss (nats/char)",
+                 empty: str = "", log_y: bool = False, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.curves: list[Curve] = []
+        self.references: list[tuple[str, float]] = []  # (name, nats)
+        self.xlabel, self.ylabel, self.empty, self.log_y = xlabel, ylabel, empty, log_y
+        self.title = ""
+        self._dirty = True
+
+    def on_mount(self) -> None:
+        self.set_interval(REDRAW_EVERY, self._redraw_if_dirty)
+        self._redraw()
+
+    def set_curves(self, curves: list[Curve]) -> None:
+        self.curves = curves
+        for c in curves:
+            thin(c.points)
+        self.changed()
+
+    def set_references(self, references: list[tuple[str, float]]) -> None:
+        self.references = [(n, v) for n, v in references if v is not None and math.isfinite(v)]
+        self.changed()
+
+    def set_axis(self, xlabel: str) -> None:
+        self.xlabel = xlabel
+        self.changed()
+
+    def changed(self) -> None:
+        self._dirty = True
+
+    def _redraw_if_dirty(self) -> None:
+        if self._dirty:
+            self._redraw()
+
+    def _redraw(self) -> None:
+        self._dirty = False
+        plt = self.plt
+        plt.clear_data()
+        plt.xlabel(self.xlabel)
+        plt.ylabel(self.ylabel)
+        drawn = [c for c in self.curves if c.points]
+        if not drawn:
+            plt.title(self.empty)
+            self.refresh()
+            return
+        plt.title(self.title)
+        xs = [x for c in drawn for x, _ in c.points]
+        x0, x1 = min(xs), max(xs)
+        if x1 <= x0:
+            x1 = x0 + 1
+        lo, hi = self._y_axis(drawn)
+        for i, c in enumerate(drawn):
+            # clipped into the range: plotext cannot draw (and fails on) a curve whose
+            # points all lie outside it, e.g. a new run's first steps above the top
+            pts = [(x, min(max(y, lo), hi)) for x, y in ((x, self._y(y)) for x, y in c.points)
+                   if math.isfinite(y)]
+            if not pts:
+                continue
+            if len(pts) == 1:  # one point: a short flat stroke, so it is seen at all
+                pts = [pts[0], (pts[0][0] + (x1 - x0) * 0.01, pts[0][1])]
+            plt.plot(*zip(*pts, strict=True), label=c.label, marker="braille",
+                     color=c.colour or run_colour(i))
+        for name, value in self.references:
+            plt.plot([x0, x1], [self._y(value)] * 2, label=reference_label(name, value),
+                     marker="braille", color=REFERENCE_COLOURS.get(name, "gray"))
+        self.refresh()
+
+    def _y(self, value: float) -> float:
+        if not self.log_y:
+            return value
+        return math.log10(value) if value > 0 else math.nan
+
+    def _y_axis(self, drawn: list[Curve]) -> tuple[float, float]:
+        """Set the y-range (and log ticks); returns it, in plotted units."""
+        plt = self.plt
+        values = [self._y(y) for c in drawn for _, y in c.points]
+        if self.log_y:
+            finite = [v for v in values if math.isfinite(v)] or [0.0]
+            lo, hi = math.floor(min(finite)), math.ceil(max(finite))
+            hi = max(hi, lo + 1)
+            step = max(1, (hi - lo) // 6)
+            ticks = list(range(lo, hi + 1, step))
+            plt.yticks(ticks, [f"1e{t}" for t in ticks])
+        else:
+            lo, hi = y_range(values, [v for _, v in self.references]) or (0.0, 1.0)
+        plt.ylim(lo, hi)
+        return lo, hi

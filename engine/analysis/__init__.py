@@ -1,0 +1,1 @@
+"""Measurements about corpora, runs and models: reference entropies, loss curves, gradient flow."""
