@@ -12,6 +12,7 @@ from charrnn_tui.engine.data.sources import builtin_source
 from charrnn_tui.engine.errors import CharRNNError
 from charrnn_tui.engine.models import CELLS, IMPLEMENTATIONS
 from charrnn_tui.engine.threads import ENV_THREADS
+from charrnn_tui.engine.training.evaluate import PROTOCOLS, WINDOW
 from charrnn_tui.engine.training.optim import OPTIMIZERS
 from charrnn_tui.engine.training.presets import PRESETS
 from charrnn_tui.engine.training.vocab import POLICIES
@@ -172,6 +173,11 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("model")
     e.add_argument("textfile")
     e.add_argument("--encoding")
+    e.add_argument("--protocol", choices=PROTOCOLS, default="stream",
+                   help="stream: the whole text read with carried state (default); window: "
+                        "every --window-long window from a zero state, as nanoGPT scores")
+    e.add_argument("--window", type=_positive_int, default=WINDOW, metavar="N",
+                   help=f"window length for --protocol window (default {WINDOW})")
 
     m = sub.add_parser("models", help="list and manage saved models")
     msub = m.add_subparsers(dest="action")

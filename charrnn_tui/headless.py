@@ -31,7 +31,7 @@ from charrnn_tui.engine.training.distributed import (
     launched_by_torchrun,
     shutdown,
 )
-from charrnn_tui.engine.training.evaluate import mean_cross_entropy
+from charrnn_tui.engine.training.evaluate import cross_entropy
 from charrnn_tui.engine.training.events import Evaluated, Event, Finished, Notice, Progress
 from charrnn_tui.engine.training.presets import PRESETS
 from charrnn_tui.engine.training.resume import resume_trainer
@@ -442,9 +442,11 @@ def evaluate(args: argparse.Namespace) -> int:
     if len(data) < 2:
         raise UserError(f"{args.textfile}: fewer than 2 characters the model knows; "
                         "nothing to score")
-    nats = mean_cross_entropy(restore_model(ckpt), data)
+    nats = cross_entropy(restore_model(ckpt), data, args.protocol, window=args.window)
     finite = math.isfinite(nats)  # NaN and Infinity are not JSON: null, and say so
+    window = {"window": min(args.window, len(data) - 1)} if args.protocol == "window" else {}
     print(json.dumps({"model": args.model, "file": args.textfile, "chars": int(len(data)),
+                      "protocol": args.protocol, **window,
                       "nats_per_char": nats if finite else None,
                       "bits_per_char": nats / LN2 if finite else None,
                       "unknown_chars": missing, "threads": threads}, allow_nan=False))

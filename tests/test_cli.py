@@ -24,7 +24,7 @@ from charrnn_tui.engine.paths import ENV_HOME
 from charrnn_tui.engine.storage import modelfile
 from charrnn_tui.engine.storage.modelfile import ModelFileError
 from charrnn_tui.engine.storage.store import ModelStore, StoreError
-from charrnn_tui.engine.training.evaluate import mean_cross_entropy
+from charrnn_tui.engine.training.evaluate import mean_cross_entropy, window_cross_entropy
 from charrnn_tui.engine.training.vocab import VocabError
 from charrnn_tui.headless import UserError
 
@@ -404,3 +404,17 @@ def test_shipped_model_is_read_only_and_resumes_into_a_copy(tmp_path):
     assert _store(home).load(f"{name}-own").spec.vocab == modelfile.load(
         shipped_models()[0])[0].spec.vocab
     assert shipped_models()[0].read_bytes() == before
+
+
+def test_eval_window_protocol(trained, tmp_path):
+    home, corpus, _ = trained
+    code, out, err = _cli(home, "eval", "m", str(corpus), "--protocol", "window",
+                          "--window", "16")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["protocol"] == "window" and result["window"] == 16
+    ckpt = _store(home).load("m")
+    expect = window_cross_entropy(restore_model(ckpt), kit.corpus().data, window=16)
+    assert result["nats_per_char"] == pytest.approx(expect, rel=1e-6)
+    with pytest.raises(SystemExit):  # argparse refuses it before anything loads
+        _cli(home, "eval", "m", str(corpus), "--window", "0")
