@@ -116,6 +116,9 @@ SPEC: dict[str, Rule] = {
     "impl": one_of(*IMPLEMENTATIONS), "cell": one_of(*CELLS),
     "layers": integer(1, 8), "hidden": integer(1, 8192), "embed": integer(1, 8192),
     "dropout": number(0.0, 1.0, below=True),
+    "embed_dropout": number(0.0, 1.0, below=True),
+    "locked_dropout": number(0.0, 1.0, below=True),
+    "weight_dropout": number(0.0, 1.0, below=True),
     "vocab": (lambda v: isinstance(v, list) and 2 <= len(v) <= MAX_VOCAB
               and all(isinstance(c, str) and len(c) == 1 for c in v),
               f"a list of 2 to {MAX_VOCAB} single characters"),
@@ -137,6 +140,7 @@ CONFIG: dict[str, Rule] = {
     "report_every": number(), "sample_every": number(), "sample_length": integer(0, 100_000),
     "autosave_every": number(), "train_fraction": number(0.0, 1.0, above=True, below=True),
     "eval_batch": integer(1, 4096), "eval_seq": integer(1, 65536),
+    "warmup_steps": integer(), "ema": number(0.0, 1.0, below=True),
 }
 CORPUS: dict[str, Rule] = {
     "name": text(), "source": text(), "sha256": text(64), "chars": integer(),
