@@ -106,6 +106,18 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--hidden", type=_positive_int)
     t.add_argument("--embed", type=_positive_int)
     t.add_argument("--dropout", type=_finite(0.0, 1.0, above=False, below=True))
+    # regularisers and schedule options (issue 16); torch implementation only for the dropouts
+    for flag, what in (("--embed-dropout", "whole characters dropped from the embedding"),
+                       ("--locked-dropout", "one mask per sequence, between layers and "
+                                            "before the output"),
+                       ("--weight-dropout", "DropConnect on the recurrent weights")):
+        t.add_argument(flag, type=_finite(0.0, 1.0, above=False, below=True), metavar="P",
+                       help=what)
+    t.add_argument("--ema", type=_finite(0.0, 1.0, above=False, below=True), metavar="DECAY",
+                   help="evaluate, sample and save an averaged copy of the weights "
+                        "(e.g. 0.999; 0: off)")
+    t.add_argument("--warmup-steps", type=_whole(0), metavar="N",
+                   help="ramp the learning rate up over the first N steps")
     t.add_argument("--batch", type=_positive_int)
     t.add_argument("--seq", type=_positive_int)
     t.add_argument("--lr", type=_finite(0.0, 10.0, below=True))

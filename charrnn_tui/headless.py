@@ -44,9 +44,10 @@ class UserError(CharRNNError):
     """A refusal of the command line's own; the engine's refusals are CharRNNErrors too."""
 
 
-_SPEC_ARGS = ("impl", "cell", "layers", "hidden", "embed", "dropout")
+_SPEC_ARGS = ("impl", "cell", "layers", "hidden", "embed", "dropout",
+              "embed_dropout", "locked_dropout", "weight_dropout")
 _TRAIN_ARGS = ("batch", "seq", "lr", "optimizer", "schedule", "epochs", "time_budget",
-               "max_steps", "precision", "seed", "eval_every")
+               "max_steps", "precision", "seed", "eval_every", "ema", "warmup_steps")
 _STOPS = ("epochs", "time_budget", "max_steps")
 _IMPL_DEFAULTS = {"numpy": {"cell": "rnn", "layers": 1, "hidden": 100},
                   "scratch": {"layers": 1, "hidden": 256}}

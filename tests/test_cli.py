@@ -418,3 +418,19 @@ def test_eval_window_protocol(trained, tmp_path):
     assert result["nats_per_char"] == pytest.approx(expect, rel=1e-6)
     with pytest.raises(SystemExit):  # argparse refuses it before anything loads
         _cli(home, "eval", "m", str(corpus), "--window", "0")
+
+
+def test_train_records_the_regularisers_and_refuses_them_for_numpy(tmp_path):
+    corpus = kit.write_text(tmp_path / "tiny.txt")
+    code, out, err = _cli(tmp_path / "home", "train", str(corpus), "--impl", "torch", *SMALL,
+                          "--max-steps", "5", "--json", "--name", "r", "--precision", "fp32",
+                          "--embed-dropout", "0.1", "--locked-dropout", "0.2",
+                          "--weight-dropout", "0.3", "--ema", "0.9", "--warmup-steps", "3")
+    assert code == 0, err
+    ckpt = _store(tmp_path / "home").load("r")
+    assert (ckpt.spec.embed_dropout, ckpt.spec.locked_dropout, ckpt.spec.weight_dropout) \
+        == (0.1, 0.2, 0.3)
+    assert ckpt.config["ema"] == 0.9 and ckpt.config["warmup_steps"] == 3
+    code, out, err = _cli(tmp_path / "home", "train", str(corpus), "--impl", "numpy",
+                          "--max-steps", "2", "--weight-dropout", "0.3")
+    assert code == 2 and "need the torch implementation" in err and err.count("\n") == 1
