@@ -33,7 +33,7 @@ from charrnn_tui.engine.training.distributed import (
 )
 from charrnn_tui.engine.training.evaluate import cross_entropy
 from charrnn_tui.engine.training.events import Evaluated, Event, Finished, Notice, Progress
-from charrnn_tui.engine.training.presets import PRESETS
+from charrnn_tui.engine.training.presets import IMPL_DEFAULTS, PRESETS
 from charrnn_tui.engine.training.resume import resume_trainer
 from charrnn_tui.engine.training.trainer import LN2, Trainer
 from charrnn_tui.names import default_name, free_name
@@ -49,8 +49,6 @@ _SPEC_ARGS = ("impl", "cell", "layers", "hidden", "embed", "dropout",
 _TRAIN_ARGS = ("batch", "seq", "lr", "optimizer", "schedule", "epochs", "time_budget",
                "max_steps", "precision", "seed", "eval_every", "ema", "warmup_steps")
 _STOPS = ("epochs", "time_budget", "max_steps")
-_IMPL_DEFAULTS = {"numpy": {"cell": "rnn", "layers": 1, "hidden": 100},
-                  "scratch": {"layers": 1, "hidden": 256}}
 
 
 def _given(args: argparse.Namespace, names: tuple[str, ...]) -> dict:
@@ -69,8 +67,10 @@ def _fresh_setup(args: argparse.Namespace, corpus: Corpus) -> tuple[ModelSpec, T
     train = dict(preset.train)
     impl = args.impl or model["impl"]
     if impl != model["impl"]:
-        model |= _IMPL_DEFAULTS.get(impl, {})
         train.pop("lr", None)  # the preset's rate suits its own optimizer
+        if impl in IMPL_DEFAULTS:
+            model |= IMPL_DEFAULTS[impl].model
+            train |= IMPL_DEFAULTS[impl].train
     spec = ModelSpec(**(model | _given(args, _SPEC_ARGS) | {"vocab": corpus.chars}))
     over = _train_overrides(args)
     if any(k in over for k in _STOPS):
