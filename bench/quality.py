@@ -3,7 +3,7 @@
     python bench/quality.py ../shared/data/tinyshakespeare.txt --budget 120 --preset quick
     python bench/quality.py CORPUS --budget 30 --preset numpy minchar --seeds 1 2
     python bench/quality.py CORPUS --budget 120 --preset quick baseline --plot q.png
-    python bench/quality.py CORPUS --budget 60 --preset quick --set weight_dropout=0.2
+    python bench/quality.py CORPUS --steps 300 --preset quick --seeds 1 2 --set ema=0.999
 
 Runs (any mix, in this order for each seed): a preset's name; `numpy`, the numpy
 implementation with its defaults; `minchar`, Karpathy's published min-char-rnn loop
@@ -77,7 +77,8 @@ def run_trainer(name: str, corpus, args, seed: int, protocols: list[str]) -> dic
     train = {k: v for k, v in train.items() if k not in ("time_budget", "epochs")}
     if args.eval_every:
         train["eval_every"] = args.eval_every
-    config = TrainConfig(**train, time_budget=args.budget, precision=args.precision, seed=seed)
+    budget = {"max_steps": args.steps} if args.steps else {"time_budget": args.budget}
+    config = TrainConfig(**train, **budget, precision=args.precision, seed=seed)
     trainer = Trainer(build_model(spec, seed), corpus.data, config)
     start = time.perf_counter()
     curve: list[tuple[float, float]] = []
@@ -148,6 +149,8 @@ def main() -> None:
     p.add_argument("--preset", nargs="+", default=["quick"],
                    choices=sorted(PRESETS) + list(EXTRA_RUNS), metavar="RUN",
                    help=f"runs: {', '.join(sorted(PRESETS))}, {', '.join(EXTRA_RUNS)}")
+    p.add_argument("--steps", type=int, help="a fixed number of steps instead of --budget "
+                   "(for comparing options on a busy machine; presets and numpy only)")
     p.add_argument("--precision", default="auto")
     p.add_argument("--seed", type=int, default=1337)
     p.add_argument("--seeds", type=int, nargs="+", help="several seeds instead of --seed")
@@ -161,6 +164,8 @@ def main() -> None:
     p.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
                    help="override preset fields, e.g. hidden=384 lr=0.004 (for tuning)")
     args = p.parse_args()
+    if args.steps and {"minchar", "baseline"} & set(args.preset):
+        p.error("--steps applies to presets and numpy only; minchar and baseline use --budget")
     corpus = load_corpus(args.corpus)
     protocols = ["stream", "window"] if args.protocol == "both" else [args.protocol]
     results = []
@@ -176,7 +181,8 @@ def main() -> None:
             print(json.dumps({k: v for k, v in result.items() if k != "curve"}), flush=True)
     if args.plot:
         plot(results, args.plot, args.budget)
-    emit({"bench": "quality", "budget_s": args.budget, "protocols": protocols,
+    emit({"bench": "quality", "budget_s": None if args.steps else args.budget,
+          "steps": args.steps, "protocols": protocols,
           "overrides": args.set, "runs": results})
 
 

@@ -31,7 +31,7 @@ from charrnn_tui.engine.training.distributed import (
     launched_by_torchrun,
     shutdown,
 )
-from charrnn_tui.engine.training.evaluate import cross_entropy
+from charrnn_tui.engine.training.evaluate import SHIFTS, cross_entropy
 from charrnn_tui.engine.training.events import Evaluated, Event, Finished, Notice, Progress
 from charrnn_tui.engine.training.presets import IMPL_DEFAULTS, PRESETS
 from charrnn_tui.engine.training.resume import resume_trainer
@@ -445,7 +445,8 @@ def evaluate(args: argparse.Namespace) -> int:
                         "nothing to score")
     nats = cross_entropy(restore_model(ckpt), data, args.protocol, window=args.window)
     finite = math.isfinite(nats)  # NaN and Infinity are not JSON: null, and say so
-    window = {"window": min(args.window, len(data) - 1)} if args.protocol == "window" else {}
+    window = ({"window": min(args.window, len(data) - 1), "shifts": SHIFTS}
+              if args.protocol == "window" else {})
     print(json.dumps({"model": args.model, "file": args.textfile, "chars": int(len(data)),
                       "protocol": args.protocol, **window,
                       "nats_per_char": nats if finite else None,

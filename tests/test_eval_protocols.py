@@ -36,9 +36,15 @@ def test_window_protocol_equals_a_hand_loop(kind):
     ids = kit.corpus().data[:300].astype(int)
     expect = _hand_windows(model, ids.tolist(), 32)
     # batches of 4 windows, and time split into chunks, must not change the figure
-    got = window_cross_entropy(model, ids, window=32, batch=4)
+    got = window_cross_entropy(model, ids, window=32, shifts=1, batch=4)
     assert got == pytest.approx(expect, rel=1e-5)
-    assert cross_entropy(model, ids, "window", window=32) == pytest.approx(expect, rel=1e-5)
+    # two shifts: the windows from 0 and from 16 together, each position weighted alike
+    later = _hand_windows(model, ids[16:].tolist(), 32)
+    n0, n16 = (len(ids) - 1) // 32, (len(ids) - 17) // 32
+    both = (expect * n0 + later * n16) / (n0 + n16)
+    assert window_cross_entropy(model, ids, window=32, shifts=2) == pytest.approx(both, rel=1e-5)
+    assert cross_entropy(model, ids, "window", window=32, shifts=1) == pytest.approx(
+        expect, rel=1e-5)
 
 
 def test_window_protocol_differs_from_stream_and_is_deterministic():
@@ -55,7 +61,7 @@ def test_window_protocol_differs_from_stream_and_is_deterministic():
 def test_a_text_shorter_than_a_window_is_one_window():
     model = build_model(kit.spec("torch"), seed=1)
     ids = kit.corpus().data[:20].astype(int)
-    assert window_cross_entropy(model, ids, window=256) == pytest.approx(
+    assert window_cross_entropy(model, ids, window=256, shifts=1) == pytest.approx(
         _hand_windows(model, ids.tolist(), 19), rel=1e-5)
 
 
