@@ -25,6 +25,7 @@ from charrnn_tui.engine.storage import modelfile
 from charrnn_tui.engine.storage.modelfile import ModelFileError
 from charrnn_tui.engine.storage.store import ModelStore, StoreError
 from charrnn_tui.engine.training.evaluate import mean_cross_entropy, window_cross_entropy
+from charrnn_tui.engine.training.presets import IMPL_DEFAULTS
 from charrnn_tui.engine.training.vocab import VocabError
 from charrnn_tui.headless import UserError
 
@@ -434,3 +435,15 @@ def test_train_records_the_regularisers_and_refuses_them_for_numpy(tmp_path):
     code, out, err = _cli(tmp_path / "home", "train", str(corpus), "--impl", "numpy",
                           "--max-steps", "2", "--weight-dropout", "0.3")
     assert code == 2 and "need the torch implementation" in err and err.count("\n") == 1
+
+
+def test_numpy_starts_from_its_own_defaults(tmp_path):
+    corpus = kit.write_text(tmp_path / "tiny.txt")
+    code, out, err = _cli(tmp_path / "home", "train", str(corpus), "--impl", "numpy",
+                          "--max-steps", "1", "--json", "--name", "n")
+    assert code == 0, err
+    ckpt = _store(tmp_path / "home").load("n")
+    defaults = IMPL_DEFAULTS["numpy"]
+    assert ckpt.spec.hidden == defaults.model["hidden"] and ckpt.spec.cell == "rnn"
+    for key, value in defaults.train.items():
+        assert ckpt.config[key] == value, key
