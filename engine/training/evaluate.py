@@ -16,9 +16,9 @@ from charrnn_tui.engine.models.inference import MAX_LOGITS, evaluating, summed_n
 
 PROTOCOLS = ("stream", "window")
 WINDOW = 256  # nanoGPT's block size for shakespeare_char
-# Tilings, each shifted by window/SHIFTS: one tiling's figure moved by up to 0.003 with the
-# shift on the shipped model (every character lands at one fixed position of its window);
-# the mean of four lies within ±0.001 of any shift's expectation, at four times the work.
+# Tilings, each shifted by window/SHIFTS: on the shipped model one tiling's figure moved by
+# up to 0.003 with its offset (each character sits at one fixed position of its window);
+# averaging four shifts scores each character at four positions, for four times the work.
 SHIFTS = 4
 
 
