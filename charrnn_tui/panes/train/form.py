@@ -111,9 +111,6 @@ class TrainForm(VerticalScroll):
                                             allow_blank=False, id="optimizer", compact=True))
         yield self._row("Schedule", Select([("cosine", "cosine"), ("constant", "constant")],
                                            allow_blank=False, id="schedule", compact=True))
-        yield Label("Regularisation", classes="section")
-        for fid, label, validator in _REG_FIELDS:
-            yield self._row(label, Input(id=fid, validators=[validator], compact=True))
         yield self._row("Stop after", Input(id="stop_value", compact=True,
                                             validators=[Function(_stop_ok, "a number above 0")]))
         yield self._row("", Select([(u, f) for u, f in STOP_UNITS], allow_blank=False,
@@ -131,6 +128,9 @@ class TrainForm(VerticalScroll):
                                       tooltip=reason))
         yield Static(f"GPU: {reason}" if kind is None else f"GPU: {kind} ({reason})",
                      id="gpu-reason", classes="hint")
+        yield Label("Regularisation", classes="section")
+        for fid, label, validator in _REG_FIELDS:
+            yield self._row(label, Input(id=fid, validators=[validator], compact=True))
 
     @staticmethod
     def _row(label: str, widget, id: str | None = None) -> Horizontal:
