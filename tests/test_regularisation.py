@@ -5,12 +5,14 @@ from __future__ import annotations
 import pytest
 import torch
 from helpers import kit
+from helpers.mutate import set_field
 
 from charrnn_tui.engine.errors import ConfigError
 from charrnn_tui.engine.generation.sampler import Sampler
 from charrnn_tui.engine.models import build_model, restore_model
 from charrnn_tui.engine.models.library import embedding_dropout, locked_dropout
 from charrnn_tui.engine.storage import modelfile
+from charrnn_tui.engine.storage.modelfile import ModelFileError
 from charrnn_tui.engine.training.averaging import WeightAverage
 from charrnn_tui.engine.training.evaluate import mean_cross_entropy
 
@@ -157,3 +159,11 @@ def test_warm_up_ramps_the_rate_then_cosine_takes_over():
         kit.config(warmup_steps=-1).validate("torch")
     with pytest.raises(ConfigError, match="decay"):
         kit.config(ema=1.0).validate("torch")
+
+
+def test_a_file_asking_numpy_for_weight_dropout_is_refused(tmp_path):
+    path = tmp_path / "bad.safetensors"
+    path.write_bytes(set_field(kit.trained_file_bytes(tmp_path, "numpy"),
+                               "spec.weight_dropout", 0.3))
+    with pytest.raises(ModelFileError, match="torch implementation"):
+        modelfile.load(path)
