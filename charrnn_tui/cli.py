@@ -13,6 +13,7 @@ from charrnn_tui.engine.errors import CharRNNError
 from charrnn_tui.engine.models import CELLS, IMPLEMENTATIONS, ModelSpec
 from charrnn_tui.engine.threads import ENV_THREADS
 from charrnn_tui.engine.training.config import TrainConfig
+from charrnn_tui.engine.training.evaluate import PROTOCOLS, WINDOW
 from charrnn_tui.engine.training.optim import OPTIMIZERS
 from charrnn_tui.engine.training.presets import DEFAULT_PRESET, PRESETS
 from charrnn_tui.engine.training.vocab import POLICIES
@@ -140,6 +141,18 @@ def _parser() -> argparse.ArgumentParser:
                    help=f"character embedding size {_preset_default('embed')}")
     t.add_argument("--dropout", type=_finite(0.0, 1.0, above=False, below=True),
                    help=f"dropout between layers, in [0, 1) {_preset_default('dropout')}")
+    # regularisers and schedule options (issue 16); torch implementation only for the dropouts
+    for flag, what in (("--embed-dropout", "whole characters dropped from the embedding"),
+                       ("--locked-dropout", "one mask per sequence, between layers and "
+                                            "before the output"),
+                       ("--weight-dropout", "DropConnect on the recurrent weights")):
+        t.add_argument(flag, type=_finite(0.0, 1.0, above=False, below=True), metavar="P",
+                       help=f"{what} (default: 0: off)")
+    t.add_argument("--ema", type=_finite(0.0, 1.0, above=False, below=True), metavar="DECAY",
+                   help="evaluate, sample and save an averaged copy of the weights "
+                        "(e.g. 0.999; default: 0: off)")
+    t.add_argument("--warmup-steps", type=_whole(0), metavar="N",
+                   help="ramp the learning rate up over the first N steps (default: 0)")
     t.add_argument("--batch", type=_positive_int,
                    help=f"streams trained side by side {_preset_default('batch')}")
     t.add_argument("--seq", type=_positive_int,
@@ -229,6 +242,11 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("model", help="saved model name (NAME or NAME:best) or a model file")
     e.add_argument("textfile", help="the text to score")
     e.add_argument("--encoding", help="text encoding of the file (default: detect UTF-8/16)")
+    e.add_argument("--protocol", choices=PROTOCOLS, default="stream",
+                   help="stream: the whole text read with carried state (default); window: "
+                        "every --window-long window from a zero state, as nanoGPT scores")
+    e.add_argument("--window", type=_positive_int, default=WINDOW, metavar="N",
+                   help=f"window length for --protocol window (default {WINDOW})")
 
     _race_parser(sub, threads)
 

@@ -32,9 +32,9 @@ from charrnn_tui.engine.training.distributed import (
     launched_by_torchrun,
     shutdown,
 )
-from charrnn_tui.engine.training.evaluate import mean_cross_entropy
+from charrnn_tui.engine.training.evaluate import SHIFTS, cross_entropy
 from charrnn_tui.engine.training.events import Evaluated, Event, Finished, Notice, Progress
-from charrnn_tui.engine.training.presets import DEFAULT_PRESET, PRESETS
+from charrnn_tui.engine.training.presets import DEFAULT_PRESET, IMPL_DEFAULTS, PRESETS
 from charrnn_tui.engine.training.resume import resume_trainer
 from charrnn_tui.engine.training.trainer import LN2, Trainer
 from charrnn_tui.names import default_name, free_name
@@ -45,12 +45,11 @@ class UserError(CharRNNError):
     """A refusal of the command line's own; the engine's refusals are CharRNNErrors too."""
 
 
-_SPEC_ARGS = ("impl", "cell", "layers", "hidden", "embed", "dropout")
+_SPEC_ARGS = ("impl", "cell", "layers", "hidden", "embed", "dropout",
+              "embed_dropout", "locked_dropout", "weight_dropout")
 _TRAIN_ARGS = ("batch", "seq", "lr", "optimizer", "schedule", "epochs", "time_budget",
-               "max_steps", "precision", "seed", "eval_every")
+               "max_steps", "precision", "seed", "eval_every", "ema", "warmup_steps")
 _STOPS = ("epochs", "time_budget", "max_steps")
-_IMPL_DEFAULTS = {"numpy": {"cell": "rnn", "layers": 1, "hidden": 100},
-                  "scratch": {"layers": 1, "hidden": 256}}
 
 
 def _given(args: argparse.Namespace, names: tuple[str, ...]) -> dict:
@@ -71,8 +70,10 @@ def _fresh_setup(args: argparse.Namespace, corpus: Corpus) -> tuple[ModelSpec, T
     train = dict(preset.train)
     impl = args.impl or model["impl"]
     if impl != model["impl"]:
-        model |= _IMPL_DEFAULTS.get(impl, {})
         train.pop("lr", None)  # the preset's rate suits its own optimizer
+        if impl in IMPL_DEFAULTS:
+            model |= IMPL_DEFAULTS[impl].model
+            train |= IMPL_DEFAULTS[impl].train
     spec = ModelSpec(**(model | _given(args, _SPEC_ARGS) | {"vocab": corpus.chars}))
     over = _train_overrides(args)
     if any(k in over for k in _STOPS):
@@ -473,9 +474,12 @@ def evaluate(args: argparse.Namespace) -> int:
     if len(data) < 2:
         raise UserError(f"{args.textfile}: fewer than 2 characters the model knows; "
                         "nothing to score")
-    nats = mean_cross_entropy(restore_model(ckpt), data)
+    nats = cross_entropy(restore_model(ckpt), data, args.protocol, window=args.window)
     finite = math.isfinite(nats)  # NaN and Infinity are not JSON: null, and say so
+    window = ({"window": min(args.window, len(data) - 1), "shifts": SHIFTS}
+              if args.protocol == "window" else {})
     print(json.dumps({"model": args.model, "file": args.textfile, "chars": int(len(data)),
+                      "protocol": args.protocol, **window,
                       "nats_per_char": nats if finite else None,
                       "bits_per_char": nats / LN2 if finite else None,
                       "unknown_chars": missing, "threads": threads}, allow_nan=False))

@@ -24,7 +24,8 @@ from charrnn_tui.engine.paths import ENV_HOME
 from charrnn_tui.engine.storage import modelfile
 from charrnn_tui.engine.storage.modelfile import ModelFileError
 from charrnn_tui.engine.storage.store import ModelStore, StoreError
-from charrnn_tui.engine.training.evaluate import mean_cross_entropy
+from charrnn_tui.engine.training.evaluate import mean_cross_entropy, window_cross_entropy
+from charrnn_tui.engine.training.presets import IMPL_DEFAULTS
 from charrnn_tui.engine.training.vocab import VocabError
 from charrnn_tui.headless import UserError
 
@@ -420,3 +421,45 @@ def test_the_progress_line_counts_epochs_from_1_like_the_app():
                       chars_per_s=1000.0, elapsed=1.0, eta=None, device="cpu", precision="fp32"))
     info = reporter.progress.tasks[0].fields["info"]
     assert "epoch 1 " in info and "chunk 3/9" in info
+
+
+def test_eval_window_protocol(trained, tmp_path):
+    home, corpus, _ = trained
+    code, out, err = _cli(home, "eval", "m", str(corpus), "--protocol", "window",
+                          "--window", "16")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["protocol"] == "window" and result["window"] == 16
+    ckpt = _store(home).load("m")
+    expect = window_cross_entropy(restore_model(ckpt), kit.corpus().data, window=16)
+    assert result["nats_per_char"] == pytest.approx(expect, rel=1e-6)
+    with pytest.raises(SystemExit):  # argparse refuses it before anything loads
+        _cli(home, "eval", "m", str(corpus), "--window", "0")
+
+
+def test_train_records_the_regularisers_and_refuses_them_for_numpy(tmp_path):
+    corpus = kit.write_text(tmp_path / "tiny.txt")
+    code, out, err = _cli(tmp_path / "home", "train", str(corpus), "--impl", "torch", *SMALL,
+                          "--max-steps", "5", "--json", "--name", "r", "--precision", "fp32",
+                          "--embed-dropout", "0.1", "--locked-dropout", "0.2",
+                          "--weight-dropout", "0.3", "--ema", "0.9", "--warmup-steps", "3")
+    assert code == 0, err
+    ckpt = _store(tmp_path / "home").load("r")
+    assert (ckpt.spec.embed_dropout, ckpt.spec.locked_dropout, ckpt.spec.weight_dropout) \
+        == (0.1, 0.2, 0.3)
+    assert ckpt.config["ema"] == 0.9 and ckpt.config["warmup_steps"] == 3
+    code, out, err = _cli(tmp_path / "home", "train", str(corpus), "--impl", "numpy",
+                          "--max-steps", "2", "--weight-dropout", "0.3")
+    assert code == 2 and "need the torch implementation" in err and err.count("\n") == 1
+
+
+def test_numpy_starts_from_its_own_defaults(tmp_path):
+    corpus = kit.write_text(tmp_path / "tiny.txt")
+    code, out, err = _cli(tmp_path / "home", "train", str(corpus), "--impl", "numpy",
+                          "--max-steps", "1", "--json", "--name", "n")
+    assert code == 0, err
+    ckpt = _store(tmp_path / "home").load("n")
+    defaults = IMPL_DEFAULTS["numpy"]
+    assert ckpt.spec.hidden == defaults.model["hidden"] and ckpt.spec.cell == "rnn"
+    for key, value in defaults.train.items():
+        assert ckpt.config[key] == value, key

@@ -87,7 +87,7 @@ def test_ctrl_c_in_eval_exits_130(tmp_path, monkeypatch, capsys):
     def interrupted(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(headless, "mean_cross_entropy", interrupted)
+    monkeypatch.setattr(headless, "cross_entropy", interrupted)
     assert main(["eval", "shakespeare", str(kit.write_text(tmp_path / "c.txt"))]) == 130
     assert "interrupted" in _one_line(capsys.readouterr().err)
 

@@ -66,20 +66,25 @@ class NumpyRNN:
         dy = probs
         dy[rows] -= 1.0
         dy /= b * t_len
-        grads = {k: np.zeros_like(v) for k, v in p.items()}
-        grads["Why"] = np.einsum("btv,bth->vh", dy, hs)
-        grads["by"] = dy.sum(axis=(0, 1))
+        flat = b * t_len
+        grads = {"Why": dy.reshape(flat, -1).T @ hs.reshape(flat, -1),
+                 "by": dy.sum(axis=(0, 1))}
         dh_from_out = dy @ p["Why"]  # (batch, time, hidden)
+        # only the recurrence is sequential; each weight's gradient is then one product
+        # over all steps at once (Wxh's through one-hot rows, as min-char-rnn's dot does)
+        dh_raw = np.empty_like(hs)
         dh_next = np.zeros_like(h0)
-        dWxh_T = grads["Wxh"].T  # a view: scatter rows by character id
         for t in reversed(range(t_len)):
             h = hs[:, t]
-            h_prev = hs[:, t - 1] if t > 0 else h0
-            dh_raw = (1.0 - h * h) * (dh_from_out[:, t] + dh_next)
-            grads["bh"] += dh_raw.sum(axis=0)
-            np.add.at(dWxh_T, x[:, t], dh_raw)
-            grads["Whh"] += dh_raw.T @ h_prev
-            dh_next = dh_raw @ p["Whh"]
+            dh_raw[:, t] = d = (1.0 - h * h) * (dh_from_out[:, t] + dh_next)
+            dh_next = d @ p["Whh"]
+        h_prev = np.concatenate([h0[:, None], hs[:, :-1]], axis=1)
+        dh_flat = dh_raw.reshape(flat, -1)
+        grads["Whh"] = dh_flat.T @ h_prev.reshape(flat, -1)
+        grads["bh"] = dh_flat.sum(axis=0)
+        one_hot = np.zeros((flat, p["Wxh"].shape[1]))
+        one_hot[np.arange(flat), x.reshape(-1)] = 1.0
+        grads["Wxh"] = dh_flat.T @ one_hot
         return loss, grads, h_last
 
     def train_step(

@@ -8,6 +8,7 @@ from charrnn_tui.engine.errors import ConfigError
 
 IMPLEMENTATIONS = ("torch", "scratch", "numpy")
 CELLS = ("lstm", "gru", "rnn")
+REGULARISERS = ("embed_dropout", "locked_dropout", "weight_dropout")
 
 
 @dataclass
@@ -20,6 +21,10 @@ class ModelSpec:
     hidden: int = 256
     embed: int = 64
     dropout: float = 0.0
+    # AWD-LSTM regularisers, training only and torch only (models/library.py)
+    embed_dropout: float = 0.0  # whole characters dropped from the embedding
+    locked_dropout: float = 0.0  # one mask per sequence: between layers and before the head
+    weight_dropout: float = 0.0  # DropConnect on the recurrent matrices, per step
     vocab: list[str] = field(default_factory=list)
 
     @property
@@ -46,8 +51,13 @@ class ModelSpec:
             raise ConfigError("hidden size must be between 1 and 8192")
         if not 1 <= self.embed <= 8192:
             raise ConfigError("embedding size must be between 1 and 8192")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError("dropout must be in [0, 1)")
+        for name in ("dropout",) + REGULARISERS:
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+                raise ConfigError(f"{name.replace('_', ' ')} must be in [0, 1)")
+        if self.impl != "torch" and any(getattr(self, name) for name in REGULARISERS):
+            raise ConfigError("embedding, locked and weight dropout need the torch "
+                              "implementation")
         if len(self.vocab) < 2 or len(set(self.vocab)) != len(self.vocab):
             raise ConfigError("vocabulary must hold at least 2 distinct characters")
         if any(len(c) != 1 for c in self.vocab):

@@ -116,6 +116,9 @@ SPEC: dict[str, Rule] = {
     "impl": one_of(*IMPLEMENTATIONS), "cell": one_of(*CELLS),
     "layers": integer(1, 8), "hidden": integer(1, 8192), "embed": integer(1, 8192),
     "dropout": number(0.0, 1.0, below=True),
+    "embed_dropout": number(0.0, 1.0, below=True),
+    "locked_dropout": number(0.0, 1.0, below=True),
+    "weight_dropout": number(0.0, 1.0, below=True),
     "vocab": (lambda v: isinstance(v, list) and 2 <= len(v) <= MAX_VOCAB
               and all(isinstance(c, str) and len(c) == 1 for c in v),
               f"a list of 2 to {MAX_VOCAB} single characters"),
@@ -143,6 +146,7 @@ CONFIG: dict[str, Rule] = {
     "run_id": text(256), "world_size": integer(1, 65536),
     "run_origin": (lambda v: isinstance(v, list) and len(v) == 3 and all(map(_is_num, v))
                    and all(x >= 0 for x in v), "three non-negative numbers"),
+    "warmup_steps": integer(), "ema": number(0.0, 1.0, below=True),
 }
 CORPUS: dict[str, Rule] = {
     "name": text(), "source": text(), "sha256": text(64), "chars": integer(),

@@ -19,6 +19,8 @@ class TrainConfig:
     grad_clip: float = 5.0
     schedule: str = "constant"  # constant | cosine (decays to min_lr_ratio by the end)
     min_lr_ratio: float = 0.1
+    warmup_steps: int = 0  # the rate ramps up linearly over the first steps of training
+    ema: float = 0.0  # decay of an averaged copy of the weights (0: off); see averaging.py
     epochs: float | None = None
     time_budget: float | None = None  # seconds
     max_steps: int | None = None
@@ -47,6 +49,10 @@ class TrainConfig:
             raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}")
         if self.schedule not in ("constant", "cosine"):
             raise ConfigError("schedule must be constant or cosine")
+        if not isinstance(self.warmup_steps, int) or self.warmup_steps < 0:
+            raise ConfigError("warm-up steps must be a whole number, 0 or more")
+        if not 0.0 <= self.ema < 1.0:
+            raise ConfigError("the weight average's decay must be in [0, 1) (0: off)")
         if not 0.0 < self.train_fraction < 1.0:
             raise ConfigError("train fraction must be between 0 and 1")
         return self

@@ -32,3 +32,17 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
             "dropout": 0.2},
            {"batch": 128, "seq": 128, "lr": 2e-3, "schedule": "cosine", "epochs": 20}),
 )}
+
+
+# What a run starts from when it picks an implementation other than its preset's own.
+# numpy: chosen side by side with the published min-char-rnn loop (bench/quality.py
+# --preset numpy minchar; README, "What was tried for issue 16"). Its loss is a mean over
+# the chunk, so Adagrad's 0.1 (min-char-rnn's, for a sum) left some seeds stuck at the
+# unigram loss; 0.03 over 32 streams of 25 characters trained every seed tried.
+IMPL_DEFAULTS: dict[str, Preset] = {p.name: p for p in (
+    Preset("numpy", "vanilla RNN with hand-written BPTT and Adagrad",
+           {"impl": "numpy", "cell": "rnn", "layers": 1, "hidden": 128},
+           {"batch": 32, "seq": 25, "lr": 0.03, "schedule": "constant"}),
+    Preset("scratch", "one hand-built layer, autograd for the gradients",
+           {"impl": "scratch", "layers": 1, "hidden": 256}, {}),
+)}

@@ -6,6 +6,7 @@ with `pause`, `resume`, `stop` and `request_device`; all take effect at a chunk 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import threading
@@ -27,6 +28,7 @@ from charrnn_tui.engine.errors import ConfigError
 from charrnn_tui.engine.generation.sampler import Sampler
 from charrnn_tui.engine.models import Model, ModelSpec, tensors_of
 from charrnn_tui.engine.threads import ThreadTuner
+from charrnn_tui.engine.training.averaging import WeightAverage
 from charrnn_tui.engine.training.backends import backend_for
 from charrnn_tui.engine.training.config import TrainConfig
 from charrnn_tui.engine.training.distributed import agree, current_world, share_from_main
@@ -93,6 +95,12 @@ class Trainer:
         self.run_id: str | None = None
         self.origin: tuple[int, float, float] | None = None
         self._run_origin: tuple[int, float, float] | None = None
+        # evaluation, sampling and saving use this average when it is on (config.ema)
+        self.average = WeightAverage(model, config.ema) if config.ema else None
+
+    def _averaged(self):
+        """The averaged weights swapped into the model for the duration, if averaging."""
+        return self.average.swapped_in(self.model) if self.average else contextlib.nullcontext()
 
     # --- control from other threads -------------------------------------------------
     def pause(self) -> None:
@@ -148,14 +156,16 @@ class Trainer:
             cfg["run_origin"] = list(self._run_origin)
         if self.run_id is not None:
             cfg["run_id"] = self.run_id
-        return Checkpoint(self.spec, tensors_of(self.model), optim_tensors, optim_meta,
+        tensors = self.average.tensors() if self.average else tensors_of(self.model)
+        return Checkpoint(self.spec, tensors, optim_tensors, optim_meta,
                           copy.deepcopy(self.state), cfg, dict(self.corpus_info))
 
     # --- evaluation --------------------------------------------------------------------
     def evaluate(self) -> float:
         """Mean cross-entropy (nats/char) over the whole validation split, in fp32."""
-        return mean_cross_entropy(self.model, self.val_data, streams=self.config.eval_batch,
-                                  seq=self.config.eval_seq, device=self.device)
+        with self._averaged():
+            return mean_cross_entropy(self.model, self.val_data, streams=self.config.eval_batch,
+                                      seq=self.config.eval_seq, device=self.device)
 
     # --- the loop ---------------------------------------------------------------------
     def _progress(self, start_seconds: float, start_fraction: float, start_step: int,
@@ -187,6 +197,8 @@ class Trainer:
         if self.config.schedule == "cosine":
             floor = self.config.min_lr_ratio
             scale = floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+        if self.config.warmup_steps:
+            scale *= min(1.0, (self.state.step + 1) / self.config.warmup_steps)
         return self.base_lr * self.state.lr_scale * scale
 
     def _move(self, device: str, emit: Callable[[Event], None], hidden):
@@ -195,7 +207,10 @@ class Trainer:
         except ValueError as e:
             emit(Notice(f"cannot switch device: {e}", "warning"))
             return hidden
-        return self.backend.move(target, hidden, emit)
+        hidden = self.backend.move(target, hidden, emit)
+        if self.average:
+            self.average.to(self.backend.device)
+        return hidden
 
     def run(self, on_event: Callable[[Event], None] | None = None,
             saver: Saver | None = None, threads: ThreadTuner | None = None) -> Finished:
@@ -316,6 +331,8 @@ class Trainer:
                 emit(Notice(change))
             st.chunk += 1
             if finite:
+                if self.average:
+                    self.average.update(self.model)
                 st.step += 1
                 st.chars_seen += chunk_chars
                 loss_sum += loss
@@ -382,6 +399,7 @@ class Trainer:
         sampler = Sampler(self.model, self.spec.vocab, rng_seed=self.state.step)
         sampler.params.temperature = temperature
         try:
-            return sampler.generate(seed_text, length)
+            with self._averaged():
+                return sampler.generate(seed_text, length)
         finally:
             self.backend.train_mode()

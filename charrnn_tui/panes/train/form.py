@@ -14,7 +14,7 @@ from charrnn_tui.engine.storage.store import NAME_RE
 from charrnn_tui.engine.training.config import TrainConfig
 from charrnn_tui.engine.training.optim import OPTIMIZERS
 from charrnn_tui.engine.training.precision import accelerator_available
-from charrnn_tui.engine.training.presets import DEFAULT_PRESET, PRESETS
+from charrnn_tui.engine.training.presets import DEFAULT_PRESET, IMPL_DEFAULTS, PRESETS
 
 STOP_UNITS = (("seconds", "time_budget"), ("epochs", "epochs"), ("steps", "max_steps"),
               ("never (Stop by hand)", ""))
@@ -63,6 +63,15 @@ _TRAIN_FIELDS: list[tuple[str, str, Validator]] = [
                                   "a number above 0, or empty for the default")),
     ("seed", "Seed", Integer(0, 2**31 - 1)),
 ]
+# Regularisers (ModelSpec, torch only) and averaging / warm-up (TrainConfig): issue 16.
+_REG_ARCH = ("embed_dropout", "locked_dropout", "weight_dropout")
+_REG_FIELDS: list[tuple[str, str, Validator]] = [
+    ("embed_dropout", "Embed drop", Number(0, 0.95)),
+    ("locked_dropout", "Locked drop", Number(0, 0.95)),
+    ("weight_dropout", "Weight drop", Number(0, 0.95)),
+    ("ema", "Average (EMA)", Number(0, 0.99999)),
+    ("warmup_steps", "Warm-up steps", Integer(0, 10**9)),
+]
 _RUN_FIELDS: list[tuple[str, str, Validator]] = [
     ("eval_every", "Eval every s", Number(1, 86400)),
     ("sample_every", "Sample every s", Number(0, 86400)),
@@ -79,7 +88,7 @@ def _positive(value: str) -> bool:
 class TrainForm(VerticalScroll):
     """Everything about the next training run. Arch fields lock when resuming a model."""
 
-    ARCH_IDS = ("impl", "cell", "layers", "hidden", "embed", "dropout", "optimizer")
+    ARCH_IDS = ("impl", "cell", "layers", "hidden", "embed", "dropout", "optimizer", *_REG_ARCH)
     locked = False  # resuming: the model fixes its architecture and optimizer
     frozen = False  # training runs
 
@@ -120,6 +129,9 @@ class TrainForm(VerticalScroll):
                                       tooltip=reason))
         yield Static(f"GPU: {reason}" if kind is None else f"GPU: {kind} ({reason})",
                      id="gpu-reason", classes="hint")
+        yield Label("Regularisation", classes="section")
+        for fid, label, validator in _REG_FIELDS:
+            yield from self._field(fid, label, validator)
 
     @staticmethod
     def _row(label: str, widget, id: str | None = None) -> Horizontal:
@@ -168,10 +180,17 @@ class TrainForm(VerticalScroll):
         elif event.select.id == "stop_unit":
             self._refresh_enabled()
         elif event.select.id == "impl" and event.value != "torch" and not event.select.disabled:
-            # the hand-built models have one layer; the numpy one only the plain rnn cell
+            # the hand-built models have one layer and no regularisers; each its own defaults
+            # (the numpy one: the plain rnn cell and the setup that beats min-char-rnn)
             self._set("layers", 1)
+            for key in _REG_ARCH:
+                self._set(key, 0.0)
+            defaults = IMPL_DEFAULTS.get(event.value)
+            for key, value in {} if defaults is None else (defaults.model | defaults.train
+                                                           ).items():
+                if key != "impl":
+                    self._set(key, value)
             if event.value == "numpy":
-                self._set("cell", "rnn")
                 self._set("optimizer", "")
 
     # --- filling -----------------------------------------------------------------------
@@ -186,13 +205,13 @@ class TrainForm(VerticalScroll):
     def apply_preset(self, name: str) -> None:
         preset = PRESETS[name]
         defaults = ModelSpec()
-        for key in ("impl", "cell", "layers", "hidden", "embed", "dropout"):
+        for key in ("impl", "cell", "layers", "hidden", "embed", "dropout", *_REG_ARCH):
             if not self.query_one(f"#{key}").disabled:
                 self._set(key, preset.model.get(key, getattr(defaults, key)))
         self._fill_training(TrainConfig(**preset.train), stop=True)
 
     def _fill_training(self, config: TrainConfig, *, stop: bool) -> None:
-        for key in ("batch", "seq", "lr", "seed", "schedule"):
+        for key in ("batch", "seq", "lr", "seed", "schedule", "ema", "warmup_steps"):
             self._set(key, getattr(config, key))
         if not self.query_one("#optimizer").disabled:
             self._set("optimizer", config.optimizer or "")
@@ -207,10 +226,11 @@ class TrainForm(VerticalScroll):
 
     def lock_to(self, spec: ModelSpec, config: dict) -> None:
         """Resume mode: the architecture and optimizer come from the model being resumed."""
-        for key in ("impl", "cell", "layers", "hidden", "embed", "dropout"):
+        for key in ("impl", "cell", "layers", "hidden", "embed", "dropout", *_REG_ARCH):
             self._set(key, getattr(spec, key))
         self._set("optimizer", config.get("optimizer") or "")
-        known = {k: config[k] for k in ("batch", "seq", "lr", "seed", "schedule") if k in config}
+        known = {k: config[k] for k in ("batch", "seq", "lr", "seed", "schedule", "ema",
+                                        "warmup_steps") if k in config}
         self._fill_training(TrainConfig(**known), stop=False)
         self.locked = True
         self._refresh_enabled()
@@ -257,6 +277,8 @@ class TrainForm(VerticalScroll):
         for fid, label, _ in _ARCH_FIELDS:
             raw = self._text(fid, label)
             arch[fid] = float(raw) if fid == "dropout" else int(raw)
+        reg = {fid: self._text(fid, label) or "0" for fid, label, _ in _REG_FIELDS}
+        arch |= {fid: float(reg[fid]) for fid in _REG_ARCH}
         try:
             ModelSpec(**arch, vocab=vocab or _PLACEHOLDER_VOCAB).validate()
         except ValueError as e:
@@ -272,7 +294,8 @@ class TrainForm(VerticalScroll):
             lr=float(values["lr"]) if values["lr"] else None,
             optimizer=self._choice("optimizer") or None, schedule=self._choice("schedule"),
             seed=int(values["seed"]), eval_every=float(values["eval_every"]),
-            sample_every=float(values["sample_every"]), device=self.device, **stop)
+            sample_every=float(values["sample_every"]), device=self.device,
+            ema=float(reg["ema"]), warmup_steps=int(reg["warmup_steps"]), **stop)
         try:
             config.validate(arch["impl"])
         except ValueError as e:
@@ -289,5 +312,5 @@ def _stop_ok(value: str) -> bool:
 
 def field_label(fid: str) -> str:
     """The label on screen of input `fid`, as FormError messages start with it."""
-    labels = {f: label for f, label, _ in _ARCH_FIELDS + _TRAIN_FIELDS + _RUN_FIELDS}
+    labels = {f: label for f, label, _ in _ARCH_FIELDS + _TRAIN_FIELDS + _RUN_FIELDS + _REG_FIELDS}
     return labels.get(fid) or {"stop_value": "Stop after", "name": "Save as"}.get(fid, fid)

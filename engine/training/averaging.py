@@ -1,0 +1,72 @@
+"""An exponential moving average of the weights, used for evaluation, sampling and saving.
+
+Averaging the last stretch of SGD iterates (Polyak; AWD-LSTM's averaged SGD) lands nearer
+the bottom of the valley than the last iterate does. The decay warms up as
+min(decay, (1 + n) / (10 + n)) over the first n updates, so a short run is not dominated
+by the initial weights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+
+from charrnn_tui.engine.models import Model, NumpyRNN
+
+
+class WeightAverage:
+    def __init__(self, model: Model, decay: float):
+        self.decay = decay
+        self.updates = 0
+        self.shadow = self._weights(model, copy=True)
+
+    @staticmethod
+    def _weights(model: Model, *, copy: bool) -> dict:
+        if isinstance(model, NumpyRNN):
+            return {k: v.copy() if copy else v for k, v in model.params.items()}
+        return {k: v.detach().clone() if copy else v.detach()
+                for k, v in model.state_dict().items()}
+
+    def update(self, model: Model) -> None:
+        """Fold the model's current weights into the average."""
+        self.updates += 1
+        weight = 1.0 - min(self.decay, (1 + self.updates) / (10 + self.updates))
+        with torch.no_grad():
+            for k, v in self._weights(model, copy=False).items():
+                avg = self.shadow[k]
+                if isinstance(avg, torch.Tensor):
+                    avg.lerp_(v.to(avg.dtype), weight)
+                else:
+                    avg += weight * (v - avg)
+
+    def to(self, device: torch.device) -> None:
+        self.shadow = {k: v.to(device) if isinstance(v, torch.Tensor) else v
+                       for k, v in self.shadow.items()}
+
+    @contextmanager
+    def swapped_in(self, model: Model) -> Iterator[None]:
+        """The model holds the averaged weights for the duration, its own ones after."""
+        own = self._weights(model, copy=True)
+        self._load(model, self.shadow)
+        try:
+            yield
+        finally:
+            self._load(model, own)
+
+    @staticmethod
+    def _load(model: Model, weights: dict) -> None:
+        if isinstance(model, NumpyRNN):
+            model.params = {k: v.copy() for k, v in weights.items()}
+        else:
+            model.load_state_dict(weights, strict=True)
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        """A copy of the averaged weights as CPU float32 tensors named as stored, like
+        `tensors_of` gives for a model; the model's own weights are not touched."""
+        return {k: v.detach().to("cpu", torch.float32, copy=True).contiguous()
+                if isinstance(v, torch.Tensor) else torch.from_numpy(v.astype(np.float32))
+                for k, v in self.shadow.items()}
+
