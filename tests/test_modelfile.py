@@ -449,3 +449,22 @@ def test_temp_files_of_live_processes_are_kept(tmp_path):
     assert mine.exists() and odd.exists()
     assert not dead.exists()
     assert store.clean_stale_temp_files() == 0
+
+
+def test_a_save_that_replaces_the_file_mid_load_cannot_mix_two_files(tmp_path, monkeypatch):
+    """An autosave renamed over the file between reading its header and its data used to
+    pair one file's header with the other's tensors: a false "checksum" refusal."""
+    path = tmp_path / "m.safetensors"
+    first, second = kit.checkpoint("torch-lstm", seed=1), kit.checkpoint("torch-lstm", seed=2)
+    modelfile.save(path, first)
+    header_of = modelfile._header_of
+
+    def replaced_meanwhile(f, size, where):
+        got = header_of(f, size, where)
+        modelfile.save(path, second)  # atomic: a new file renamed over the old name
+        return got
+
+    monkeypatch.setattr(modelfile, "_header_of", replaced_meanwhile)
+    ckpt, _ = modelfile.load(path)
+    for name, t in first.tensors.items():
+        assert torch.equal(ckpt.tensors[name], t), "the load read the file it opened"

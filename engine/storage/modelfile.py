@@ -12,6 +12,7 @@ import struct
 import tempfile
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import safetensors
@@ -128,21 +129,25 @@ def read_header(path: Path) -> tuple[dict, dict]:
     """(tensor entries, metadata) from the header alone; validates the framing."""
     path = Path(path)
     try:
-        size = path.stat().st_size
         with path.open("rb") as f:
-            head = f.read(9)
-            _refuse_pickle(path, head, size)
-            head = head[:8]
-            f.seek(8)
-            if size < 8 or len(head) < 8:
-                raise ModelFileError(f"{path.name}: file is empty or truncated (size check)")
-            (n,) = struct.unpack("<Q", head)
-            if n > size - 8 or n > MAX_HEADER:
-                raise ModelFileError(f"{path.name}: header length {n} exceeds the file "
-                                     f"size {size} (header check)")
-            raw = f.read(n)
+            return _header_of(f, os.fstat(f.fileno()).st_size, path)
     except OSError as e:
         raise ModelFileError(f"{path.name}: cannot read ({e.strerror or e})") from None
+
+
+def _header_of(f: BinaryIO, size: int, path: Path) -> tuple[dict, dict]:
+    """The header of the open file `f` of `size` bytes (read_header's work)."""
+    head = f.read(9)
+    _refuse_pickle(path, head, size)
+    head = head[:8]
+    f.seek(8)
+    if size < 8 or len(head) < 8:
+        raise ModelFileError(f"{path.name}: file is empty or truncated (size check)")
+    (n,) = struct.unpack("<Q", head)
+    if n > size - 8 or n > MAX_HEADER:
+        raise ModelFileError(f"{path.name}: header length {n} exceeds the file "
+                             f"size {size} (header check)")
+    raw = f.read(n)
     try:  # bounded: the header holds tensor entries and a flat map of strings
         header = parse_json(raw, "header", max_depth=4, max_chars=MAX_HEADER)
     except SchemaError as e:
@@ -229,9 +234,18 @@ def load(path: Path) -> tuple[Checkpoint, dict]:
     """Read and validate a model file. Returns the checkpoint and its metadata, whose
     "notices" list says what the user should know (e.g. that there was no checksum)."""
     path = Path(path)
-    header, raw_meta = read_header(path)
-    if raw_meta.get("format") != FORMAT:
-        raise ModelFileError(f"{path.name}: not a charrnn-tui model (format check)")
+    # One open file for the header and the data: a save that replaces the file meanwhile
+    # (an autosave by a running training) cannot pair one file's header with another's data.
+    try:
+        with path.open("rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            header, raw_meta = _header_of(f, size, path)
+            if raw_meta.get("format") != FORMAT:
+                raise ModelFileError(f"{path.name}: not a charrnn-tui model (format check)")
+            f.seek(0)
+            data = f.read(size)
+    except OSError as e:
+        raise ModelFileError(f"{path.name}: cannot read ({e.strerror or e})") from None
     meta = _check_meta(raw_meta, path)
     spec: ModelSpec = meta["spec"]
     shapes = expected_shapes(spec)
@@ -251,7 +265,7 @@ def load(path: Path) -> tuple[Checkpoint, dict]:
             raise ModelFileError(f"{path.name}: tensor {name!r} has shape {got}, "
                                  f"expected {shape}{hint} (shape check)")
     try:
-        tensors = safetensors.torch.load_file(str(path), device="cpu")
+        tensors = safetensors.torch.load(data)
     except Exception as e:  # the library's own framing checks
         raise ModelFileError(f"{path.name}: tensor data unreadable: {e} (data check)") from None
     if meta["checksum"] is None:
