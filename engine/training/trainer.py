@@ -396,10 +396,10 @@ class Trainer:
 
     def sample(self, seed_text: str, length: int, temperature: float = 0.8) -> str:
         """A short sample from the current weights, leaving training mode as it was."""
-        sampler = Sampler(self.model, self.spec.vocab, rng_seed=self.state.step)
-        sampler.params.temperature = temperature
         try:
-            with self._averaged():
+            with self._averaged():  # first: the sampler lays out the weights it is given
+                sampler = Sampler(self.model, self.spec.vocab, rng_seed=self.state.step)
+                sampler.params.temperature = temperature
                 return sampler.generate(seed_text, length)
         finally:
             self.backend.train_mode()
