@@ -166,6 +166,11 @@ def main() -> None:
     args = p.parse_args()
     if args.steps and {"minchar", "baseline"} & set(args.preset):
         p.error("--steps applies to presets and numpy only; minchar and baseline use --budget")
+    if args.plot:
+        try:
+            import matplotlib  # noqa: F401  (checked before minutes of training)
+        except ImportError:
+            p.error('--plot needs matplotlib: pip install -e ".[bench]"')
     corpus = load_corpus(args.corpus)
     protocols = ["stream", "window"] if args.protocol == "both" else [args.protocol]
     results = []
@@ -179,11 +184,11 @@ def main() -> None:
                 result = run_trainer(name, corpus, args, seed, protocols)
             results.append(result)
             print(json.dumps({k: v for k, v in result.items() if k != "curve"}), flush=True)
-    if args.plot:
-        plot(results, args.plot, args.budget)
     emit({"bench": "quality", "budget_s": None if args.steps else args.budget,
           "steps": args.steps, "protocols": protocols,
           "overrides": args.set, "runs": results})
+    if args.plot:  # after the results are out: a plot that fails loses nothing
+        plot(results, args.plot, args.budget)
 
 
 if __name__ == "__main__":
