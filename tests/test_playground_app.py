@@ -199,3 +199,15 @@ async def test_clear_also_clears_the_status(cat):
         assert "30 characters" in text_of(app, "#play-status")
         await pilot.press("ctrl+l")
         assert play.text == "" and text_of(app, "#play-status") == ""
+
+
+async def test_the_status_shows_whole_beside_the_buttons_at_80_columns(cat):
+    """At 80×24 "500 characters; F6 continues" was cut to "500 characters; F6"."""
+    app = CharRNNApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_in_playground(pilot)
+        await generate(pilot, length="500")
+        status = app.query_one("#play-status")
+        assert "500 characters; F6 continues" in text_of(app, "#play-status")
+        assert status.region.right <= 80
+        assert status.region.width >= len("500 characters; F6 continues")
