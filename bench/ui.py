@@ -70,9 +70,32 @@ def send_key(app: CharRNNApp, key: str, char: str | None) -> None:
     app._driver.send_message(event)
 
 
+async def nudge_temperature(app: CharRNNApp, temp: TemperatureControl, seconds: float,
+                            keys: int) -> list[float]:
+    """Press ] and [ in turn, `keys` times spread over `seconds`; the seconds from each
+    press until the control shows the new value."""
+    latencies: list[float] = []
+    for i in range(keys):
+        key, char = ("right_square_bracket", "]") if i % 2 == 0 else (
+            "left_square_bracket", "[")
+        before = temp.value
+        start = time.perf_counter()
+        send_key(app, key, char)
+        await until(lambda b=before: temp.value != b, 10)
+        latencies.append(time.perf_counter() - start)
+        await asyncio.sleep(max(0.0, seconds / keys - latencies[-1]))
+    return latencies
+
+
+def latency_summary(latencies: list[float]) -> dict:
+    lat = np.array(latencies) * 1000
+    return {"p50": round(float(np.percentile(lat, 50)), 1),
+            "p95": round(float(np.percentile(lat, 95)), 1),
+            "max": round(float(lat.max()), 1), "n": len(lat)}
+
+
 async def in_app(corpus: str, seconds: float, keys: int, home: str) -> dict:
     app = CharRNNApp(home, fresh=True)
-    latencies: list[float] = []
     async with app.run_test(size=(120, 40)) as pilot:
         pane = await start_training(pilot, corpus, {"eval_every": "1000", "sample_every": "0"})
         await until(lambda: pane.trainer.state.step > 2)
@@ -83,22 +106,11 @@ async def in_app(corpus: str, seconds: float, keys: int, home: str) -> dict:
         await asyncio.sleep(0.5)
         temp.focus()
         await asyncio.sleep(0.5)
-        for i in range(keys):
-            key, char = ("right_square_bracket", "]") if i % 2 == 0 else (
-                "left_square_bracket", "[")
-            before = temp.value
-            start = time.perf_counter()
-            send_key(app, key, char)
-            await until(lambda b=before: temp.value != b, 10)
-            latencies.append(time.perf_counter() - start)
-            await asyncio.sleep(max(0.0, seconds / keys - latencies[-1]))
+        latencies = await nudge_temperature(app, temp, seconds, keys)
         rate = (trainer.state.chars_seen - chars0) / (time.perf_counter() - t0)
         trainer.stop(final_eval=False)
         await until(lambda: not pane.running)
-    lat = np.array(latencies) * 1000
-    return {"key_latency_ms": {"p50": round(float(np.percentile(lat, 50)), 1),
-                               "p95": round(float(np.percentile(lat, 95)), 1),
-                               "max": round(float(lat.max()), 1), "n": len(lat)},
+    return {"key_latency_ms": latency_summary(latencies),
             "in_app_chars_per_s": round(rate)}
 
 
@@ -113,7 +125,6 @@ async def playground(model: str, seconds: float, keys: int, home: str) -> dict:
     from charrnn_tui.resources import open_store
 
     app = CharRNNApp(home, fresh=True)
-    latencies: list[float] = []
     ckpt = open_store().load(model)
     async with app.run_test(size=(120, 40)):
         play = app.query_one(PlaygroundPane)
@@ -130,21 +141,10 @@ async def playground(model: str, seconds: float, keys: int, home: str) -> dict:
         temp = app.query_one("#temperature", TemperatureControl)
         temp.focus()
         n0, t0 = len(play.text), time.perf_counter()
-        for i in range(keys):
-            key, char = ("right_square_bracket", "]") if i % 2 == 0 else (
-                "left_square_bracket", "[")
-            before = temp.value
-            start = time.perf_counter()
-            send_key(app, key, char)
-            await until(lambda b=before: temp.value != b, 10)
-            latencies.append(time.perf_counter() - start)
-            await asyncio.sleep(max(0.0, seconds / keys - latencies[-1]))
+        latencies = await nudge_temperature(app, temp, seconds, keys)
         rate = (len(play.text) - n0) / (time.perf_counter() - t0)
         await play.action_stop()
-    lat = np.array(latencies) * 1000
-    return {"key_latency_ms": {"p50": round(float(np.percentile(lat, 50)), 1),
-                               "p95": round(float(np.percentile(lat, 95)), 1),
-                               "max": round(float(lat.max()), 1), "n": len(lat)},
+    return {"key_latency_ms": latency_summary(latencies),
             "shown_chars_per_s": round(rate)}
 
 

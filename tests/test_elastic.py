@@ -113,8 +113,7 @@ def _autosave(path: Path, **want):
 
 
 def _loaded(path: Path):
-    """The model file, loaded whole; None if a save replaced it while it was being read
-    (the header and the tensors are read by path, one after the other)."""
+    """The model file, loaded whole; None while there is none yet to load."""
     try:
         return load(path)[0]
     except ModelFileError:

@@ -9,6 +9,7 @@ import json
 import pytest
 from helpers import kit
 from helpers.pilot import wait_for
+from test_app import load_corpus
 from textual.widgets import DataTable, Input
 
 from charrnn_tui.app import CharRNNApp
@@ -17,7 +18,6 @@ from charrnn_tui.engine.errors import ConfigError
 from charrnn_tui.engine.storage.store import ModelStore
 from charrnn_tui.engine.training.events import Evaluated, GradientFlow
 from charrnn_tui.engine.training.race import Race, race_config, race_specs
-from charrnn_tui.panes.train.pane import TrainPane
 from charrnn_tui.screens.race import RaceScreen
 from charrnn_tui.widgets.curves import CurveChart
 from charrnn_tui.widgets.gradient_chart import GradientChart
@@ -110,11 +110,7 @@ async def test_race_screen_overlays_laps_and_plots_their_gradient_flow(tmp_path)
     corpus = kit.write_text(tmp_path / "tiny.txt", TEXT)
     app = CharRNNApp()
     async with app.run_test(size=(120, 36)) as pilot:
-        await pilot.press("f2")
-        app.query_one("#path", Input).value = str(corpus)
-        app.query_one("#path", Input).focus()
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: app.query_one(TrainPane).corpus is not None)
+        await load_corpus(pilot, corpus)
         await pilot.press("f3")
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: isinstance(app.screen, RaceScreen))

@@ -10,7 +10,8 @@ import math
 import pytest
 from helpers import kit
 from helpers.pilot import wait_for
-from textual.widgets import Input, Static
+from test_app import load_corpus
+from textual.widgets import Static
 
 from charrnn_tui import resources
 from charrnn_tui.app import CharRNNApp
@@ -58,11 +59,7 @@ async def test_corpus_facts_and_loss_chart_show_the_reference_lines(tmp_path, mo
     expected = reference_losses(encode_text(TEXT, "t").data)
     app = CharRNNApp(fresh=True)
     async with app.run_test(size=(120, 36)) as pilot:
-        await pilot.press("f2")
-        app.query_one("#path", Input).value = str(corpus)
-        app.query_one("#path", Input).focus()
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: app.query_one(TrainPane).corpus is not None)
+        await load_corpus(pilot, corpus)
         facts = str(app.query_one("#corpus-facts", Static).render())
         assert f"{expected.unigram:.3f} nats = {expected.unigram / math.log(2):.2f} bits" in facts
         assert f"{expected.bigram:.3f} nats" in facts

@@ -87,15 +87,24 @@ class ModelsPane(Vertical):
         self.refresh_models()
 
     def on_resize(self) -> None:
-        self.refresh_models()  # names get the width there is
+        self._fill_table()  # names get the width there is; the store is not read again
 
     def focus_default(self) -> None:
         self.query_one(DataTable).focus()
 
     def refresh_models(self) -> None:
-        """Re-read the store. Below NARROW columns every column still shows (80×24 included):
-        Params goes, names and corpora are cut short (the status line names the highlighted
-        model in full), steps and dates get shorter."""
+        """Re-read the store and show what it holds."""
+        self.infos = {i.name: i for i in self.store.list()}
+        self._fill_table()
+        self.query_one("#models-status", Static).update(
+            "" if self.infos else "No saved models yet: train one in the Train tab (F3).")
+        for button in self.query(Button):
+            button.disabled = not self.infos and button.id != "save_current"
+
+    def _fill_table(self) -> None:
+        """The table from `infos`, at the width there is. Below NARROW columns every column
+        still shows (80×24 included): Params goes, names and corpora are cut short (the line
+        under the table names the highlighted model in full), steps and dates get shorter."""
         table = self.query_one(DataTable)
         keep = self.selected_name()
         narrow = self.size.width < NARROW
@@ -106,29 +115,23 @@ class ModelsPane(Vertical):
                     table.add_column(label, key=label)
             self.narrow = narrow
         name_width = max(12, self.size.width - 63) if narrow else 48
-        self.infos = {i.name: i for i in self.store.list()}
         for info in self.infos.values():
             # Text, not str: a DataTable reads str as markup, and names are the user's
             name = Text(_short(f"{info.name} (built-in)" if info.read_only else info.name,
                                name_width))
             if info.error:
-                cells = [name, "unreadable", Text(info.error), "", "", ""]
+                cells = [name, "unreadable", "", Text(info.error), "", "", ""]
             else:
-                cells = [name, info.describe, Text(_short(info.corpus, 10 if narrow else 20)),
+                cells = [name, info.describe, count(info.params),
+                         Text(_short(info.corpus, 10 if narrow else 20)),
                          "–" if info.val_loss is None else f"{info.val_loss:.3f}",
                          count(info.steps) if narrow else f"{info.steps:,}",
                          Text(_updated(info.updated, narrow))]
-                if not narrow:
-                    cells.insert(2, count(info.params))
-            if not narrow and info.error:
-                cells.insert(2, "")
+            if narrow:
+                del cells[2]  # Params
             table.add_row(*cells, key=info.name)
         if keep in self.infos:
             table.move_cursor(row=table.get_row_index(keep))
-        self.query_one("#models-status", Static).update(
-            "" if self.infos else "No saved models yet: train one in the Train tab (F3).")
-        for button in self.query(Button):
-            button.disabled = not self.infos and button.id != "save_current"
 
     def selected_name(self) -> str | None:
         table = self.query_one(DataTable)

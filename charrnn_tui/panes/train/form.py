@@ -144,16 +144,13 @@ class TrainForm(VerticalScroll):
                                      placeholder=placeholder))
         yield Static("", id=f"{fid}-error", classes="field-error", markup=False)
 
-    def show_errors(self, problem: FormError | None) -> None:
-        """Each input's own error next to it; a problem of the whole (e.g. a cell this library
-        lacks) under the field it names."""
+    def show_errors(self) -> None:
+        """Each input's own error in words, on the line under it (a problem of the whole,
+        such as a cell the library lacks, is the pane's error line)."""
         for widget in self.query(".field-error").results(Static):
-            fid = widget.id.removesuffix("-error")
-            field = self.query_one(f"#{fid}", Input)
+            field = self.query_one(f"#{widget.id.removesuffix('-error')}", Input)
             result = None if field.disabled else field.validate(field.value)
             message = result.failure_descriptions[0] if result and not result.is_valid else ""
-            if not message and problem is not None and problem.field == fid:
-                message = str(problem).removeprefix(f"{field_label(fid)}: ")
             widget.update(f"↑ {message}" if message else "")
             widget.display = bool(message)
 
@@ -309,8 +306,3 @@ def _stop_ok(value: str) -> bool:
     except ValueError:
         return False
 
-
-def field_label(fid: str) -> str:
-    """The label on screen of input `fid`, as FormError messages start with it."""
-    labels = {f: label for f, label, _ in _ARCH_FIELDS + _TRAIN_FIELDS + _RUN_FIELDS + _REG_FIELDS}
-    return labels.get(fid) or {"stop_value": "Stop after", "name": "Save as"}.get(fid, fid)

@@ -214,14 +214,13 @@ class TrainPane(Vertical):
         vocab = self.resume.spec.vocab if self.resume else \
             self.corpus.chars if self.corpus else None
         form = self.query_one(TrainForm)
+        form.show_errors()
         try:
             settings = form.read(vocab)
         except FormError as e:
-            form.show_errors(e)
             error.update(Text(f"✗ {e}"))
             self.query_one("#start", Button).disabled = True
             return None
-        form.show_errors(None)
         error.update("")
         self.query_one("#start", Button).disabled = self.running or not self.corpus
         line = Text()
