@@ -225,7 +225,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="write N independent samples at once, most probable first (default 1)")
     s.add_argument("--beam", type=_positive_int, metavar="K",
                    help="beam search of width K instead of sampling: the K most probable "
-                        "continuations, best first")
+                        "continuations, best first (--stop, --ban, --bias and "
+                        "--repetition-penalty shape the search; temperature, top-k and top-p "
+                        "do not apply)")
     s.add_argument("--rank", choices=("total", "mean"), default="total",
                    help="order several samples by total or per-character log-probability")
     s.add_argument("--json", action="store_true",

@@ -345,10 +345,6 @@ def sample(args: argparse.Namespace) -> int:
                             args.repetition_penalty, args.repetition_window).validate()
     if args.length < 1:
         raise UserError(f"length must be at least 1, not {args.length}")
-    if args.beam and (params.stop or params.ban or params.bias
-                      or params.repetition_penalty != 1.0):
-        raise UserError("--beam searches the model's own probabilities: --stop, --ban, --bias "
-                        "and --repetition-penalty apply to sampling only")
     if args.seed_file:
         args.seed_text = _read_seed(Path(args.seed_file))
     ckpt = load_checked(open_store(args.home), args.model)

@@ -90,3 +90,36 @@ def test_the_sampler_streams_on_the_fast_step(kind):
     primed = Sampler(model, kit.ALPHABET)
     primed.prime("the cat" + text)
     assert np.abs(sampler.logits - primed.logits).max() <= 1e-5
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_typed_text_takes_the_fast_step_or_the_full_forward_alike(kind):
+    """A few typed characters take the fast step, a long paste the full forward: both
+    continue the stream as reading everything in one pass would."""
+    model = _model(kind)
+    sampler = Sampler(model, kit.ALPHABET, rng_seed=2)
+    text = sampler.generate("the ", 30)
+    short, long = [1, 2, 3], list(np.random.default_rng(3).integers(0, len(kit.ALPHABET), size=40))
+    sampler.feed(short)
+    assert sampler._st is not None  # still on the fast layout
+    text += "".join(kit.ALPHABET[i] for i in short)
+    sampler.feed(long)
+    text += "".join(kit.ALPHABET[i] for i in long)
+    primed = Sampler(model, kit.ALPHABET)
+    primed.prime("the " + text)
+    assert np.abs(sampler.logits - primed.logits).max() <= 1e-5
+    assert sampler.trail.ids == primed.trail.ids
+
+
+def test_select_reorders_streams_in_place_as_rows_does():
+    stepper = Stepper(_model("torch-lstm"))
+    st = stepper.from_model(_forward(_model("torch-lstm"), np.array([[1, 2], [3, 4],
+                                                                     [5, 6]]))[1])
+    stepper.step(np.array([0, 1, 2]), st)  # made its work buffers
+    index = np.array([2, 2, 0])
+    want = st.rows(index)
+    buffers = st.work["out"]
+    same = st.select(index)
+    assert same is st and st.work["out"] is buffers
+    assert all(np.array_equal(a, b) for a, b in zip(st.h + st.c, want.h + want.c, strict=True))
+    assert st.select(np.array([1])).h[0].shape[0] == 1  # a new N: a new state

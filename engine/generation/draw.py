@@ -51,7 +51,7 @@ class Chooser:
         self._controls_key: tuple | None = None
         self._bias: np.ndarray | None = None  # bias with bans as -inf, or None: neither
 
-    def _controls(self, params: SamplingParams) -> np.ndarray | None:
+    def controls(self, params: SamplingParams) -> np.ndarray | None:
         """The bias-and-ban row for these settings, rebuilt only when they change."""
         key = (params.ban, tuple(params.bias.items()))
         if key != self._controls_key:
@@ -82,11 +82,29 @@ class Chooser:
     def choose_one(self, logits: np.ndarray, params: SamplingParams, u: float,
                    recent: deque[int] | None = None) -> int:
         """`choose` for one stream (logits (vocab,)): the same id, with fewer calls."""
-        ids = self._weigh(logits[None], params, None if recent is None else [recent])
-        if ids is not None:
-            return int(ids[0])
-        cdf = np.add.accumulate(self.probs[0], out=self._cdf[0])
+        if (params.argmax or params.ban or params.bias or self._bias is not None
+                or 0 < params.top_k < self.size or 0.0 < params.top_p < 1.0
+                or (recent is not None and params.repetition_penalty != 1.0)):
+            ids = self._weigh(logits[None], params, None if recent is None else [recent])
+            if ids is not None:
+                return int(ids[0])
+        else:  # plain temperature sampling, streaming's usual case: _weigh's arithmetic in 1-D
+            if self.probs.shape[0] != 1:
+                self._buffers(1)
+            z = self._row
+            np.multiply(logits, np.float64(1.0 / min(max(params.temperature, MIN_TEMPERATURE),
+                                                     MAX_TEMPERATURE)), out=z)
+            z -= np.maximum.reduce(z)
+            np.exp(z, out=z)
+        cdf = np.add.accumulate(self._row, out=self._cdf_row)
         return min(int(cdf.searchsorted(u * cdf[-1])), self.size - 1)
+
+    def _buffers(self, n: int) -> None:
+        """Work buffers for `n` streams (and row views of them for one)."""
+        self.probs = np.empty((n, self.size))
+        self._cdf = np.empty((n, self.size))
+        self._below = np.empty((n, self.size), dtype=bool)
+        self._row, self._cdf_row = self.probs[0], self._cdf[0]
 
     def _weigh(self, logits: np.ndarray, params: SamplingParams,
                recent: list[deque[int]] | None) -> np.ndarray | None:
@@ -97,11 +115,9 @@ class Chooser:
         """
         n = len(logits)
         if self.probs.shape[0] != n:
-            self.probs = np.empty((n, self.size))
-            self._cdf = np.empty((n, self.size))
-            self._below = np.empty((n, self.size), dtype=bool)
+            self._buffers(n)
         z = self.probs
-        bias = self._controls(params) if (params.ban or params.bias or self._bias
+        bias = self.controls(params) if (params.ban or params.bias or self._bias
                                           is not None) else None
         penalty = params.repetition_penalty != 1.0 and recent is not None
         if params.argmax or bias is not None or penalty:

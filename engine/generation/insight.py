@@ -14,7 +14,8 @@ import numpy as np
 import torch
 
 from charrnn_tui.engine.errors import CharRNNError
-from charrnn_tui.engine.models import Model, step_logits
+from charrnn_tui.engine.models import Model
+from charrnn_tui.engine.models.stepper import Stepper
 
 TOP = 5
 
@@ -60,19 +61,26 @@ class Trace:
 def trace(model: Model, vocab: list[str], text: str, *, context: str = "\n") -> Trace:
     """Feed `text` one character at a time after `context`, recording what the model did.
 
-    Characters outside the vocabulary are skipped and listed in `Trace.skipped`.
+    Runs on the fast step (the same one the Playground streams with). Characters outside
+    the vocabulary are skipped and listed in `Trace.skipped`.
     """
     if hasattr(model, "eval"):
         model.eval()
     index = {c: i for i, c in enumerate(vocab)}
     skipped = list(dict.fromkeys(c for c in text if c not in index))
     kept = "".join(c for c in text if c in index)
-    state = model.init_state(1, "cpu" if not hasattr(model, "parameters")
-                             else next(model.parameters()).device)
+    stepper = Stepper(model)
+    st = stepper.from_model(model.init_state(1, stepper.device))
+    ids = np.zeros(1, dtype=np.intp)
+
+    def feed(c: str) -> np.ndarray:
+        ids[0] = index[c]
+        return stepper.step(ids, st)[0].astype(np.float64)  # a copy: the step reuses it
+
     logits = None
     for c in context:
         if c in index:
-            logits, state = step_logits(model, index[c], state)
+            logits = feed(c)
     n = len(kept)
     probs = np.full(n, np.nan)
     next_probs = np.zeros((n, len(vocab)), dtype=np.float32)
@@ -80,9 +88,9 @@ def trace(model: Model, vocab: list[str], text: str, *, context: str = "\n") -> 
     for i, c in enumerate(kept):
         if logits is not None:
             probs[i] = softmax(logits)[index[c]]
-        logits, state = step_logits(model, index[c], state)
+        logits = feed(c)
         next_probs[i] = softmax(logits)
-        for kind, a in activations(model, state).items():
+        for kind, a in activations(model, stepper.to_model(st)).items():
             acts.setdefault(kind, []).append(a)
     return Trace(kept, vocab, probs, next_probs,
                  {k: np.stack(v) for k, v in acts.items()}, skipped)

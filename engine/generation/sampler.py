@@ -18,6 +18,7 @@ from charrnn_tui.engine.models.inference import MAX_LOGITS, SingleStream
 from charrnn_tui.engine.models.stepper import Stepper, StepState
 
 TAIL = 64  # characters of recent text kept to spot stop strings
+FAST_FEED = 16  # ids fed one fast step at a time; a longer text runs the full forward
 
 
 @dataclass
@@ -172,8 +173,14 @@ class Sampler:
         return self.skipped
 
     def feed(self, ids: list[int]) -> None:
-        """Advance the state over known ids without sampling (priming, or typed text), in
+        """Advance the state over known ids without sampling (priming, or typed text).
+
+        A few ids take the fast step, as generated ones do; more run the full forward in
         chunks, so a long seed never holds more than MAX_LOGITS logits at once."""
+        if len(ids) <= FAST_FEED and self._stepper is not None:
+            for idx in ids:
+                self._take(idx)
+            return
         step = max(1, MAX_LOGITS // len(self.vocab))
         for start in range(0, len(ids), step):
             chunk = ids[start:start + step]
@@ -202,16 +209,19 @@ class Sampler:
 
     def _take(self, idx: int) -> str:
         """Feed the chosen character `idx` and remember it (the hot path of streaming)."""
-        if self._st is None:  # after priming or typed text: switch to the fast layout
-            self._st, self._native = self.stepper.from_model(self._native), None
-        if self.trail.wants_mark():
-            self.trail.mark(self._st, self.logits)
+        st, trail = self._st, self.trail
+        if st is None:  # after priming or typed text: switch to the fast layout
+            st = self._st = self.stepper.from_model(self._native)
+            self._native = None
+        if len(trail.ids) >= trail.due:
+            trail.mark(st, self.logits)
         self._ids[0] = idx
-        self.logits = self.stepper.step(self._ids, self._st)[0]
-        if self.recent.maxlen != self.params.repetition_window:  # changed mid-stream
-            self.recent = deque(self.recent, maxlen=self.params.repetition_window)
-        self.recent.append(idx)
-        self.trail.ids.append(idx)
+        self.logits = self._stepper.step(self._ids, st)[0]
+        recent = self.recent
+        if recent.maxlen != self.params.repetition_window:  # changed mid-stream
+            recent = self.recent = deque(recent, maxlen=self.params.repetition_window)
+        recent.append(idx)
+        trail.ids.append(idx)
         char = self.vocab[idx]
         self.tail = (self.tail + char)[-TAIL:]
         return char

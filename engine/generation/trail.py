@@ -25,6 +25,7 @@ class Trail:
         self.ids: list[int] = []
         self._positions: list[int] = []  # sorted positions of the marks
         self._marks: dict[int, tuple[StepState, np.ndarray]] = {}
+        self.due = 0  # the position of the next mark (streaming checks it every character)
 
     def reset(self) -> None:
         self.__init__()
@@ -36,7 +37,7 @@ class Trail:
 
     def wants_mark(self) -> bool:
         """True when the state before the next id should be kept."""
-        return not self._positions or len(self.ids) - self._positions[-1] >= EVERY
+        return len(self.ids) >= self.due
 
     def mark(self, st: StepState, logits: np.ndarray) -> None:
         """Keep `st` and `logits` as the state before id number `len(self.ids)`."""
@@ -44,6 +45,7 @@ class Trail:
         if pos not in self._marks:
             self._positions.append(pos)
         self._marks[pos] = (st.copy(), np.array(logits, copy=True))
+        self.due = pos + EVERY
         if len(self._positions) > MAX_MARKS:
             del self._marks[self._positions.pop(0)]
 
@@ -63,3 +65,4 @@ class Trail:
         for p in self._positions[keep:]:
             del self._marks[p]
         del self._positions[keep:]
+        self.due = self._positions[-1] + EVERY if self._positions else 0

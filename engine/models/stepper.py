@@ -40,7 +40,7 @@ class StepState:
 
     def __init__(self, h: list, c: list | None):
         self.h, self.c = h, c
-        self.work: dict[str, np.ndarray] = {}
+        self.work: dict = {}  # the step's buffers and views (Stepper._plan)
 
     def _map(self, f) -> StepState:
         return StepState([f(h) for h in self.h], None if self.c is None else
@@ -54,6 +54,17 @@ class StepState:
         """Streams `index` (with repeats) as a new state."""
         return self._map(lambda x: x[torch.as_tensor(index, device=x.device)]
                          if isinstance(x, torch.Tensor) else x[index])
+
+    def select(self, index: np.ndarray) -> StepState:
+        """`rows(index)`, but in place (keeping the work buffers) when N stays the same."""
+        if len(index) != self.h[0].shape[0]:
+            return self.rows(index)
+        for x in (*self.h, *(self.c or ())):
+            if isinstance(x, torch.Tensor):
+                x.copy_(x[torch.as_tensor(index, device=x.device)])
+            else:
+                x[...] = x[index]
+        return self
 
     def repeat(self, n: int) -> StepState:
         """Every stream n times over (one stream → n identical ones)."""
@@ -164,18 +175,11 @@ class Stepper:
         """
         if not self.on_numpy:
             return self._step_torch(torch.as_tensor(np.asarray(ids), device=self.device), st)
-        w, n, hid = st.work, st.h[0].shape[0], self.hidden
-        if not w:
-            width = self.table.shape[1]
-            dtype = self.table.dtype
-            w.update(g=np.empty((n, width), dtype), t=np.empty((n, width), dtype),
-                     out=np.empty((n, self.head_t.shape[1]), dtype))
-        g, t = w["g"], w["t"]
+        plan = st.work.get("plan") or self._plan(st)
         x = None
-        for k, layer in enumerate(self._layers):
-            h = st.h[k]
+        for layer, (h, c, g, t, views) in zip(self._layers, plan, strict=True):
             if x is None:
-                np.take(self.table, ids, axis=0, out=g)
+                self.table.take(ids, axis=0, out=g)
             else:
                 np.dot(x, layer.wih_t, out=g)
                 g += layer.bih
@@ -183,37 +187,55 @@ class Stepper:
             if layer.bhh is not None:
                 t += layer.bhh
             if self.cell == "lstm":
+                sig, i, f, o, gg, ig = views
                 g += t
                 np.tanh(g, out=g)
-                gates = g[:, :3 * hid]
-                gates *= 0.5
-                gates += 0.5
-                c = st.c[k]
-                c *= g[:, hid:2 * hid]
-                ig = np.multiply(g[:, :hid], g[:, 3 * hid:], out=t[:, :hid])
+                sig *= 0.5
+                sig += 0.5
+                c *= f
+                np.multiply(i, gg, out=ig)
                 c += ig
                 np.tanh(c, out=h)
-                h *= g[:, 2 * hid:3 * hid]
+                h *= o
             elif self.cell == "gru":
-                rz = g[:, :2 * hid]
-                rz += t[:, :2 * hid]
+                rz, trz, r, z, xn, hn = views
+                rz += trz
                 np.tanh(rz, out=rz)
                 rz *= 0.5
                 rz += 0.5
-                n_ = t[:, 2 * hid:]
-                n_ *= g[:, :hid]  # r * (W_hn h + b_hn)
-                n_ += g[:, 2 * hid:]
-                np.tanh(n_, out=n_)
-                h -= n_  # h' = n + z * (h - n)
-                h *= g[:, hid:2 * hid]
-                h += n_
+                hn *= r  # r * (W_hn h + b_hn)
+                hn += xn
+                np.tanh(hn, out=hn)
+                h -= hn  # h' = n + z * (h - n)
+                h *= z
+                h += hn
             else:
                 g += t
                 np.tanh(g, out=h)
             x = h
-        out = np.dot(x, self.head_t, out=w["out"])
+        out = np.dot(x, self.head_t, out=st.work["out"])
         out += self.head_b
         return out
+
+    def _plan(self, st: StepState) -> list[tuple]:
+        """Work buffers for `st`'s N and, per layer, the views the step writes through
+        (made once: slicing at every step costs as much as the small ops themselves)."""
+        n, hid, dtype = st.h[0].shape[0], self.hidden, self.table.dtype
+        width = self.table.shape[1]
+        g, t = np.empty((n, width), dtype), np.empty((n, width), dtype)
+        plan = []
+        for k in range(self.layers):
+            if self.cell == "lstm":  # columns i, f, o, g (see _sigmoid_halved)
+                views = (g[:, :3 * hid], g[:, :hid], g[:, hid:2 * hid], g[:, 2 * hid:3 * hid],
+                         g[:, 3 * hid:], t[:, :hid])
+            elif self.cell == "gru":  # r, z, n
+                views = (g[:, :2 * hid], t[:, :2 * hid], g[:, :hid], g[:, hid:2 * hid],
+                         g[:, 2 * hid:], t[:, 2 * hid:])
+            else:
+                views = ()
+            plan.append((st.h[k], None if st.c is None else st.c[k], g, t, views))
+        st.work.update(plan=plan, out=np.empty((n, self.head_t.shape[1]), dtype))
+        return plan
 
     def _step_torch(self, ids: torch.Tensor, st: StepState) -> np.ndarray:
         """The same step in torch, for a model on a GPU; the state's tensors are replaced."""
