@@ -1,6 +1,8 @@
 """Generation speed: the streaming sampler against a bare loop of the same fast step, against
 the same step in torch (what a GPU runs), and against the old path (the model's forward
-called with a sequence of one); N streams against one; beam search.
+called with a sequence of one); N streams against one, and the bound on that ratio set by
+the step's matrix products alone (one row is a matrix-vector product, bound by reading
+the weights; eight rows a small matrix product, bound by arithmetic); beam search.
 
     python bench/generate.py [MODEL] [--chars 2000]
 
@@ -84,6 +86,20 @@ def main() -> None:
         sample_n(Sampler(model, vocab), seed, n, args.chars // 4, rng_seed=0)
         return time.perf_counter() - t
 
+    def products(n: int, reps: int = 500) -> float:
+        """Seconds per step of the step's matrix products alone, for n streams: what
+        bounds N streams against one once everything else is gone."""
+        pairs = [(np.ones((n, w.shape[0]), w.dtype), w) for layer in stepper._layers
+                 for w in (layer.wih_t, layer.whh_t) if w is not None]
+        pairs.append((np.ones((n, stepper.head_t.shape[0]), stepper.head_t.dtype),
+                      stepper.head_t))
+        outs = [np.empty((n, w.shape[1]), w.dtype) for _, w in pairs]
+        t = time.perf_counter()
+        for _ in range(reps):
+            for (x, w), out in zip(pairs, outs, strict=True):
+                np.dot(x, w, out=out)
+        return (time.perf_counter() - t) / reps
+
     def beam(width: int) -> float:
         t = time.perf_counter()
         beam_search(Sampler(model, vocab), seed, width, args.chars // 4)
@@ -92,7 +108,7 @@ def main() -> None:
     bare()
     sampler()
     bare_t, samp_t, firsts, prime_t, module_t, torch_t = [], [], [], [], [], []
-    many_t, one_t, beam_t = [], [], []
+    many_t, one_t, beam_t, prod1_t, prod8_t = [], [], [], [], []
     for _ in range(args.rounds):
         module_t.append(module())
         torch_t.append(bare(torch_stepper))
@@ -106,6 +122,8 @@ def main() -> None:
         many_t.append(many(8))
         one_t.append(many(1))
         beam_t.append(beam(4))
+        prod1_t.append(products(1))
+        prod8_t.append(products(8))
     bare_rate = args.chars / min(bare_t)
     samp_rate = args.chars / min(samp_t)
     module_rate = args.chars / min(module_t)
@@ -113,7 +131,10 @@ def main() -> None:
     n1_rate = (args.chars // 4) / min(one_t)
     emit({"bench": "generate", "model": args.model or "fresh torch/lstm 2x256",
           "bare_chars_per_s": round(bare_rate), "sampler_chars_per_s": round(samp_rate),
-          "ratio_sampler_vs_bare": round(samp_rate / bare_rate, 3),
+          # each round times the two back to back; the median of those pairs is steadier
+          # than a ratio of the bests, which come from different moments of a noisy machine
+          "ratio_sampler_vs_bare": round(float(np.median(np.divide(bare_t, samp_t))), 3),
+          "ratio_sampler_vs_bare_of_bests": round(samp_rate / bare_rate, 3),
           "torch_step_bare_chars_per_s": round(args.chars / min(torch_t)),
           "module_step_chars_per_s": round(module_rate),
           "ratio_sampler_vs_module_step": round(samp_rate / module_rate, 2),
@@ -122,6 +143,9 @@ def main() -> None:
           "n1_chars_per_s": round(n1_rate), "n8_total_chars_per_s": round(n8_rate),
           "ratio_n8_total_vs_n1": round(n8_rate / n1_rate, 2),
           "ratio_n8_total_vs_sampler": round(n8_rate / samp_rate, 2),
+          "products_us_per_step_n1_n8": [round(1e6 * min(prod1_t), 1),
+                                         round(1e6 * min(prod8_t), 1)],
+          "bound_n8_total_vs_n1_products_only": round(8 * min(prod1_t) / min(prod8_t), 2),
           "beam4_output_chars_per_s": round((args.chars // 4) / min(beam_t))})
 
 

@@ -201,3 +201,35 @@ def test_out_of_range_sampling_values_are_refused(field, value, needle):
 
     with pytest.raises(ValueError, match=needle):
         SamplingParams(**{field: value}).validate()
+
+
+@pytest.mark.parametrize("kind", ["torch", "scratch", "numpy"])
+def test_no_logit_exceeds_the_steppers_bound(kind):
+    sampler = Sampler(_model(kind, sharpen=30.0), VOCAB, rng_seed=1)
+    bound = sampler.stepper.logit_bound
+    sampler.prime("the ")
+    worst = 0.0
+    for _ in range(300):
+        sampler.next_char()
+        worst = max(worst, float(np.abs(sampler.logits).max()))
+    assert 0 < worst <= bound
+
+
+@pytest.mark.parametrize("temperature", [0.05, 0.7, 2.0])
+def test_plain_sampling_draws_the_same_with_or_without_subtracting_the_maximum(temperature):
+    """The bound lets plain sampling skip subtracting the maximum where exp cannot
+    overflow: the same ids as the careful way, and no overflow where it could."""
+    from charrnn_tui.engine.generation.draw import Chooser
+
+    for sharpen in (1.0, 500.0):  # 500: logits past what exp survives at low temperature
+        sampler = Sampler(_model("torch", sharpen), VOCAB)
+        sampler.prime("the ")
+        params = SamplingParams(temperature=temperature)
+        fast = Chooser(VOCAB, sampler.stepper.logit_bound)
+        careful = Chooser(VOCAB)
+        uniforms = np.random.default_rng(0).random(400)
+        for u in uniforms:
+            a = fast.choose_one(sampler.logits, params, u)
+            assert a == careful.choose_one(sampler.logits, params, u)
+            assert np.isfinite(fast.distribution()).all()
+            sampler._take(a)

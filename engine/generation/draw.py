@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 BLOCK = 256
 MIN_TEMPERATURE = 0.05
 MAX_TEMPERATURE = 2.0
+EXP_SAFE = 700.0  # exp(x) is finite in float64 up to ~709.78, and above 0 down to ~-745
 
 
 class Uniforms:
@@ -44,12 +45,27 @@ class Chooser:
     rows in argmax mode) until the next call.
     """
 
-    def __init__(self, vocab: list[str]) -> None:
+    def __init__(self, vocab: list[str], logit_bound: float = math.inf) -> None:
+        """`logit_bound`: no logit is larger in size (Stepper.logit_bound); when it is
+        small enough for the temperature, exp cannot overflow, so plain sampling skips
+        subtracting the maximum (two of its six numpy calls)."""
         self.index = {c: i for i, c in enumerate(vocab)}
         self.size = len(vocab)
+        self.logit_bound = logit_bound
         self.probs = np.empty((0, self.size))
         self._controls_key: tuple | None = None
         self._bias: np.ndarray | None = None  # bias with bans as -inf, or None: neither
+        self._temperature = math.nan
+        self._scale, self._shift = np.float64(1.0), True
+
+    def _scaling(self, temperature: float) -> tuple[np.float64, bool]:
+        """1/temperature, and whether plain sampling must subtract the maximum."""
+        if temperature != self._temperature:
+            self._temperature = temperature
+            self._scale = np.float64(1.0 / min(max(temperature, MIN_TEMPERATURE),
+                                               MAX_TEMPERATURE))
+            self._shift = not self.logit_bound * self._scale <= EXP_SAFE
+        return self._scale, self._shift
 
     def controls(self, params: SamplingParams) -> np.ndarray | None:
         """The bias-and-ban row for these settings, rebuilt only when they change."""
@@ -92,9 +108,10 @@ class Chooser:
             if self.probs.shape[0] != 1:
                 self._buffers(1)
             z = self._row
-            np.multiply(logits, np.float64(1.0 / min(max(params.temperature, MIN_TEMPERATURE),
-                                                     MAX_TEMPERATURE)), out=z)
-            z -= np.maximum.reduce(z)
+            scale, shift = self._scaling(params.temperature)
+            np.multiply(logits, scale, out=z)
+            if shift:
+                z -= np.maximum.reduce(z)
             np.exp(z, out=z)
         cdf = np.add.accumulate(self._row, out=self._cdf_row)
         return min(int(cdf.searchsorted(u * cdf[-1])), self.size - 1)
@@ -135,14 +152,16 @@ class Chooser:
                 z.fill(0.0)
                 z[np.arange(n), ids] = 1.0
                 return ids
-            z *= 1.0 / min(max(params.temperature, MIN_TEMPERATURE), MAX_TEMPERATURE)
+            z *= self._scaling(params.temperature)[0]
+            shift = True  # a bias or penalty may leave the bound
         else:
-            np.multiply(logits, np.float64(1.0 / min(max(params.temperature, MIN_TEMPERATURE),
-                                                     MAX_TEMPERATURE)), out=z)  # in float64
+            scale, shift = self._scaling(params.temperature)
+            np.multiply(logits, scale, out=z)  # in float64
         if 0 < params.top_k < self.size:
             kth = np.partition(z, -params.top_k, axis=1)[:, -params.top_k, None]
             z[z < kth] = -np.inf
-        z -= np.maximum.reduce(z, axis=1, keepdims=True)
+        if shift:
+            z -= np.maximum.reduce(z, axis=1, keepdims=True)
         np.exp(z, out=z)
         if 0.0 < params.top_p < 1.0:
             order = np.argsort(-z, axis=1, kind="stable")

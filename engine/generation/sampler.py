@@ -115,7 +115,6 @@ class Sampler:
         self.index = {c: i for i, c in enumerate(vocab)}
         self.params = params or SamplingParams()
         self.rng = np.random.default_rng(rng_seed)
-        self._chooser = Chooser(vocab)
         self.skipped: list[str] = []
         self._stepper: Stepper | None = None
         self._native = None  # the state in the model's own format, after a full forward
@@ -129,6 +128,8 @@ class Sampler:
         self._ids = np.zeros(1, dtype=np.intp)  # reused every step
         with contextlib.suppress(TypeError):  # a model with no fast step fails when stepping
             self.stepper  # noqa: B018  laid out now, once per model, not at the first character
+        self._chooser = Chooser(vocab, math.inf if self._stepper is None
+                                else self._stepper.logit_bound)
 
     @property
     def rng(self) -> np.random.Generator:

@@ -69,7 +69,8 @@ def sample_n(sampler: Sampler, seed_text: str, n: int, length: int, *,
     rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(rng_seed).spawn(n)]
     params = sampler.params
     sampler.prime(seed_text)
-    stepper, chooser = sampler.stepper, Chooser(sampler.vocab)
+    stepper = sampler.stepper
+    chooser = Chooser(sampler.vocab, stepper.logit_bound)
     st = stepper.from_model(sampler.state).repeat(n)
     logits = np.repeat(sampler.logits[None], n, axis=0)
     recent = [deque(sampler.recent, maxlen=params.repetition_window) for _ in range(n)]

@@ -116,6 +116,9 @@ class Stepper:
                 head_t, head_b = model.head.weight.T, model.head.bias
             else:
                 raise TypeError(f"no fast step for {type(model).__name__}")
+            # The last layer's output lies in [-1, 1] in every cell (tanh, or a mix of
+            # tanh values and a state that started at 0), so no logit exceeds this:
+            self.logit_bound = float((head_t.abs().sum(0) + head_b.abs()).max())
             if self.on_numpy:
                 self._prepare_numpy(table, layers, head_t, head_b)
             else:
