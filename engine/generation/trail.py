@@ -35,10 +35,6 @@ class Trail:
         """The first position a branch can go back to; None before any mark."""
         return self._positions[0] if self._positions else None
 
-    def wants_mark(self) -> bool:
-        """True when the state before the next id should be kept."""
-        return len(self.ids) >= self.due
-
     def mark(self, st: StepState, logits: np.ndarray) -> None:
         """Keep `st` and `logits` as the state before id number `len(self.ids)`."""
         pos = len(self.ids)
