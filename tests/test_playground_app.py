@@ -167,12 +167,14 @@ async def test_compare_samples_and_beam_side_by_side_and_keep_one(cat):
         await pilot.press("f6")  # Continue goes on after the kept candidate
         await wait_for(pilot, lambda: len(play.text) == len(text + kept) + 30)
 
-        fill(app, beam="2", length="15", ban="e")  # the search honours the ban
+        fill(app, beam="2", length="15", ban="e", stop_at=".")  # the search honours both
         await pilot.press("ctrl+n")
         await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen))
         assert "Beam search, width 2" in app.screen.title_text
+        assert "up to 15 characters each" in app.screen.title_text
         columns = list(app.screen.query(CandidateColumn))
         assert len(columns) == 2 and not any("e" in c.candidate.text for c in columns)
+        assert all("." not in c.candidate.text[:-1] for c in columns)
         await pilot.click(CandidateColumn)  # a click keeps the first
         assert play.text.endswith(columns[0].candidate.text)
 

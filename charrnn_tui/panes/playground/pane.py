@@ -483,8 +483,10 @@ class PlaygroundPane(Vertical):
         n, beam = self._value("n"), self._value("beam")
         rank = str(self.query_one("#rank", Select).value)
         sampler = self.sampler
-        what = (f"Beam search, width {beam}" if beam else f"{n} samples, ranked by {rank}"
-                f" log-probability") + f", {length:,} characters each"
+        what = (f"Beam search, width {beam}, ranked per character" if beam else
+                f"{n} samples, ranked by {rank} log-probability")
+        upto = "up to " if sampler.params.stop else ""  # a stop string may end one sooner
+        what += f", {upto}{length:,} characters each"
 
         def work() -> None:
             try:
