@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from helpers import kit
+from test_trainer import _run
 
 from charrnn_tui.engine.generation.sampler import Sampler
 from charrnn_tui.engine.generation.search import beam_search, sample_n
@@ -20,17 +21,6 @@ from charrnn_tui.engine.storage import modelfile
 from charrnn_tui.engine.training.events import Notice, Progress
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-
-
-def _run(trainer, on_event=None):
-    events = []
-
-    def collect(e):
-        events.append(e)
-        if on_event:
-            on_event(e)
-
-    return trainer.run(collect), events
 
 
 @pytest.mark.parametrize("kind", ["torch-lstm", "torch-gru", "scratch-lstm", "scratch-gru"])

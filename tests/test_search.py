@@ -7,6 +7,7 @@ import pytest
 import torch
 from helpers import kit
 
+from charrnn_tui.engine.errors import CharRNNError
 from charrnn_tui.engine.generation.sampler import Sampler
 from charrnn_tui.engine.generation.search import Candidate, beam_search, rank, sample_n
 from charrnn_tui.engine.models import build_model
@@ -102,6 +103,14 @@ def test_a_beam_that_reaches_a_stop_string_finishes_and_ranks_by_mean(model):
 
 def test_a_beam_of_length_zero_is_one_empty_text(model):
     assert beam_search(configured(model), "the ", 3, 0) == [Candidate("", ())]
+
+
+def test_a_beam_over_nan_logits_says_so_instead_of_an_empty_text():
+    broken = build_model(kit.spec("torch-lstm"), seed=1).eval()
+    with torch.no_grad():
+        broken.head.bias.fill_(float("nan"))  # a diverged run's weights, still in memory
+    with pytest.raises(CharRNNError, match="NaN"):
+        beam_search(Sampler(broken, kit.ALPHABET), "the ", 3, 10)
 
 
 def test_bad_sizes_are_refused(model):

@@ -15,7 +15,7 @@ from typing import Literal
 
 import numpy as np
 
-from charrnn_tui.engine.errors import ConfigError
+from charrnn_tui.engine.errors import CharRNNError, ConfigError
 from charrnn_tui.engine.generation.draw import BLOCK, Chooser
 from charrnn_tui.engine.generation.sampler import TAIL, Sampler
 
@@ -144,6 +144,8 @@ def beam_search(sampler: Sampler, seed_text: str, width: int, length: int) -> li
             _adjusted(logits, bias, recent if cut else None, cut))
         total = (scores[:, None] + search).ravel()
         k = min(width - len(done), int(np.isfinite(total).sum()))
+        if k < 1:  # bans never cover every character, so only NaN logits get here
+            raise CharRNNError("the model's outputs are not numbers (NaN): nothing to search")
         best = np.argpartition(-total, k - 1)[:k]
         best = best[np.argsort(-total[best], kind="stable")]
         parents, ids = best // len(vocab), best % len(vocab)
