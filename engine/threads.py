@@ -9,7 +9,7 @@ count is measured, not guessed:
 
 - training starts on one thread, tries more only while a core sits idle, keeps what
   trains fastest (`ThreadTuner`, timing real steps), and drops back to one thread as soon
-  as a step runs much slower, which is what another program starting looks like;
+  as steps run much slower, which is what another program starting looks like;
 - evaluation uses the cores idle when it starts;
 - generation, one character at a time, gains nothing from a second thread: one.
 
@@ -172,10 +172,16 @@ class ThreadTuner:
 
     Starts on one thread, which never collapses. Whenever `recheck` seconds have passed
     and a core has been idle meanwhile, it times `probe_steps` steps on more threads and
-    keeps them only if they were faster. On more threads, a step 1.5× slower than when
-    they were chosen means a program took a core: it goes back to one thread at once,
-    since spinning threads can make each further step tens of times slower.
+    keeps them only if they were faster. On more threads, one step `COLLAPSE`× slower
+    than when they were chosen, or two in a row `SLOW`× slower, mean a program took a
+    core: it goes back to one thread at once, since spinning threads can make each further
+    step tens of times slower. A single step only `SLOW`× slower is the machine's jitter
+    (a 50 ms step often is, on a VM), and falling back on it cost a run most of its time
+    on one thread.
     """
+
+    SLOW = 1.5
+    COLLAPSE = 3.0
 
     def __init__(self, most: int, set_threads: Callable[[int], None],
                  idle: Callable[[], float | None], *, probe_steps: int = 3,
@@ -189,6 +195,7 @@ class ThreadTuner:
         self.threads = 1
         self.timings: dict[int, float] = {}  # median seconds per step at each count
         self._window: list[float] = []
+        self._slow_before = False  # the last step on more threads was SLOW× slower
         self._settle = True  # the next step pays for a change: not representative
         self._probing = False
         self._checked_at = -float("inf")
@@ -199,9 +206,11 @@ class ThreadTuner:
         if self._settle:
             self._settle = False
             return None
-        if (self.threads > 1 and 1 in self.timings
-                and seconds > 1.5 * self.timings.get(self.threads, self.timings[1])):
-            return self._fall_back(seconds)
+        if self.threads > 1 and 1 in self.timings:
+            slow = seconds / self.timings.get(self.threads, self.timings[1])
+            if slow > self.COLLAPSE or (slow > self.SLOW and self._slow_before):
+                return self._fall_back(seconds)
+            self._slow_before = slow > self.SLOW
         self._window.append(seconds)
         if len(self._window) < self.probe_steps:
             return None
@@ -242,6 +251,7 @@ class ThreadTuner:
             self.threads = n
             self._set(n)
             self._settle = True
+            self._slow_before = False
 
     def _speeds(self) -> str:
         return ", ".join(f"{n}: {t * 1e3:.0f} ms" for n, t in sorted(self.timings.items()))

@@ -76,6 +76,16 @@ def test_a_slow_step_on_two_threads_falls_back_at_once_and_says_why():
     assert len(notices) == 1 and "another program" in notices[0] and "83.3×" in notices[0]
 
 
+def test_one_step_somewhat_slower_is_jitter_but_two_in_a_row_fall_back():
+    f = Fake(idle=1.0)
+    f.steps({1: 0.10, 2: 0.06}, 10)
+    assert f.steps({2: 0.10}, 1) == [] and f.tuner.threads == 2  # 1.7x once: jitter
+    f.steps({2: 0.06}, 1)
+    assert f.steps({2: 0.10}, 1) == [] and f.tuner.threads == 2  # not in a row
+    notices = f.steps({2: 0.10}, 1)
+    assert f.tuner.threads == 1 and "1.7×" in notices[0]
+
+
 def test_a_catastrophic_trial_step_ends_the_trial_after_one_step():
     f = Fake(idle=1.0)
     f.steps({1: 0.10}, 4)  # settle + a window of three at one thread: the trial starts
