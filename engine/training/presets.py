@@ -27,7 +27,7 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
     Preset("balanced", "about 10 minutes on a CPU; 2×512 LSTM with dropout",
            {"impl": "torch", "cell": "lstm", "layers": 2, "hidden": 512, "embed": 64,
             "dropout": 0.2},
-           {"batch": 32, "seq": 128, "lr": 3e-3, "schedule": "cosine", "time_budget": 600,
+           {"batch": 16, "seq": 50, "lr": 3e-3, "schedule": "cosine", "time_budget": 600,
             "eval_every": 120.0}),
     Preset("quality", "long runs or a GPU; 3×512 LSTM with dropout",
            {"impl": "torch", "cell": "lstm", "layers": 3, "hidden": 512, "embed": 128,
