@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import SHAKESPEARE, busy, emit
+from common import SHAKESPEARE, add_save_flag, busy, emit
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -123,6 +123,7 @@ def main() -> None:
     p.add_argument("--worker", choices=("train", "generate"), help=argparse.SUPPRESS)
     p.add_argument("--policy", choices=POLICIES, help=argparse.SUPPRESS)
     p.add_argument("--amount", type=int, help=argparse.SUPPRESS)
+    add_save_flag(p)
     args = p.parse_args()
     if args.worker:
         print(json.dumps(worker(args.worker, args.policy, args.amount, args.cap)))
@@ -163,7 +164,7 @@ def main() -> None:
     emit({"bench": "contention", "runs": {k: {**v, "chars_per_s": round(v["chars_per_s"])}
                                           for k, v in runs.items()},
           "ratios": ratios, "two_trainings_at_once": together,
-          "ctrl_c_with_1_busy": interrupt})
+          "ctrl_c_with_1_busy": interrupt}, args)
 
 
 if __name__ == "__main__":

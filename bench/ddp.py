@@ -28,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import SHAKESPEARE, emit
+from common import SHAKESPEARE, add_save_flag, emit
 
 from charrnn_tui.engine.storage.modelfile import load
 from charrnn_tui.engine.storage.store import ModelStore
@@ -136,6 +136,7 @@ def main() -> None:
                         "measure this many restarts (default 2)")
     p.add_argument("--parts", default="speed,autosave,restart",
                    help="which measurements, comma-separated (default: all three)")
+    add_save_flag(p)
     args = p.parse_args()
     parts = set(args.parts.split(","))
     train = ["train", args.corpus, "--preset", "quick", "--eval-every", "1e9",
@@ -175,7 +176,7 @@ def main() -> None:
             restarts = [restart_cost(home, train, f"r{i}") for i in range(args.repeats)]
             result |= {"restart_seconds": [r["restart_seconds"] for r in restarts],
                        "resumed_from_step": [r["resumed_from_step"] for r in restarts]}
-    emit(result)
+    emit(result, args)
 
 
 if __name__ == "__main__":

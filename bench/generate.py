@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 import torch
-from common import emit
+from common import add_save_flag, emit
 
 from charrnn_tui.engine.generation.sampler import Sampler
 from charrnn_tui.engine.generation.search import beam_search, sample_n
@@ -43,6 +43,7 @@ def main() -> None:
     p.add_argument("--chars", type=int, default=2000)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--threads", type=int, default=1)
+    add_save_flag(p)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     set_blas_threads(args.threads)  # the fast step runs in numpy
@@ -146,7 +147,7 @@ def main() -> None:
           "products_us_per_step_n1_n8": [round(1e6 * min(prod1_t), 1),
                                          round(1e6 * min(prod8_t), 1)],
           "bound_n8_total_vs_n1_products_only": round(8 * min(prod1_t) / min(prod8_t), 2),
-          "beam4_output_chars_per_s": round((args.chars // 4) / min(beam_t))})
+          "beam4_output_chars_per_s": round((args.chars // 4) / min(beam_t))}, args)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import statistics
 import time
 
 import torch
-from common import SHAKESPEARE, emit
+from common import SHAKESPEARE, add_save_flag, emit
 
 from charrnn_tui.engine.analysis.gradflow import gradient_flow
 from charrnn_tui.engine.data.batching import StreamBatcher
@@ -81,6 +81,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads (1: on a busy machine, spinning OpenMP threads make "
                         "every step many times slower, and the numbers meaningless)")
+    add_save_flag(p)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     corpus = load_corpus(SHAKESPEARE)
@@ -102,7 +103,7 @@ def main() -> None:
                          "time_share": round(max(shares), 4),
                          "pass_seconds": round(pass_seconds(corpus, model, batch, seq), 4)}
     emit({"bench": "gradflow", "cadence_s": CADENCE, "seconds_per_run": args.seconds,
-          "rounds": args.rounds, "results": results})
+          "rounds": args.rounds, "results": results}, args)
 
 
 if __name__ == "__main__":

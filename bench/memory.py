@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from common import emit
+from common import add_save_flag, emit
 
 # VmHWM, not ru_maxrss: the latter keeps the parent's peak across fork and exec.
 CHILD = """
@@ -52,6 +52,7 @@ def write_corpus(path: Path, size: int) -> None:
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--mb", type=int, default=200)
+    add_save_flag(p)
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "big.txt"
@@ -64,7 +65,7 @@ def main() -> None:
     emit({"bench": "memory", "file_bytes": size, "load_seconds": round(r["seconds"], 2),
           "peak_rss_bytes": peak, "peak_rss_over_file": round(peak / size, 2),
           "rss_before_load_bytes": r["rss_before_kib"] * 1024,
-          "chars": r["chars"], "vocab": r["vocab"]})
+          "chars": r["chars"], "vocab": r["vocab"]}, args)
 
 
 if __name__ == "__main__":

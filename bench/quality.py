@@ -20,7 +20,7 @@ import json
 import time
 
 from baseline import BATCH, SEQ, PlainLSTM, train_baseline
-from common import emit
+from common import add_save_flag, emit
 from minchar import train_minchar
 
 from charrnn_tui.engine.data.corpus import split_at
@@ -163,6 +163,7 @@ def main() -> None:
     p.add_argument("--plot", metavar="FILE.png", help="draw val loss against seconds")
     p.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
                    help="override preset fields, e.g. hidden=384 lr=0.004 (for tuning)")
+    add_save_flag(p)
     args = p.parse_args()
     if args.steps and {"minchar", "baseline"} & set(args.preset):
         p.error("--steps applies to presets and numpy only; minchar and baseline use --budget")
@@ -186,7 +187,7 @@ def main() -> None:
             print(json.dumps({k: v for k, v in result.items() if k != "curve"}), flush=True)
     emit({"bench": "quality", "budget_s": None if args.steps else args.budget,
           "steps": args.steps, "protocols": protocols,
-          "overrides": args.set, "runs": results})
+          "overrides": args.set, "runs": results}, args)
     if args.plot:  # after the results are out: a plot that fails loses nothing
         plot(results, args.plot, args.budget)
 

@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import SHAKESPEARE, emit
+from common import SHAKESPEARE, add_save_flag, emit
 from textual.widgets import Input, Select
 from ui import start_training, until
 
@@ -77,10 +77,11 @@ def main() -> None:
     p.add_argument("--train", type=float, default=420)
     p.add_argument("--generate", type=float, default=180)
     p.add_argument("--every", type=float, default=5)
+    add_save_flag(p)
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as home:
         result = asyncio.run(soak(args.corpus, args.train, args.generate, args.every, home))
-    emit({"bench": "soak", **result})
+    emit({"bench": "soak", **result}, args)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 import torch
-from common import emit
+from common import add_save_flag, emit
 from torch import nn
 
 from charrnn_tui.engine.data.batching import StreamBatcher
@@ -67,6 +67,7 @@ def main() -> None:
     p.add_argument("--embed", type=int, default=64)
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--seq", type=int, default=100)
+    add_save_flag(p)
     args = p.parse_args()
     vocab = [chr(32 + i) for i in range(65)]
     rng = np.random.default_rng(0)
@@ -132,7 +133,7 @@ def main() -> None:
                           # without native bf16 an emulated 2048² bf16 matmul takes minutes
                           "bf16": round(matmul_gflops(torch.bfloat16), 1)
                           if cpu_has_bf16() else None},
-    })
+    }, args)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import tempfile
 import time
 
 import numpy as np
-from common import SHAKESPEARE, busy, emit
+from common import SHAKESPEARE, add_save_flag, busy, emit
 from textual import events
 from textual.widgets import Input
 
@@ -194,6 +194,7 @@ def main() -> None:
     p.add_argument("--playground", action="store_true",
                    help="measure the Playground streaming at speed max instead of training")
     p.add_argument("--model", default="shakespeare", help="with --playground: a model name")
+    add_save_flag(p)
     args = p.parse_args()
     if args.playground:
         with busy(args.busy), tempfile.TemporaryDirectory() as home:
@@ -202,7 +203,7 @@ def main() -> None:
         result["shown_vs_headless"] = round(result["shown_chars_per_s"]
                                             / result["headless_sampler_chars_per_s"], 3)
         emit({"bench": "ui-playground", "model": args.model, "seconds": args.seconds,
-              "busy": args.busy, **result})
+              "busy": args.busy, **result}, args)
         return
     if args.app_threads:
         os.environ[ENV_THREADS] = str(args.app_threads)  # what a user would set
@@ -216,7 +217,7 @@ def main() -> None:
     if quiet:
         result["quiet_headless_chars_per_s"] = quiet
         result["in_app_vs_quiet_headless"] = round(result["in_app_chars_per_s"] / quiet, 3)
-    emit({"bench": "ui", "seconds": args.seconds, "busy": args.busy, **result})
+    emit({"bench": "ui", "seconds": args.seconds, "busy": args.busy, **result}, args)
 
 
 if __name__ == "__main__":
