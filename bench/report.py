@@ -29,7 +29,13 @@ QUESTIONS = [
     ("presets", "Presets: validation loss at their budgets",
      "Tiny Shakespeare split 90/10; validation loss in nats per character, `stream` over the "
      "whole split with carried state, `window-256` as nanoGPT scores (see "
-     "[training.md](training.md#evaluation-protocols)). Seeds are separated by ` / `."),
+     "[training.md](training.md#evaluation-protocols)). Seeds are separated by ` / `.\n\n"
+     "![Validation loss of the presets at their budgets](images/quality.png)\n\n"
+     "The picture is drawn from these records by `python bench/report.py --plot "
+     "docs/images/quality.png` (the `bench` extra). The transcribed records hold each run's "
+     "end point only, so it shows end points; the curves of *the plot's run* are in "
+     "[an earlier picture](../bench/quality-120s.png), drawn by `bench/quality.py --plot` "
+     "from that run's output before records were kept."),
     ("baseline", "Against the published min-char-rnn loop",
      "Validation loss (stream) of the numpy implementation with its defaults and of "
      "Karpathy's min-char-rnn loop as published, given the same wall clock."),
@@ -182,7 +188,10 @@ def readme_table(records: list[tuple[str, dict]]) -> str:
     for stem, label, key in README_ROWS:
         r = by_stem[stem]
         value = figures(r)[0][key]
-        lines.append(f"| {label} | **{_cell(value)}** | {_cell(machine_label(r['machine']))} "
+        where = machine_label(r["machine"])
+        if _busy(r["machine"]) != "quiet":
+            where += f"; beside it: {_busy(r['machine'])}"
+        lines.append(f"| {label} | **{_cell(value)}** | {_cell(where)} "
                      f"| `{r['command']}` |")
     return "\n".join(lines + ["", END])
 
@@ -193,30 +202,38 @@ def with_readme_table(readme: str, table: str) -> str:
 
 
 def plot(records: list[tuple[str, dict]], path: str) -> None:
-    """Validation loss (stream) at the end of each preset's budget, one point per seed.
-    The transcribed records hold end points only, not a run's curve, so this draws points;
-    a measured quality record adds its curve."""
+    """Validation loss (stream) at the end of each current preset record's budget: a dot per
+    seed, the mean marked. The transcribed records hold end points, not a run's curve, so
+    that is what can be drawn from them; a measured quality record adds its curves."""
     import matplotlib  # the `bench` extra
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for stem, r in records:
-        if r["question"] != "presets" or r.get("label"):
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    for n, (_, r) in enumerate(records):
+        if r["question"] != "presets" or r.get("label") or r.get("source") != "transcribed":
             continue
-        m = re.search(r"--budget (\d+)", r["command"])
-        for f in figures(r):
-            losses = [float(x) for x in re.findall(r"\d+\.\d+", str(f.get("val_stream", "")))]
-            if m and losses:
-                name = f"{r['what']} [{f.get('precision', '')}]"
-                ax.plot([float(m.group(1))] * len(losses), losses, "o", label=name)
-        for run in r.get("result", {}).get("runs", []):
+        budget = re.search(r"--budget (\d+)", r["command"])
+        f = figures(r)[0]
+        losses = [float(x) for x in re.findall(r"\d+\.\d+", str(f.get("val_stream", "")))]
+        if budget and losses:
+            x = float(budget.group(1)) * (1 + 0.04 * (n % 5 - 2))  # side by side, not on top
+            bf16 = f.get("precision") == "bf16"
+            line = ax.plot([x] * len(losses), losses, "o" if bf16 else "s", alpha=0.5)[0]
+            ax.plot([x], [sum(losses) / len(losses)], "_", ms=14, color=line.get_color(),
+                    label=f"{r['what']}, {f.get('precision')}")
+    for stem, r in records:
+        for run in r.get("result", {}).get("runs", []) if r["question"] == "presets" else []:
             pts = [(t, v) for t, v in run.get("curve", []) if v is not None]
             if pts:
                 ax.plot(*zip(*pts, strict=True), label=f"{run['run']} seed {run['seed']} ({stem})")
-    ax.set_xlabel("seconds of training (the budget)")
+    ax.set_xscale("log")
+    ax.set_xticks([30, 120, 600], ["30", "120", "600"])
+    ax.minorticks_off()
+    ax.set_xlabel("seconds of training (the preset's budget)")
     ax.set_ylabel("validation loss, nats/char (stream)")
+    ax.set_title("The presets at their budgets (records in bench/results/)", fontsize=10)
     ax.legend(fontsize=6)
     fig.tight_layout()
     fig.savefig(path, dpi=120)

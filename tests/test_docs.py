@@ -1,0 +1,103 @@
+"""The manual stays true to the code: docs/cli.md names every subcommand and flag the parser
+knows, and docs/results.md and the README's table are what bench/report.py builds from the
+records in bench/results/ (no benchmark runs here)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CLI_MD = ROOT / "docs" / "cli.md"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line's parser; the one place to change if the CLI module moves."""
+    from charrnn_tui import cli
+
+    return cli._parser()
+
+
+def _commands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):
+    """(subcommand path, parser) for the top level and every subcommand, depth first."""
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _commands(sub, (*path, name))
+
+
+def _sections(text: str) -> dict[str, str]:
+    """cli.md's `## \\`charrnn-tui COMMAND\\`` sections by COMMAND ('' for the app)."""
+    sections: dict[str, str] = {}
+    for block in re.split(r"^## ", text, flags=re.M)[1:]:
+        heading, _, body = block.partition("\n")
+        if m := re.match(r"`charrnn-tui ?([\w-]*)`", heading):
+            sections[m.group(1)] = body
+    return sections
+
+
+def _mentions(text: str, word: str) -> bool:
+    return re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", text) is not None
+
+
+def missing_from(text: str) -> list[str]:
+    """The subcommands and flags of the parser that the text of cli.md does not mention."""
+    sections = _sections(text)
+    missing = []
+    for path, parser in _commands(build_parser()):
+        section = sections.get(path[0] if path else "")
+        if section is None:
+            missing.append(f"a section for {' '.join(path)}")
+            continue
+        if len(path) > 1 and not re.search(rf"`{re.escape(path[-1])}\b", section):
+            missing.append(" ".join(path))
+        for action in parser._actions:
+            for flag in action.option_strings:
+                if flag not in ("-h", "--help") and not _mentions(section, flag):
+                    missing.append(f"{' '.join(path) or 'charrnn-tui'} {flag}")
+    return missing
+
+
+def test_cli_md_names_every_subcommand_and_flag():
+    missing = missing_from(CLI_MD.read_text(encoding="utf-8"))
+    assert not missing, f"docs/cli.md does not mention: {', '.join(missing)}"
+
+
+def test_the_check_notices_a_missing_flag_and_subcommand():
+    text = CLI_MD.read_text(encoding="utf-8")
+    text = re.sub(r"(?<![\w-])--repetition-window(?![\w-])", "--window", text)
+    text = text.replace("`rename OLD NEW`", "`mv OLD NEW`")
+    assert sorted(missing_from(text)) == ["models rename", "sample --repetition-window"]
+
+
+def _report():
+    spec = importlib.util.spec_from_file_location("report", ROOT / "bench" / "report.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_results_md_is_what_report_builds():
+    report = _report()
+    built = report.build(report.load_records())
+    assert (ROOT / "docs" / "results.md").read_text(encoding="utf-8") == built, \
+        "docs/results.md is out of date: run python bench/report.py"
+
+
+def test_readme_table_is_what_report_builds():
+    report = _report()
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = report.readme_table(report.load_records())
+    assert report.with_readme_table(readme, table) == readme, \
+        "the README's results table is out of date: run python bench/report.py"
+
+
+def test_every_record_names_its_machine_and_command():
+    for stem, record in _report().load_records():
+        machine = record["machine"]
+        assert machine.get("name") or machine.get("cpu"), stem
+        assert record["command"] and record["date"], stem
+        assert record["source"] in ("measured", "transcribed"), stem
