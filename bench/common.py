@@ -75,11 +75,17 @@ def save(result: dict, args: argparse.Namespace) -> Path:
               "source": "measured", "result": result}
     RESULTS.mkdir(exist_ok=True)
     stem = f"{now:%Y%m%d-%H%M%S}-{result.get('bench', 'bench')}-{args.save}"
-    path = RESULTS / f"{re.sub(r'[^A-Za-z0-9._-]', '-', stem)}.json"
-    with open(path, "x", encoding="utf-8") as f:  # "x": a record is never replaced
-        json.dump(record, f, indent=2)
-        f.write("\n")
-    return path
+    stem = re.sub(r"[^A-Za-z0-9._-]", "-", stem)
+    for n in range(1, 1000):  # "x": a record is never replaced, even by one saved this second
+        path = RESULTS / f"{stem}-{n:03d}.json"  # sorts in the order saved
+        try:
+            with open(path, "x", encoding="utf-8") as f:
+                json.dump(record, f, indent=2)
+                f.write("\n")
+            return path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{RESULTS / stem}*.json: too many records with this name")
 
 
 @contextlib.contextmanager

@@ -73,11 +73,16 @@ def test_the_check_notices_a_missing_flag_and_subcommand():
     assert sorted(missing_from(text)) == ["models rename", "sample --repetition-window"]
 
 
-def _report():
-    spec = importlib.util.spec_from_file_location("report", ROOT / "bench" / "report.py")
+def _bench(name: str):
+    """A module of bench/ (not a package), loaded without touching sys.path or sys.modules."""
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "bench" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _report():
+    return _bench("report")
 
 
 def test_results_md_is_what_report_builds():
@@ -101,3 +106,40 @@ def test_every_record_names_its_machine_and_command():
         assert machine.get("name") or machine.get("cpu"), stem
         assert record["command"] and record["date"], stem
         assert record["source"] in ("measured", "transcribed"), stem
+
+
+def test_readme_is_short_and_its_test_command_is_what_ci_runs():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(readme.splitlines()) <= 200
+    blocks = re.findall(r"```sh\n(.*?)\n```", readme, re.S)
+    assert blocks[0] == 'pip install "torch==2.13.0" -e . && charrnn-tui'
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    steps = [line.replace("python -m pip install -q", "pip install") for line in ci
+             if line and not line.startswith(("#", "set ", "cd "))]
+    assert " && ".join(steps) == blocks[1]
+
+
+def test_no_page_names_an_issue_number():
+    pages = [ROOT / "README.md", ROOT / "CHANGELOG.md", *(ROOT / "docs").rglob("*.md")]
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert not re.search(r"\bissues? \d+|(?<![\w/&])#\d+\b", text, re.I), page.name
+
+
+def test_a_saved_benchmark_run_becomes_rows_of_its_question(tmp_path):
+    """What `--save` writes is what report.py reads: a quality run's seeds share one row."""
+    common, report = _bench("common"), _report()
+    common.RESULTS = tmp_path
+    result = {"bench": "quality", "budget_s": 120, "runs": [
+        {"run": "quick", "seed": s, "val_stream": v, "steps": 9, "curve": [[1.0, 2.0]]}
+        for s, v in ((1, 1.5), (2, 1.25))]}
+    args = argparse.Namespace(save="presets", what="quick, 120 s", busy_beside=1)
+    first = common.save(dict(result), args)  # a second run of the same thing, saved in the
+    second = common.save(result | {"runs": result["runs"][:1]}, args)  # same second
+    assert first != second
+    records = report.load_records(tmp_path)
+    assert records[0][1]["machine"]["busy"] == 1 and records[0][1]["machine"]["cores"]
+    rows = [line for line in report.build(records).splitlines() if "quick, 120 s" in line]
+    assert len(rows) == 2 and "*earlier*" in rows[0] and "*earlier*" not in rows[1]
+    assert "| 1 / 2 | 1.5 / 1.25 | 9 / 9 |" in rows[0]  # the first: earlier, both seeds
+    assert "| 1 | 1.5 | 9 |" in rows[1] and "1 busy" in rows[1]
