@@ -2,7 +2,7 @@
 
     python bench/report.py            # rewrite docs/results.md and the README's table
     python bench/report.py --check    # exit 1 if either differs from what the records give
-    python bench/report.py --plot docs/quality.png   # needs the `bench` extra (matplotlib)
+    python bench/report.py --plot docs/images/quality.png   # the `bench` extra (matplotlib)
 
 A record is one JSON file, written by a benchmark's `--save QUESTION` or transcribed from
 earlier notes; nothing here measures anything or imports torch, so it runs in a second.
