@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from charrnn_tui.engine.paths import data_home
+from charrnn_tui.engine.storage.atomic import write_atomic
 
 LIMIT = 10
 
@@ -28,12 +28,8 @@ def remember_source(home: str | None, source: str) -> list[str]:
     """Put `source` first and save; failures to write are not worth interrupting the user."""
     items = [source] + [s for s in recent_sources(home) if s != source]
     items = items[:LIMIT]
-    path = _file(home)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp-{os.getpid()}")
-        tmp.write_text(json.dumps(items, indent=1), encoding="utf-8")
-        os.replace(tmp, path)
+        write_atomic(_file(home), json.dumps(items, indent=1).encode("utf-8"))
     except OSError:
         pass
     return items

@@ -19,7 +19,7 @@ from textual.widgets import Input, Select, Switch
 from textual.widgets.select import InvalidSelectValueError
 
 from charrnn_tui.commands import TABS
-from charrnn_tui.engine.storage.modelfile import write_atomic
+from charrnn_tui.engine.storage.atomic import write_atomic
 from charrnn_tui.widgets.temperature import TemperatureControl
 
 ENV_CONFIG = "CHARRNN_TUI_CONFIG"

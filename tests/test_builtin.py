@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
+from helpers.ports import refusing_port
 
 from charrnn_tui.engine.data.builtin import BUILTINS, builtin_text
 from charrnn_tui.engine.data.corpus import CorpusError
@@ -19,12 +19,10 @@ DATA = Path(__file__).resolve().parents[2] / "shared/data/tinyshakespeare.txt"
 @pytest.fixture(autouse=True)
 def offline_home(tmp_path, monkeypatch):
     """Keep every test off the real data dir and off the real network."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    monkeypatch.setenv(ENV_HOME, str(tmp_path))
-    monkeypatch.setenv(ENV_TINYSHAKESPEARE_URL, f"http://127.0.0.1:{port}/input.txt")
-    return tmp_path
+    with refusing_port() as port:
+        monkeypatch.setenv(ENV_HOME, str(tmp_path))
+        monkeypatch.setenv(ENV_TINYSHAKESPEARE_URL, f"http://127.0.0.1:{port}/input.txt")
+        yield tmp_path
 
 
 def test_builtins_listed_in_display_order():

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import functools
-import socket
 import threading
 import time
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from helpers.ports import refusing_port
 
 from charrnn_tui.engine.data.corpus import CorpusError
 from charrnn_tui.engine.data.download import (
@@ -45,12 +45,10 @@ def server_url():
 
 
 @pytest.fixture
-def closed_url() -> str:
+def closed_url():
     """A URL on 127.0.0.1 where nothing listens, so connecting is refused at once."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}/tinyshakespeare.txt"
+    with refusing_port() as port:
+        yield f"http://127.0.0.1:{port}/tinyshakespeare.txt"
 
 
 @needs_data

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import struct
-import tempfile
 import time
 from pathlib import Path
 from typing import BinaryIO
@@ -22,6 +21,7 @@ import torch
 from charrnn_tui.engine.checkpoint import Checkpoint, TrainState
 from charrnn_tui.engine.errors import CharRNNError
 from charrnn_tui.engine.models import ModelSpec, expected_shapes
+from charrnn_tui.engine.storage.atomic import write_atomic
 from charrnn_tui.engine.storage.checksum import KEY as CHECKSUM_KEY
 from charrnn_tui.engine.storage.checksum import tensor_digest
 from charrnn_tui.engine.storage.metaschema import (
@@ -81,31 +81,6 @@ def encode(ckpt: Checkpoint, *, created: str | None = None) -> bytes:
     tensors |= {f"optim.{k}": v.contiguous() for k, v in ckpt.optim_tensors.items()}
     meta[CHECKSUM_KEY] = tensor_digest(tensors)
     return safetensors.torch.save(tensors, metadata=meta)
-
-
-def write_atomic(path: Path, payload: bytes) -> None:
-    """Temp file in the same folder, fsync, rename over, fsync the folder.
-
-    A crash at any point leaves either the old file or the new one, never a mix.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp-{os.getpid()}",
-                               dir=path.parent)
-    try:
-        os.fchmod(fd, 0o644)  # mkstemp's 0600 would surprise whoever exports and shares
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def save(path: Path, ckpt: Checkpoint, *, created: str | None = None) -> None:
