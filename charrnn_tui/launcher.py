@@ -40,7 +40,8 @@ def node_range(text: str) -> tuple[int, int]:
     return low, high
 
 
-def problem(launch: Launch, *, impl: str | None, name: str | None, resume: str | None) -> str | None:
+def problem(launch: Launch, *, impl: str | None, name: str | None,
+            resume: str | None) -> str | None:
     """Why this launch cannot work, said before any process starts (None when it can)."""
     if not 1 <= launch.nproc <= MAX_NPROC:
         return f"--nproc must be between 1 and {MAX_NPROC}, not {launch.nproc}"
