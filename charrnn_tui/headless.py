@@ -168,9 +168,12 @@ def train(args: argparse.Namespace) -> int:
         world, args.device = init_from_env(args.device)
     tuner = training_tuner(args.threads, distributed=world.active)
     try:
-        return _train(args, store, world, tuner)
-    finally:
-        shutdown()
+        code = _train(args, store, world, tuner)
+    except BaseException:
+        shutdown(together=False)  # the other ranks may never get here: no barrier
+        raise
+    shutdown(together=True)
+    return code
 
 
 def _train(args: argparse.Namespace, store: ModelStore, world: World,

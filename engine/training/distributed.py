@@ -7,6 +7,7 @@ can ask to stop or report a non-finite step. One small all-reduce per step carri
 
 from __future__ import annotations
 
+import importlib
 import os
 from dataclasses import dataclass
 
@@ -42,6 +43,12 @@ def init_from_env(device: str) -> tuple[World, str]:
     use_cuda = device in ("cuda", "auto") and torch.cuda.is_available()
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     if not dist.is_initialized():
+        # torch._dynamo (which the first optimizer and DDP import) takes references to the
+        # default process group if it is imported after the group exists; the group then
+        # outlives destroy_process_group, gloo's threads run on into interpreter exit, and
+        # now and then the process aborts there ("terminate called without an active
+        # exception", SIGABRT) after a run that succeeded. Imported first, it holds none.
+        importlib.import_module("torch._dynamo")
         dist.init_process_group("nccl" if use_cuda else "gloo")
     if use_cuda:
         torch.cuda.set_device(local_rank)
@@ -75,6 +82,14 @@ def share_from_main(world: World, value: float, device: torch.device) -> float:
     return float(t.item())
 
 
-def shutdown() -> None:
-    if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
+def shutdown(*, together: bool) -> None:
+    """Leave the process group; `together` (every rank got here normally) waits for all.
+
+    Without the barrier a rank that finished first (rank 0 still evaluating and saving)
+    would tear down its connections while its peers still hold theirs open.
+    """
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    if together and dist.get_world_size() > 1:
+        dist.barrier()
+    dist.destroy_process_group()
