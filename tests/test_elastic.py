@@ -1,9 +1,8 @@
 """Elastic training under torchrun on 127.0.0.1 (gloo): a killed rank, two agents, a lost node.
 
 Every torchrun agent runs in its own session so that teardown can kill it with all its
-workers, whatever the test's outcome. A single agent uses --standalone (its store takes a
-port the OS picks); two agents share a port outside the ephemeral range, which nothing
-else is handed in between (helpers/ports.py).
+workers, whatever the test's outcome. Rendezvous ports lie outside the ephemeral range,
+so nothing else is handed one between its choice and its use (helpers/ports.py).
 """
 
 from __future__ import annotations
@@ -147,7 +146,8 @@ def _continuous(history: list[list[float]]) -> bool:
 
 def test_sigkilled_rank_restarts_and_resumes_from_the_autosave(agents, tmp_path):
     last = tmp_path / "home/models/m/last.safetensors"
-    run = agents.start("run", ["--standalone", "--nproc-per-node=2", "--max-restarts=1"],
+    run = agents.start("run", ["--nproc-per-node=2", "--max-restarts=1", "--rdzv-backend=c10d",
+                               f"--rdzv-endpoint=127.0.0.1:{rendezvous_port()}"],
                        [str(tmp_path / "fox.txt"), *MODEL, "--max-steps", "400",
                         "--save-every", "0.2"])
     rank0 = _until("rank 0", lambda: _worker(run.pid, 0), [run])
