@@ -115,6 +115,8 @@ class CharRNNApp(App[None]):
 
     def _restore(self, session: Session) -> None:
         """Reopen where the user left off; what is gone since is said, not fatal."""
+        if session.theme in self.available_themes:  # one removed since: the default
+            self.theme = session.theme
         write_controls(self.playground, session.playground)
         write_controls(self.query_one(TrainForm), session.train, skip=SESSION_SKIP)
         if session.corpus:
@@ -131,7 +133,7 @@ class CharRNNApp(App[None]):
         return Session(tabs.active, self.playground.model_name,
                        self.query_one(CorpusPane).source,
                        read_controls(self.playground),
-                       read_controls(self.query_one(TrainForm), skip=SESSION_SKIP))
+                       read_controls(self.query_one(TrainForm), skip=SESSION_SKIP), self.theme)
 
     # --- panes ---------------------------------------------------------------------------
     @property
