@@ -147,13 +147,13 @@ def test_ctrl_c_ends_every_session_as_quit_does(tmp_path):
     server = Served(tmp_path, "--public")
     try:
         assert "no login" in server.line(30)  # --public says so
-        seen = bytearray()
+        seen, apps = bytearray(), []
 
         async def open_and_interrupt() -> None:
             async with aiohttp.ClientSession() as http:
                 async with http.ws_connect(server.url + "/ws") as ws:
                     await read_until(ws, seen, playground_shown, START)
-                    apps = server.children()
+                    apps.extend(server.children())
                     assert len(apps) == 1
                     server.proc.send_signal(signal.SIGINT)
                     message = await ws.receive(timeout=START)
@@ -164,7 +164,9 @@ def test_ctrl_c_ends_every_session_as_quit_does(tmp_path):
         asyncio.run(open_and_interrupt())
         assert server.proc.wait(START) == 0
         assert (server.config / "served" / "session.json").is_file()
-        assert server.children() == []
+        for pid in apps:  # ended, and reaped by the server
+            with pytest.raises(ProcessLookupError):
+                os.kill(pid, 0)
     finally:
         server.kill()
 

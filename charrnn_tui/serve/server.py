@@ -25,6 +25,7 @@ import textual_serve
 from aiohttp import WSMsgType, web
 from textual_serve.app_service import AppService
 from textual_serve.download_manager import DownloadManager
+from textual_serve.server import Server
 
 from charrnn_tui.serve.command import is_loopback
 
@@ -71,6 +72,7 @@ class Session(AppService):
         self.kill()
         if self._process is not None:
             await self._process.wait()
+            self._process.stdin.close()  # the pipe left open: the transport can close now
 
 
 class AppServer:
@@ -84,12 +86,14 @@ class AppServer:
         self.public = public
         self.title = title
         self.sessions: dict[Session, web.WebSocketResponse] = {}
-        self.downloads = DownloadManager()  # AppService needs one; the app delivers none
+        self._endings: set[asyncio.Task] = set()  # sessions on their way out
+        self.download_manager = DownloadManager()  # files an app hands to the browser
 
     def make_app(self) -> web.Application:
         app = web.Application(middlewares=[self._guard])
         aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
         app.add_routes([web.get("/", self.handle_index), web.get("/ws", self.handle_websocket),
+                        web.get("/download/{key}", self.handle_download),
                         web.static("/static", STATIC)])
         return app
 
@@ -105,6 +109,9 @@ class AppServer:
         response.headers["Content-Security-Policy"] = CSP
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response
+
+    # textual-serve's: a file an app delivers (the palette's screenshot) goes to the browser
+    handle_download = Server.handle_download
 
     def _full(self) -> bool:
         return len(self.sessions) >= self.max_sessions
@@ -126,7 +133,7 @@ class AppServer:
         ws = web.WebSocketResponse(heartbeat=15, max_msg_size=1 << 16)
         session = Session(self.command, self.env, write_bytes=ws.send_bytes,
                           write_str=ws.send_str, close=ws.close,
-                          download_manager=self.downloads)
+                          download_manager=self.download_manager)
         self.sessions[session] = ws  # counted from here, so no two requests pass the cap
         try:
             await ws.prepare(request)
@@ -134,12 +141,20 @@ class AppServer:
                                 _cells(request.query.get("height"), 24))
             await self._relay(ws, session)
         finally:
-            try:
-                await session.end(SAVE_WAIT)
-            finally:
-                del self.sessions[session]
-                await ws.close()
+            # in a task of its own: aiohttp cancels this handler when the tab goes away,
+            # and the app must still get its time to save (it stays counted until then)
+            ending = asyncio.create_task(self._end(session))
+            self._endings.add(ending)
+            ending.add_done_callback(self._endings.discard)
+            await asyncio.shield(ending)
         return ws
+
+    async def _end(self, session: Session) -> None:
+        try:
+            await session.end(SAVE_WAIT)
+        finally:
+            ws = self.sessions.pop(session)
+            await ws.close()
 
     async def _relay(self, ws: web.WebSocketResponse, session: Session) -> None:
         """The browser's keys, size and focus to the app; anything malformed is dropped."""
@@ -168,7 +183,7 @@ class AppServer:
     async def end_sessions(self) -> None:
         """Every app quits as its Quit key does (a running training stops and saves)."""
         await asyncio.gather(*(s.end(SAVE_WAIT) for s in list(self.sessions)),
-                             return_exceptions=True)
+                             *self._endings, return_exceptions=True)
 
     def kill_sessions(self) -> None:
         for session in list(self.sessions):
