@@ -67,9 +67,12 @@ class Session(AppService):
         """Ask the app to quit (it stops and saves as Quit does); kill it after `wait` s."""
         try:
             await asyncio.wait_for(self.stop(), wait)
-        except (asyncio.TimeoutError, ConnectionError):
+        except asyncio.TimeoutError:
             log.warning("an app did not end within %.0f s; killing it", wait)
-        self.kill()
+        except (ConnectionError, RuntimeError):  # its pipes are gone: it is ending anyway
+            pass
+        finally:
+            self.kill()
         if self._process is not None:
             await self._process.wait()
             self._process.stdin.close()  # the pipe left open: the transport can close now
