@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 import time
 from collections.abc import Iterable
+from contextlib import suppress
 
+from textual import messages
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.css.query import NoMatches
@@ -15,8 +18,8 @@ from textual.widgets import Footer, Header, TabbedContent, TabPane, Tabs
 from textual.worker import Worker, WorkerState
 
 from charrnn_tui.commands import TABS, help_sections, palette
+from charrnn_tui.confine import readable_source
 from charrnn_tui.engine.checkpoint import Checkpoint
-from charrnn_tui.engine.data.sources import source_of
 from charrnn_tui.engine.storage.store import StoreError
 from charrnn_tui.engine.training.events import Progress
 from charrnn_tui.messages import (
@@ -75,6 +78,7 @@ class CharRNNApp(App[None]):
         self._first_load_pending = bool(self.first_model or self.session and self.session.model)
         self.saving_on_exit: str | None = None  # a model still being saved as the app closes
         self.session_error: str | None = None  # why the session could not be saved, if so
+        self._leaving = False  # Quit (or exit) has begun: an ExitApp may go through
 
     def _shipped_model_for_first_run(self) -> str | None:
         """A shipped model to open with, when the user has none of their own yet."""
@@ -98,10 +102,11 @@ class CharRNNApp(App[None]):
                 yield ModelsPane(self.store, self._playground_model, self._training_name,
                                  id="models-pane")
             with TabPane("Insight", id="insight"):
-                yield InsightPane(self.home, self.store, source_of, id="insight-pane")
+                yield InsightPane(self.home, self.store, readable_source, id="insight-pane")
         yield Footer()
 
     def on_mount(self) -> None:
+        self._quit_on_signals()
         self._update_subtitle()
         self.call_after_refresh(self._focus_active_pane)
         self.watch(self.screen, "focused", self._focus_changed, init=False)
@@ -115,6 +120,8 @@ class CharRNNApp(App[None]):
 
     def _restore(self, session: Session) -> None:
         """Reopen where the user left off; what is gone since is said, not fatal."""
+        if session.theme in self.available_themes:  # one removed since: the default
+            self.theme = session.theme
         write_controls(self.playground, session.playground)
         write_controls(self.query_one(TrainForm), session.train, skip=SESSION_SKIP)
         if session.corpus:
@@ -131,7 +138,7 @@ class CharRNNApp(App[None]):
         return Session(tabs.active, self.playground.model_name,
                        self.query_one(CorpusPane).source,
                        read_controls(self.playground),
-                       read_controls(self.query_one(TrainForm), skip=SESSION_SKIP))
+                       read_controls(self.query_one(TrainForm), skip=SESSION_SKIP), self.theme)
 
     # --- panes ---------------------------------------------------------------------------
     @property
@@ -222,7 +229,7 @@ class CharRNNApp(App[None]):
                         severity="warning")
             return
         train.set_resume(event.name, event.ckpt, copy_of=event.copy_of)
-        source = source_of(event.ckpt.corpus)
+        source = readable_source(event.ckpt.corpus)
         if train.corpus is None and source:
             self.query_one(CorpusPane).load(source)
         elif train.corpus is None:
@@ -267,8 +274,34 @@ class CharRNNApp(App[None]):
         yield from palette(self)
 
     # --- leaving -------------------------------------------------------------------------
+    def _quit_on_signals(self) -> None:
+        """SIGTERM and SIGHUP (a closed terminal, a shutdown) leave as Quit does, where
+        they would kill the app mid-save; Textual's web driver sends SIGINT and SIGTERM here
+        already, as ExitApp. Not under tests (headless) nor where asyncio has no signals."""
+        if self.is_headless:
+            return
+        loop = asyncio.get_running_loop()
+        for name in ("SIGTERM", "SIGHUP"):
+            if hasattr(signal, name):
+                with suppress(NotImplementedError, RuntimeError, ValueError):
+                    loop.add_signal_handler(getattr(signal, name),
+                                            lambda: self.post_message(messages.ExitApp()))
+
+    def exit(self, *args, **kwargs) -> None:
+        self._leaving = True
+        super().exit(*args, **kwargs)
+
+    def on_exit_app(self, event: messages.ExitApp) -> None:
+        """An exit asked from outside (a signal, a closed browser tab, Ctrl-C on `serve`)
+        goes the way Quit does, so a running training saves as Stop would."""
+        if not self._leaving:
+            event.prevent_default()
+            self._leaving = True
+            self.call_later(self.action_quit)
+
     async def action_quit(self) -> None:
         """Stop sampling and training first; training saves its model as it ends."""
+        self._leaving = True
         self.playground.stop_for_exit()
         self.insight.stop_for_exit()
         train = self.query_one(TrainPane)

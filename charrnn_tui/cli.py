@@ -17,6 +17,7 @@ from charrnn_tui.engine.training.evaluate import PROTOCOLS, WINDOW
 from charrnn_tui.engine.training.optim import OPTIMIZERS
 from charrnn_tui.engine.training.presets import DEFAULT_PRESET, PRESETS
 from charrnn_tui.engine.training.vocab import POLICIES
+from charrnn_tui.serve.command import serve, serve_parser
 
 
 def _whole(lo: int):
@@ -251,6 +252,7 @@ def _parser() -> argparse.ArgumentParser:
                    help=f"window length for --protocol window (default {WINDOW})")
 
     _race_parser(sub, threads)
+    serve_parser(sub)
 
     m = sub.add_parser("models", help="list and manage saved models")
     msub = m.add_subparsers(dest="action")
@@ -344,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     from charrnn_tui.race import race
 
     handler = {"train": headless.train, "sample": headless.sample, "eval": headless.evaluate,
-               "models": headless.models, "race": race}[args.command]
+               "models": headless.models, "race": race, "serve": serve}[args.command]
     try:
         return handler(args)
     except CharRNNError as e:  # a refusal written for the user; anything else is a bug

@@ -7,9 +7,10 @@ import threading
 
 import numpy as np
 
+from charrnn_tui.confine import readable_source
 from charrnn_tui.engine.analysis.entropy import ReferenceLosses, reference_losses
 from charrnn_tui.engine.data.corpus import TRAIN_FRACTION
-from charrnn_tui.engine.data.sources import load_corpus, source_of
+from charrnn_tui.engine.data.sources import load_corpus
 from charrnn_tui.engine.errors import CharRNNError
 from charrnn_tui.engine.storage.modelfile import read_meta
 from charrnn_tui.engine.storage.store import ModelStore
@@ -63,7 +64,7 @@ def recorded_references(corpus_info: dict, store: ModelStore | None,
     """Reference lines for runs on the corpus a model file records, read again from where
     it was loaded; returns (lines, why there are none). Runs on the main thread's behalf
     only from a worker: it reads the corpus."""
-    source = source_of(corpus_info)
+    source = readable_source(corpus_info)
     if source is None:
         return [], "no reference lines: the runs' corpus is not readable here"
     sha = corpus_info.get("sha256", "")

@@ -1,4 +1,5 @@
-"""Where the user left off: the last tab, model, corpus and settings, kept between runs.
+"""Where the user left off: the last tab, model, corpus, settings and theme, kept between
+runs.
 
 The file lives in the user config dir ($CHARRNN_TUI_CONFIG overrides it, so tests never
 touch the real one). It is written atomically and treated as untrusted on the way back:
@@ -34,6 +35,7 @@ class Session:
     corpus: str | None = None  # a path or builtin:NAME, loaded into Corpus and Train
     playground: dict[str, str] = field(default_factory=dict)  # control id → value
     train: dict[str, str] = field(default_factory=dict)  # form field id → value
+    theme: str | None = None  # picked in the command palette
 
 
 def session_path() -> Path:
@@ -75,7 +77,8 @@ def load_session(path: Path | None = None) -> tuple[Session | None, str | None]:
         return Session(raw["tab"], _text(raw.get("model"), "model"),
                        _text(raw.get("corpus"), "corpus"),
                        _fields(raw.get("playground", {}), "playground"),
-                       _fields(raw.get("train", {}), "train")), None
+                       _fields(raw.get("train", {}), "train"),
+                       _text(raw.get("theme"), "theme")), None
     except (OSError, ValueError, UnicodeDecodeError, RecursionError) as e:
         reason = e.strerror if isinstance(e, OSError) and e.strerror else e
         return None, f"Starting fresh: the saved session ({path}) was ignored: {reason}"

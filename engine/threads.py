@@ -15,6 +15,10 @@ count is measured, not guessed:
 
 `--threads N`, $CHARRNN_TUI_THREADS or $OMP_NUM_THREADS fixes the count for users who
 know better.
+
+Where idle time cannot be read (no /proc/stat: macOS, Windows), every core but one counts
+as idle: evaluation leaves one core to the app and other programs, and the tuner still
+tries all of them, keeping more than one thread only while timing shows it trains faster.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from typing import Literal
 from charrnn_tui.engine.errors import ConfigError
 
 ENV_THREADS = "CHARRNN_TUI_THREADS"
+PROC_STAT = "/proc/stat"  # Linux's counters of time each core spent idle
 Role = Literal["generate", "eval"]  # training has training_tuner
 
 
@@ -42,11 +47,11 @@ def cores() -> int:
 class IdleMeter:
     """How many cores sat idle since the last reading, from /proc/stat (Linux).
 
-    Elsewhere `idle()` returns None and callers treat the machine as free.
+    Elsewhere `idle()` returns None and callers apply the policy stated at the top.
     """
 
-    def __init__(self, path: str = "/proc/stat", clock: Callable[[], float] = time.monotonic):
-        self.path = path
+    def __init__(self, path: str | None = None, clock: Callable[[], float] = time.monotonic):
+        self.path = path or PROC_STAT
         self._clock = clock
         self._hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
         self._last = self._read()
@@ -54,10 +59,10 @@ class IdleMeter:
     def _read(self) -> tuple[float, float] | None:
         try:
             with open(self.path, encoding="ascii") as f:
-                fields = f.readline().split()
-        except OSError:
+                fields = f.readline(4096).split()
+        except (OSError, ValueError):  # missing, or not text
             return None
-        if len(fields) < 6 or fields[0] != "cpu":
+        if len(fields) < 6 or fields[0] != "cpu" or not (fields[4] + fields[5]).isdigit():
             return None
         return self._clock(), (int(fields[4]) + int(fields[5])) / self._hz  # idle + iowait
 
@@ -70,11 +75,12 @@ class IdleMeter:
 
 
 def free_cores(window: float = 0.2) -> int:
-    """Cores idle over a short look now: at least one, at most this process's cores."""
+    """Cores idle over a short look now: at least one, at most this process's cores; all
+    but one where idle time cannot be read."""
     meter = IdleMeter()
     time.sleep(window)
     idle = meter.idle()
-    return cores() if idle is None else max(1, min(cores(), round(idle)))
+    return max(1, min(cores(), cores() - 1 if idle is None else round(idle)))
 
 
 def requested_threads(requested: int | None = None) -> int | None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from helpers import kit
 from helpers.pilot import wait_for
-from textual import events
+from textual import events, messages
 from textual.widgets import Input, Select, Static, Switch, TabbedContent
 
 from charrnn_tui import resources
@@ -34,6 +34,7 @@ from charrnn_tui.panes.train.pane import TrainPane
 from charrnn_tui.screens.dialogs import ConfirmScreen, PromptScreen
 from charrnn_tui.screens.file_picker import FilePickerScreen
 from charrnn_tui.screens.help import HelpScreen
+from charrnn_tui.session import session_path
 from charrnn_tui.widgets.temperature import TemperatureControl
 
 SIZE = (100, 32)
@@ -606,3 +607,19 @@ async def test_quit_while_generating_returns_within_2s(data_home):
     while not worker.is_finished and time.monotonic() - started < 2.0:
         await asyncio.sleep(0.05)
     assert worker.is_finished, "the sampling thread outlived the app"
+
+
+async def test_an_exit_from_outside_saves_a_running_training_as_quit_does(corpus_file,
+                                                                          data_home):
+    """SIGTERM, SIGHUP, a closed browser tab and Ctrl-C on `serve` all reach the app as an
+    ExitApp message: it must stop and save the training, as Quit does, not just end."""
+    app = CharRNNApp()
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await start_training(pilot, corpus_file, "hungup")
+        await wait_for(pilot, lambda: pane.trainer is not None and pane.trainer.state.step > 3)
+        app.post_message(messages.ExitApp())
+        deadline = time.monotonic() + 20
+        while not session_path().is_file() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert session_path().is_file()  # the Quit path ran
+    assert (data_home / "models" / "hungup" / "last.safetensors").exists()

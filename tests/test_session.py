@@ -8,6 +8,7 @@ import os
 
 import pytest
 from test_app import SIZE, load_corpus, saved_model, text_of, wait_for
+from textual.command import CommandList, CommandPalette
 from textual.widgets import Input, Select, Switch, TabbedContent
 
 from charrnn_tui.app import CharRNNApp
@@ -109,3 +110,39 @@ def test_a_folder_or_fifo_in_place_of_the_session_file_is_refused(monkeypatch, t
     (config / "session.json").rmdir()
     os.mkfifo(config / "session.json")
     assert "not a regular file" in load_session()[1]  # and it did not block on the FIFO
+
+
+def _hits(palette: CommandPalette) -> str:
+    """The palette's listed commands, lower case ('' while it is not showing)."""
+    if not isinstance(palette, CommandPalette):
+        return ""
+    options = palette.query_one(CommandList).options
+    return " ".join(str(o.prompt) for o in options).lower()
+
+
+async def test_the_theme_picked_in_the_palette_is_kept():
+    app = CharRNNApp()
+    async with app.run_test(size=SIZE) as pilot:
+        default = app.theme
+        await pilot.press("ctrl+p")
+        for query in ("theme", "dracula"):  # "Theme" opens the list of themes
+            await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
+            await pilot.press(*query)
+            await wait_for(pilot, lambda q=query: q in _hits(app.screen))
+            await pilot.press("enter")
+        await wait_for(pilot, lambda: app.theme == "dracula")
+        await app.action_quit()
+    assert default != "dracula"
+    assert load_session()[0].theme == "dracula"
+
+    again = CharRNNApp()
+    async with again.run_test(size=SIZE):
+        assert again.theme == "dracula"
+
+
+async def test_a_theme_that_no_longer_exists_leaves_the_default():
+    save_session(Session("corpus", theme="no-such-theme"))
+    app = CharRNNApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.theme == CharRNNApp().theme

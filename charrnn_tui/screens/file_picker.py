@@ -1,4 +1,5 @@
-"""Browse for a corpus: pick a text file, or a folder whose files are read together."""
+"""Browse for a corpus: pick a text file, or a folder whose files are read together.
+When served, the tree neither climbs above the served folder nor shows links out of it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,15 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, DirectoryTree, Label
 
+from charrnn_tui.confine import within_root
+
+
+class ConfinedTree(DirectoryTree):
+    """A DirectoryTree that leaves out what served mode may not open (links out)."""
+
+    def filter_paths(self, paths):
+        return [p for p in paths if within_root(str(p))]
+
 
 class FilePickerScreen(ModalScreen[str | None]):
     """Enter on a file opens it; "Use folder" takes the highlighted folder; Backspace or
@@ -18,16 +28,17 @@ class FilePickerScreen(ModalScreen[str | None]):
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel"),
                 Binding("backspace", "up", "Parent folder")]
 
-    def __init__(self, start: Path) -> None:
+    def __init__(self, start: Path, root: Path | None = None) -> None:
         super().__init__()
         self.start = start
+        self.root = root  # served mode's folder: no climbing above it
         self.highlighted: Path = start
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog picker"):
             yield Label("Pick a text file (Enter), or a folder of text files", id="picker-title")
             yield Label(str(self.start), id="picker-folder", markup=False)
-            yield DirectoryTree(self.start, id="picker-tree")
+            yield ConfinedTree(self.start, id="picker-tree")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("↑ Parent", id="up", tooltip="The folder above (Backspace)")
                 yield Button("Use folder", id="use-folder")
@@ -52,6 +63,10 @@ class FilePickerScreen(ModalScreen[str | None]):
         here = Path(tree.path)
         if here.parent == here:  # the root has no parent
             self.app.bell()
+            return
+        if here == self.root:
+            self.notify(f"This server uses only {self.root} and what is inside it.",
+                        severity="warning")
             return
         tree.path = here.parent
         self.highlighted = here.parent

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from textual.binding import Binding
 from textual.suggester import Suggester
 from textual.widgets import Input
 
+from charrnn_tui.confine import OutsideRoot, confine
+
 
 class PathSuggester(Suggester):
-    """Suggests entries of the typed folder; folders get a trailing slash to keep going."""
+    """Suggests entries of the typed folder; folders get a trailing slash to keep going.
+    When served, only inside the served folder."""
 
     def __init__(self) -> None:
         super().__init__(use_cache=False, case_sensitive=True)
@@ -21,11 +23,11 @@ class PathSuggester(Suggester):
             return None
         folder, sep, stem = value.rpartition("/")
         prefix = folder + sep
-        base = Path(os.path.expanduser(prefix or "."))
         try:
+            base = confine(prefix or ".")
             names = sorted(e.name for e in os.scandir(base) if e.name.startswith(stem)
                            and (stem.startswith(".") or not e.name.startswith(".")))
-        except OSError:
+        except (OSError, OutsideRoot):
             return None
         for name in names:
             if name != stem:

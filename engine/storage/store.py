@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import os
 import re
 import shutil
@@ -12,6 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from filelock import FileLock, Timeout
 
 from charrnn_tui.engine.checkpoint import Checkpoint
 from charrnn_tui.engine.errors import CharRNNError
@@ -69,7 +69,7 @@ class ModelStore:
             raise StoreError(f"cannot use {self.root} for saved models: "
                              f"{e.strerror or e}; give another --home") from None
         self.read_only = {p.stem: Path(p) for p in read_only_models}
-        self._claims: dict[str, object] = {}  # name → open lock file held by this process
+        self._claims: dict[str, FileLock] = {}  # name → lock held by this process
         self.clean_stale_temp_files()
 
     def clean_stale_temp_files(self) -> int:
@@ -148,25 +148,23 @@ class ModelStore:
     def list(self) -> list[ModelInfo]:
         return [self.info(n) for n in self.names()]
 
-    def _acquire(self, name: str):
-        """An exclusive, non-blocking lock on a model's folder, held by an open file."""
+    def _acquire(self, name: str) -> FileLock:
+        """An exclusive, non-blocking lock on a model's folder, which the OS frees when the
+        process ends (flock where there is one, the Windows lock call on Windows)."""
         folder = self.folder(name)
         if folder.is_symlink():  # writing through it would write outside the store
             raise StoreError(f"{folder} is a symbolic link; charrnn-tui writes only inside "
                              "its store")
+        # thread_local=False: a claim taken on the UI thread is released by the training one
+        lock = FileLock(folder / ".lock", timeout=0, thread_local=False)
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            lock = open(folder / ".lock", "a+")  # noqa: SIM115 - held beyond this function
+            lock.acquire()
+        except Timeout:
+            raise StoreError(f"model {name!r} is in use by another charrnn-tui process; "
+                             "pick another name or stop that one first") from None
         except OSError as e:
             raise StoreError(f"cannot write to {folder}: {e.strerror or e}") from None
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as e:
-            lock.close()
-            if e.errno in (errno.EAGAIN, errno.EACCES):
-                raise StoreError(f"model {name!r} is in use by another charrnn-tui process; "
-                                 "pick another name or stop that one first") from None
-            raise
         return lock
 
     @contextmanager
@@ -179,7 +177,7 @@ class ModelStore:
         try:
             yield
         finally:
-            lock.close()
+            lock.release()
 
     def create(self, name: str, *, force: bool = False) -> None:
         """Claim a name for a training session; never replaces a model without `force`.
@@ -220,7 +218,7 @@ class ModelStore:
     def release(self, name: str) -> None:
         lock = self._claims.pop(name, None)
         if lock is not None:
-            lock.close()
+            lock.release()
 
     def save(self, ckpt: Checkpoint, name: str, tag: str = "last") -> Path:
         """Write `tag` of model `name` atomically (the owner's autosave path)."""

@@ -12,6 +12,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Input, Label, OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
 
+from charrnn_tui.confine import OutsideRoot, confine, confined_source, served_root, within_root
 from charrnn_tui.engine.analysis.entropy import LN2
 from charrnn_tui.engine.data.builtin import BUILTINS
 from charrnn_tui.engine.data.corpus import Corpus, CorpusError
@@ -84,7 +85,7 @@ class CorpusPane(Vertical):
                 note = note.replace("downloaded once (needs network)", "downloaded")
             prompt = Text.assemble((b.title, "bold"), "\n", (note, "dim"))
             options.append(Option(prompt, id=builtin_source(b.name)))
-        recent = recent_sources(self.home)
+        recent = [p for p in recent_sources(self.home) if within_root(p)]
         if recent:
             options.append(None)
             options.append(Option(Text("Recent files", style="bold"), disabled=True))
@@ -115,22 +116,31 @@ class CorpusPane(Vertical):
             self.action_browse()
 
     def action_browse(self) -> None:
-        typed = Path(self.query_one("#path", Input).value.strip() or ".").expanduser()
-        start = typed if typed.is_dir() else typed.parent if typed.parent.is_dir() else Path.cwd()
+        root = served_root()
+        try:
+            typed = confine(self.query_one("#path", Input).value.strip() or ".")
+        except OutsideRoot:
+            typed = root
+        start = typed if typed.is_dir() else typed.parent if typed.parent.is_dir() else (
+            root or Path.cwd())
 
         def picked(path: str | None) -> None:
             if path:
                 self.query_one("#path", Input).value = path
                 self.load(path)
 
-        self.app.push_screen(FilePickerScreen(start.resolve()), picked)
+        self.app.push_screen(FilePickerScreen(start.resolve(), root), picked)
 
     def action_focus_path(self) -> None:
         self.query_one("#path", Input).focus()
 
     def load(self, source: str) -> None:
         """Load `source` (a path or builtin:NAME) on a thread; the result updates the pane."""
-        source = canonical(source)
+        try:
+            source = canonical(confined_source(source))
+        except OutsideRoot as e:
+            self.post_message(CorpusFailed(source, str(e)))
+            return
         self.query_one("#corpus-error", Static).update("")
         self.query_one("#corpus-details").loading = True
         self._load(source, self.query_one("#encoding", Input).value.strip() or None)

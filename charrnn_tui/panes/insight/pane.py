@@ -22,6 +22,7 @@ from textual.validation import Integer, Number
 from textual.widgets import Button, Input, Label, Select, Static
 
 from charrnn_tui.coloured import export_svg
+from charrnn_tui.confine import OutsideRoot, confine, default_folder
 from charrnn_tui.engine.checkpoint import Checkpoint
 from charrnn_tui.engine.data.corpus import CorpusError
 from charrnn_tui.engine.generation.insight import Trace, to_html
@@ -492,28 +493,32 @@ class InsightPane(Vertical):
         title = f"charrnn-tui · {name}"
         stamp = time.strftime("%Y%m%d-%H%M%S")
         label = lens.label.replace(" ", "-").replace(":", "-")
-        default = data_home(self.home) / "exports" / f"{name}-{label}-{stamp}"
+        default = default_folder(data_home(self.home) / "exports") / f"{name}-{label}-{stamp}"
 
         def targets(value: str) -> tuple[Path, Path]:
-            path = Path(value).expanduser()
+            path = confine(value)
             if path.suffix.lower() in (".html", ".htm", ".svg"):
                 path = path.with_suffix("")
             return path.with_name(path.name + ".html"), path.with_name(path.name + ".svg")
 
         def check(value: str) -> str | None:
-            taken = [str(p) for p in targets(value) if p.exists()]
+            try:
+                taken = [str(p) for p in targets(value) if p.exists()]
+            except OutsideRoot as e:
+                return str(e)
             return f"{' and '.join(taken)} exists; choose another name" if taken else None
 
         def chosen(value: str | None) -> None:
             if not value:
                 return
-            html, svg = targets(value)
             try:
+                html, svg = targets(value)
                 html.parent.mkdir(parents=True, exist_ok=True)
                 html.write_text(to_html(tr, title=title, **lens.kwargs()), encoding="utf-8")
                 export_svg(tr, svg, title, **lens.kwargs())
-            except OSError as e:
-                self.notify(f"Could not export: {e.strerror or e}", severity="error")
+            except (OSError, OutsideRoot) as e:
+                reason = e.strerror if isinstance(e, OSError) and e.strerror else e
+                self.notify(f"Could not export: {reason}", severity="error")
                 return
             self.notify(f"{html}\n{svg}", title=f"Exported {lens.label}")
 

@@ -4,7 +4,6 @@ branch from any generated character, and compare several continuations side by s
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from rich.text import Text
 from textual import on
@@ -14,6 +13,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Button, Collapsible, Input, Label, Log, Select, Static, Switch
 
+from charrnn_tui.confine import OutsideRoot, confine, default_folder
 from charrnn_tui.engine.checkpoint import Checkpoint
 from charrnn_tui.engine.generation.sampler import Sampler, SamplingParams
 from charrnn_tui.engine.generation.search import Candidate
@@ -538,11 +538,15 @@ class PlaygroundPane(Vertical):
             self.notify("Nothing to save yet.", severity="warning")
             return
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        default = data_home(self.home) / "samples" / f"{self.model_name or 'sample'}-{stamp}.txt"
+        default = (default_folder(data_home(self.home) / "samples")
+                   / f"{self.model_name or 'sample'}-{stamp}.txt")
         text = self.text
 
         def check(value: str) -> str | None:
-            path = Path(value).expanduser()
+            try:
+                path = confine(value)
+            except OutsideRoot as e:
+                return str(e)
             if path.is_dir():
                 return f"{path} is a folder; add a file name"
             if path.exists():
@@ -552,12 +556,13 @@ class PlaygroundPane(Vertical):
         def chosen(value: str | None) -> None:
             if not value:
                 return
-            path = Path(value).expanduser()
             try:
+                path = confine(value)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(text, encoding="utf-8")
-            except OSError as e:
-                self.notify(f"Could not save: {e.strerror or e}", severity="error")
+            except (OSError, OutsideRoot) as e:
+                reason = e.strerror if isinstance(e, OSError) and e.strerror else e
+                self.notify(f"Could not save: {reason}", severity="error")
                 return
             self.notify(f"Saved {len(text):,} characters to {path}", title="Saved")
 
