@@ -30,6 +30,14 @@ class ArrayModel:
                          (s.layers, batch, s.hidden), dtype=np.float32)
         return (zeros, zeros.copy()) if s.cell == "lstm" else zeros
 
+    def layer_states(self, state) -> dict[str, np.ndarray]:
+        """Per-layer views of a state for inspection: name → (layers, batch, hidden), the
+        LSTM's cell through tanh, as the torch models give them."""
+        h, c = state if self.spec.cell == "lstm" else (state, None)
+        if self.spec.impl == "scratch":
+            h, c = h[None], None if c is None else c[None]
+        return {"hidden": h} if c is None else {"hidden": h, "cell": np.tanh(c)}
+
     def forward(self, x: np.ndarray, state) -> tuple[np.ndarray, object]:
         """x: (1, time) ids → the logits after the last one as (1, 1, vocab), and the new
         state: one fast step per character."""

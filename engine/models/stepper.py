@@ -124,6 +124,11 @@ class Stepper:
         self.kind, self.cell, self.layers, self.hidden = spec.impl, spec.cell, spec.layers, \
             spec.hidden
         self.arrays = isinstance(model, (NumpyRNN, ArrayModel))  # states stay numpy arrays
+        if not self.arrays:
+            from charrnn_tui.engine.models import LibraryRNN, ScratchRNN
+
+            if not isinstance(model, (LibraryRNN, ScratchRNN)):
+                raise TypeError(f"no fast step for {type(model).__name__}")
         self.device = "cpu" if self.arrays else next(model.parameters()).device
         self.on_numpy = self.arrays or (self.device.type == "cpu" and use_numpy is not False)
         if self.on_numpy:

@@ -20,7 +20,6 @@ STOP_UNITS = (("seconds", "time_budget"), ("epochs", "epochs"), ("steps", "max_s
               ("never (Stop by hand)", ""))
 NEW_CHAR_POLICIES = {"refuse": "refuse the corpus", "map": "map to a space",
                      "extend": "grow the vocabulary"}  # keys: engine.vocab.POLICIES
-EVAL_EVERY = 15.0
 SAMPLE_EVERY = 10.0
 # ModelSpec.validate needs a vocabulary; before a corpus is chosen, check the rest with this.
 _PLACEHOLDER_VOCAB = ["\n", " "]
@@ -163,7 +162,6 @@ class TrainForm(VerticalScroll):
         return self._choice("new_chars") or "refuse"
 
     def on_mount(self) -> None:
-        self.query_one("#eval_every", Input).value = f"{EVAL_EVERY:g}"
         self.query_one("#sample_every", Input).value = f"{SAMPLE_EVERY:g}"
         self.apply_preset(DEFAULT_PRESET)
 
@@ -205,7 +203,9 @@ class TrainForm(VerticalScroll):
         for key in ("impl", "cell", "layers", "hidden", "embed", "dropout", *_REG_ARCH):
             if not self.query_one(f"#{key}").disabled:
                 self._set(key, preset.model.get(key, getattr(defaults, key)))
-        self._fill_training(TrainConfig(**preset.train), stop=True)
+        config = TrainConfig(**preset.train)
+        self._fill_training(config, stop=True)
+        self._set("eval_every", config.eval_every)  # the preset's, as `train --help` says
 
     def _fill_training(self, config: TrainConfig, *, stop: bool) -> None:
         for key in ("batch", "seq", "lr", "seed", "schedule", "ema", "warmup_steps"):
