@@ -14,6 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, TabbedContent, TabPane, Tabs
 from textual.worker import Worker, WorkerState
 
+from charrnn_tui import torch_loader
 from charrnn_tui.commands import TABS, help_sections, palette
 from charrnn_tui.engine.checkpoint import Checkpoint
 from charrnn_tui.engine.data.sources import source_of
@@ -24,6 +25,7 @@ from charrnn_tui.messages import (
     ModelReady,
     ModelRenamed,
     ModelSavedAs,
+    TorchLoaded,
     TrainEvents,
     TrainingEnded,
 )
@@ -104,6 +106,9 @@ class CharRNNApp(App[None]):
     def on_mount(self) -> None:
         self._update_subtitle()
         self.call_after_refresh(self._focus_active_pane)
+        # torch loads once the first screen is up; until then what needs it says so
+        self.call_after_refresh(torch_loader.load,
+                                lambda error: self.post_message(TorchLoaded(error)))
         self.watch(self.screen, "focused", self._focus_changed, init=False)
         if self._session_notice:
             self.notify(self._session_notice, severity="warning", timeout=8)
@@ -183,6 +188,10 @@ class CharRNNApp(App[None]):
         self.sub_title = f"{model} · {self.device}"
 
     # --- routing -------------------------------------------------------------------------
+    def on_torch_loaded(self, event: TorchLoaded) -> None:
+        for form in self.query(TrainForm):  # none while the app closes
+            form.torch_loaded(event.error)
+
     def on_corpus_loaded(self, event: CorpusLoaded) -> None:
         self.query_one(TrainPane).set_corpus(event.corpus, event.source)
 

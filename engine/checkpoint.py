@@ -7,6 +7,7 @@ write checkpoints without importing the training loop.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
@@ -57,6 +58,17 @@ class Checkpoint:
     state: TrainState
     config: dict
     corpus: dict
+
+    def as_torch(self) -> Checkpoint:
+        """This checkpoint with torch tensors where it holds numpy arrays (no copies)."""
+        import torch
+
+        def convert(d: dict) -> dict:
+            return {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v
+                    for k, v in d.items()}
+
+        return dataclasses.replace(self, tensors=convert(self.tensors),
+                                   optim_tensors=convert(self.optim_tensors))
 
 
 # --- optimizer state as flat tensors plus JSON metadata, for the model file -------------

@@ -79,12 +79,18 @@ def tensors_of(model: Model) -> dict[str, torch.Tensor]:
             for k, v in model.state_dict().items()}
 
 
-def load_tensors(model: Model, tensors: dict[str, torch.Tensor]) -> None:
+def load_tensors(model: Model, tensors: dict[str, torch.Tensor | np.ndarray]) -> None:
+    """Copy weights into `model`: torch tensors, or the arrays modelfile.load_arrays reads."""
     if isinstance(model, NumpyRNN):
         for k in model.params:
-            model.params[k] = tensors[k].double().numpy().copy()
+            t = tensors[k]
+            model.params[k] = np.array(t if isinstance(t, np.ndarray) else t.double().numpy(),
+                                       dtype=np.float64)
         return
-    model.load_state_dict(tensors, strict=True)
+    import torch
+
+    model.load_state_dict({k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v
+                           for k, v in tensors.items()}, strict=True)
 
 
 def restore_model(weights: Weights) -> Model:

@@ -132,7 +132,8 @@ class Stepper:
         self.device = "cpu" if self.arrays else next(model.parameters()).device
         self.on_numpy = self.arrays or (self.device.type == "cpu" and use_numpy is not False)
         if self.on_numpy:
-            self._prepare_numpy(*_parts(self.kind, self.layers, _arrays_of(model)))
+            with np.errstate(over="ignore", invalid="ignore"):  # inf, as torch gives it
+                self._prepare_numpy(*_parts(self.kind, self.layers, _arrays_of(model)))
             return
         import torch
 
