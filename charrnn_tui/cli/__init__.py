@@ -29,13 +29,23 @@ def _version() -> str:
         return "dev"
 
 
+class _Version(argparse.Action):
+    """--version, looking the version up only when asked (importlib.metadata is slow)."""
+
+    def __init__(self, option_strings: list[str], dest: str, help: str | None = None):
+        super().__init__(option_strings, dest, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        print(f"{parser.prog} {_version()}")
+        parser.exit()
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="charrnn-tui", formatter_class=Help,
         description="Train a character-level RNN and play with it. "
                     "With no command, opens the terminal app.")
-    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}",
-                   default=None, help="print the version and exit")  # None: no default shown
+    p.add_argument("--version", action=_Version, help="print the version and exit")
     p.add_argument("--home", help="data folder for models and downloads "
                                   "(default: $CHARRNN_TUI_HOME or the user data dir)")
     p.add_argument("--fresh", action="store_true",
