@@ -17,6 +17,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, TabbedContent, TabPane, Tabs
 from textual.worker import Worker, WorkerState
 
+from charrnn_tui import torch_loader
 from charrnn_tui.commands import TABS, help_sections, palette
 from charrnn_tui.confine import readable_source
 from charrnn_tui.engine.checkpoint import Checkpoint
@@ -27,6 +28,7 @@ from charrnn_tui.messages import (
     ModelReady,
     ModelRenamed,
     ModelSavedAs,
+    TorchLoaded,
     TrainEvents,
     TrainingEnded,
 )
@@ -44,6 +46,7 @@ FIRST_RUN_HINT = ("Type a seed, press Enter, change the temperature with [ ]; "
                   "or train your own in Corpus (F2).")
 SESSION_SKIP = ("name", "new_chars", "gpu")  # per run, not settings to carry over
 EXIT_WAIT = 2.0  # seconds to let training stop and save before the app closes anyway
+LOAD_TORCH_AFTER = 3.0  # seconds after start at the latest, if the first model is slow
 
 
 class CharRNNApp(App[None]):
@@ -79,6 +82,7 @@ class CharRNNApp(App[None]):
         self.saving_on_exit: str | None = None  # a model still being saved as the app closes
         self.session_error: str | None = None  # why the session could not be saved, if so
         self._leaving = False  # Quit (or exit) has begun: an ExitApp may go through
+        self._torch_loading = False
 
     def _shipped_model_for_first_run(self) -> str | None:
         """A shipped model to open with, when the user has none of their own yet."""
@@ -109,6 +113,10 @@ class CharRNNApp(App[None]):
         self._quit_on_signals()
         self._update_subtitle()
         self.call_after_refresh(self._focus_active_pane)
+        if self._first_load_pending:
+            self.set_timer(LOAD_TORCH_AFTER, self._load_torch)
+        else:
+            self.call_after_refresh(self._load_torch)
         self.watch(self.screen, "focused", self._focus_changed, init=False)
         if self._session_notice:
             self.notify(self._session_notice, severity="warning", timeout=8)
@@ -190,6 +198,18 @@ class CharRNNApp(App[None]):
         self.sub_title = f"{model} · {self.device}"
 
     # --- routing -------------------------------------------------------------------------
+    def _load_torch(self) -> None:
+        """Start importing torch, once: after the first model is in the Playground (the
+        import would compete with loading it for the GIL), or after the first paint when
+        there is none. Until it is done, what needs torch says so (torch_loader.LOADING)."""
+        if not self._torch_loading:
+            self._torch_loading = True
+            torch_loader.load(lambda error: self.post_message(TorchLoaded(error)))
+
+    def on_torch_loaded(self, event: TorchLoaded) -> None:
+        for form in self.query(TrainForm):  # none while the app closes
+            form.torch_loaded(event.error)
+
     def on_corpus_loaded(self, event: CorpusLoaded) -> None:
         self.query_one(TrainPane).set_corpus(event.corpus, event.source)
 
@@ -219,6 +239,7 @@ class CharRNNApp(App[None]):
             self._update_subtitle()
             if self._first_load_pending:  # the first-run model: stay, with the hint
                 self._first_load_pending = False
+                self.call_after_refresh(self._load_torch)
             else:
                 self.playground.show_hint("")
                 self.action_show_tab("playground")

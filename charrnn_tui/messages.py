@@ -114,3 +114,11 @@ class StreamEnded(Message):
         self.stream = stream
         self.count = count
         self.error = error
+
+
+class TorchLoaded(Message):
+    """PyTorch finished loading in the background (torch_loader.py); `error` if it failed."""
+
+    def __init__(self, error: str | None = None) -> None:
+        super().__init__()
+        self.error = error

@@ -19,17 +19,17 @@ from charrnn_tui.engine.checkpoint import Checkpoint
 from charrnn_tui.engine.data.corpus import Corpus
 from charrnn_tui.engine.generation.sampler import Sampler
 from charrnn_tui.engine.generation.search import Candidate, Rank, beam_search, rank, sample_n
-from charrnn_tui.engine.models import ModelSpec, build_model, restore_model
+from charrnn_tui.engine.models.arrays import restore_arrays
+from charrnn_tui.engine.storage import modelfile
 from charrnn_tui.engine.storage.store import ModelStore
-from charrnn_tui.engine.threads import training_tuner, use_threads
+from charrnn_tui.engine.threads import use_threads
 from charrnn_tui.engine.training.config import TrainConfig
 from charrnn_tui.engine.training.events import Event, Finished, Progress
-from charrnn_tui.engine.training.resume import resume_trainer
-from charrnn_tui.engine.training.trainer import Saver, Trainer
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the training stack imports torch: only training threads load it
     from textual.worker import Worker
 
+    from charrnn_tui.engine.training.trainer import Saver, Trainer
     from charrnn_tui.streaming import HandOff
 
 async def join_worker(worker: Worker | None, timeout: float = 2.0) -> None:
@@ -49,6 +49,10 @@ def make_trainer(corpus: Corpus, source: str | None, arch: dict, config: TrainCo
     Runs on the training thread: the first optimizer pulls in torch._dynamo, which
     takes seconds. Returns a notice when the corpus had to be fitted to the model.
     """
+    from charrnn_tui.engine.models import ModelSpec, build_model
+    from charrnn_tui.engine.training.resume import resume_trainer
+    from charrnn_tui.engine.training.trainer import Trainer
+
     info = corpus.info(source)
     if resume is None:
         model = build_model(ModelSpec(**arch, vocab=corpus.chars), seed=config.seed)
@@ -105,6 +109,9 @@ def run_training(trainer: Trainer, post: Callable[[list[Event]], None],
     The copy is built here, on the training thread, where the weights are at rest:
     the playground must never share the live training model.
     """
+    from charrnn_tui.engine.models import restore_model
+    from charrnn_tui.engine.threads import training_tuner
+
     batcher = EventBatcher(post)
     tuner = training_tuner()  # this thread's own count, chosen by timing the steps
     try:
@@ -116,9 +123,11 @@ def run_training(trainer: Trainer, post: Callable[[list[Event]], None],
 
 
 def load_model(store: ModelStore, name: str) -> tuple[Checkpoint, object]:
-    """A saved model's checkpoint and a ready model; StoreError/ModelFileError on failure."""
-    ckpt = store.load(name)
-    return ckpt, restore_model(ckpt)
+    """A saved model's checkpoint and a model to sample from; StoreError/ModelFileError on
+    failure. Read as arrays, without torch: the Playground samples in numpy on the CPU, and
+    whatever trains or inspects it converts the arrays (Checkpoint.as_torch)."""
+    ckpt, _ = modelfile.load_arrays(store.resolve(name))
+    return ckpt, restore_arrays(ckpt.spec, ckpt.tensors)
 
 
 def stream_chars(sampler: Sampler, seed: str | None, length: int, buffer: HandOff[str],

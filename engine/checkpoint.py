@@ -7,14 +7,18 @@ write checkpoints without importing the training loop.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from charrnn_tui.engine.errors import CharRNNError
 from charrnn_tui.engine.models import ModelSpec
+
+if TYPE_CHECKING:  # torch is imported by the functions that use it, not by reading a file
+    import torch
 
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "adagrad")  # the names a model file may record
 
@@ -44,7 +48,8 @@ class TrainState:
 
 @dataclass
 class Checkpoint:
-    """Everything a model file holds, in memory."""
+    """Everything a model file holds, in memory (as numpy arrays instead of tensors when
+    read by `modelfile.load_arrays`)."""
 
     spec: ModelSpec
     tensors: dict[str, torch.Tensor]
@@ -53,6 +58,17 @@ class Checkpoint:
     state: TrainState
     config: dict
     corpus: dict
+
+    def as_torch(self) -> Checkpoint:
+        """This checkpoint with torch tensors where it holds numpy arrays (no copies)."""
+        import torch
+
+        def convert(d: dict) -> dict:
+            return {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v
+                    for k, v in d.items()}
+
+        return dataclasses.replace(self, tensors=convert(self.tensors),
+                                   optim_tensors=convert(self.optim_tensors))
 
 
 # --- optimizer state as flat tensors plus JSON metadata, for the model file -------------
@@ -64,6 +80,8 @@ def check_optimizer_name(meta: dict, name: str) -> None:
 def torch_optimizer_state(optimizer: torch.optim.Optimizer,
                           name: str) -> tuple[dict[str, torch.Tensor], dict]:
     """A torch optimizer's state as `{"<param index>.<key>": tensor}` and metadata."""
+    import torch
+
     sd = optimizer.state_dict()
     tensors: dict[str, torch.Tensor] = {}
     scalars: dict[str, float] = {}
@@ -108,6 +126,8 @@ def load_torch_optimizer_state(optimizer: torch.optim.Optimizer, name: str,
 
 def adagrad_memory_state(memory: dict[str, np.ndarray]) -> tuple[dict[str, torch.Tensor], dict]:
     """The numpy model's Adagrad memory as float32 tensors `memory.<param>`."""
+    import torch
+
     tensors = {f"memory.{k}": torch.from_numpy(v.astype(np.float32)) for k, v in memory.items()}
     return tensors, {"name": "adagrad"}
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from typing import Literal
@@ -105,8 +106,12 @@ def set_threads(n: int) -> None:
     torch keeps the count per OS thread but initialises it lazily, at the thread's first
     parallel operation, from the last count set anywhere in the process. Asking for the
     count first makes that happen now, so another thread's later choice can't undo this.
+    Without torch imported there is nothing to set: sampling on a CPU runs in numpy, and
+    importing torch only to set its count would cost a second.
     """
-    import torch
+    if "torch" not in sys.modules:
+        return
+    import torch  # waits for an import under way in another thread to finish
 
     torch.get_num_threads()
     torch.set_num_threads(n)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -15,8 +16,9 @@ import pytest
 from helpers import kit
 from helpers.pickle_bomb import raw_pickle
 
-from charrnn_tui import headless
+from charrnn_tui.cli import evaluate as eval_command
 from charrnn_tui.cli import main
+from charrnn_tui.cli.common import UserError
 from charrnn_tui.engine.data.corpus import CorpusError
 from charrnn_tui.engine.errors import CharRNNError, ConfigError
 from charrnn_tui.engine.models import restore_model
@@ -27,7 +29,6 @@ from charrnn_tui.engine.storage.store import ModelStore, StoreError
 from charrnn_tui.engine.training.evaluate import mean_cross_entropy, window_cross_entropy
 from charrnn_tui.engine.training.presets import IMPL_DEFAULTS
 from charrnn_tui.engine.training.vocab import VocabError
-from charrnn_tui.headless import UserError
 
 SMALL = ["--cell", "lstm", "--layers", "1", "--hidden", "16", "--batch", "4", "--seq", "8"]
 RESULT_KEYS = {"val_loss", "val_bpc", "chars_per_s", "steps", "seconds", "params", "model"}
@@ -225,7 +226,7 @@ def test_a_bug_is_not_reported_as_a_user_error(tmp_path, monkeypatch):
     def bug(args):
         raise ValueError("a bug, not a refusal")
 
-    monkeypatch.setattr(headless, "evaluate", bug)
+    monkeypatch.setattr(eval_command, "run", bug)
     with pytest.raises(ValueError, match="a bug"):
         _cli(tmp_path, "eval", "m", "t.txt")
 
@@ -412,14 +413,14 @@ def test_shipped_model_is_read_only_and_resumes_into_a_copy(tmp_path):
 def test_the_progress_line_counts_epochs_from_1_like_the_app():
     from types import SimpleNamespace
 
+    from charrnn_tui.cli.progress import ProgressLine
     from charrnn_tui.engine.training.events import Progress
-    from charrnn_tui.headless import _RichReporter
 
     config = SimpleNamespace(time_budget=None, epochs=None, max_steps=10)
-    reporter = _RichReporter(SimpleNamespace(config=config))
+    reporter = ProgressLine(config, out=io.StringIO(), width=120)
     reporter(Progress(step=3, epoch=0, chunk=3, chunks=9, train_loss=2.0, lr=0.01,
                       chars_per_s=1000.0, elapsed=1.0, eta=None, device="cpu", precision="fp32"))
-    info = reporter.progress.tasks[0].fields["info"]
+    info = reporter.line()
     assert "epoch 1 " in info and "chunk 3/9" in info
 
 

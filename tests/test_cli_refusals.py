@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from helpers import kit
 
-from charrnn_tui import headless
 from charrnn_tui.cli import main
 from charrnn_tui.engine.data.download import (
     TINYSHAKESPEARE_SHA256,
@@ -23,6 +22,7 @@ from charrnn_tui.engine.data.download import (
 )
 from charrnn_tui.engine.storage import modelfile
 from charrnn_tui.engine.storage.store import ModelStore
+from charrnn_tui.engine.training import evaluate as scoring
 
 SHAKESPEARE = Path("/work/shared/data/tinyshakespeare.txt")
 TINY = ["--batch", "4", "--seq", "8", "--max-steps", "2", "--layers", "1", "--hidden", "8"]
@@ -87,7 +87,7 @@ def test_ctrl_c_in_eval_exits_130(tmp_path, monkeypatch, capsys):
     def interrupted(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(headless, "cross_entropy", interrupted)
+    monkeypatch.setattr(scoring, "cross_entropy", interrupted)
     assert main(["eval", "shakespeare", str(kit.write_text(tmp_path / "c.txt"))]) == 130
     assert "interrupted" in _one_line(capsys.readouterr().err)
 

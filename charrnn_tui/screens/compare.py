@@ -10,27 +10,15 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Select, SelectionList, Static
 
+from charrnn_tui.charts import overlay, run_colour
 from charrnn_tui.engine.analysis.curves import AXES, RunCurves, run_curves
 from charrnn_tui.engine.errors import CharRNNError
 from charrnn_tui.engine.storage.modelfile import read_meta
 from charrnn_tui.engine.storage.store import ModelStore
 from charrnn_tui.references import References, recorded_references
-from charrnn_tui.widgets.curves import Curve, CurveChart, run_colour
+from charrnn_tui.widgets.curves import CurveChart
 
 SHOW = (("validation and training", "both"), ("validation", "val"), ("training", "train"))
-
-
-def overlay(runs: list[RunCurves], axis: str, show: str = "both") -> list[Curve]:
-    """One colour per run: validation bright, training dim, named by the run's legend."""
-    curves = []
-    for i, run in enumerate(runs):
-        if show in ("both", "val"):
-            label = run.legend + (" val" if show == "both" else "")
-            curves.append(Curve(label, run.along(run.val, axis), run_colour(i)))
-        if show in ("both", "train"):
-            label = run.legend + (" train" if show == "both" else "")
-            curves.append(Curve(label, run.along(run.train, axis), run_colour(i, bright=False)))
-    return curves
 
 
 def summary(runs: list[RunCurves]) -> Text:

@@ -45,7 +45,7 @@ def _sessions(text: str) -> int:
     return int(text)
 
 
-def serve_parser(sub) -> None:
+def serve_parser(sub) -> argparse.ArgumentParser:
     """Add the `serve` subcommand to the CLI's subparsers."""
     s = sub.add_parser(
         "serve", help="serve the app to web browsers (each tab runs its own app)",
@@ -64,6 +64,7 @@ def serve_parser(sub) -> None:
                         "saying so (default: the number of cores)")
     s.add_argument("--public", action="store_true",
                    help="allow a --host other machines can reach, knowing there is no login")
+    return s
 
 
 def serve(args: argparse.Namespace) -> int:

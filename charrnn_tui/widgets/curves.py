@@ -7,54 +7,13 @@ gradient-flow plot. Redrawing is throttled: plotext is slow, and points arrive ~
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
-import numpy as np
 from textual_plotext import PlotextPlot
 
-from charrnn_tui.engine.analysis.entropy import LN2
+from charrnn_tui.charts import Curve, reference_label, run_colour, thin, y_range
 
 REDRAW_EVERY = 0.3  # seconds
-MAX_POINTS = 1500  # per curve; plotext slows down with many, and a column holds 2 anyway
-RUN_COLOURS = ("blue", "green", "red", "magenta", "cyan", "yellow")
 REFERENCE_COLOURS = {"unigram": "gray", "bigram": "gray", "shipped model": "orange"}
-
-
-@dataclass
-class Curve:
-    label: str
-    points: list[tuple[float, float]] = field(default_factory=list)
-    colour: str | None = None
-
-
-def thin(points: list[tuple[float, float]], limit: int = MAX_POINTS) -> None:
-    """Halve a long curve in place, keeping its first and last point."""
-    if len(points) > limit:
-        del points[1:-1:2]
-
-
-def run_colour(index: int, bright: bool = True) -> str:
-    base = RUN_COLOURS[index % len(RUN_COLOURS)]
-    return base + "+" if bright else base
-
-
-def reference_label(name: str, nats: float) -> str:
-    return f"{name} {nats:.2f} nats · {nats / LN2:.2f} bits"
-
-
-def y_range(values: list[float], references: list[float]) -> tuple[float, float] | None:
-    """A y-range that shows the curves' shape: the first steep steps of a loss curve
-    (4+ nats at step 0) would squash the rest into a flat line, so the top is the 95th
-    percentile of the points, widened to every reference line; the bottom is the lowest
-    point or line. A 5% margin either side keeps lines off the frame."""
-    finite = [v for v in values if math.isfinite(v)]
-    refs = [r for r in references if math.isfinite(r)]
-    if not finite and not refs:
-        return None
-    lo = min(finite + refs)
-    hi = max(([float(np.percentile(finite, 95))] if finite else []) + refs)
-    pad = max((hi - lo) * 0.05, 1e-3)
-    return lo - pad, hi + pad
 
 
 class CurveChart(PlotextPlot):

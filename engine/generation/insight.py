@@ -9,13 +9,15 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from charrnn_tui.engine.errors import CharRNNError
-from charrnn_tui.engine.models import Model
 from charrnn_tui.engine.models.stepper import Stepper
+
+if TYPE_CHECKING:
+    from charrnn_tui.engine.models import Model
 
 TOP = 5
 
@@ -29,7 +31,7 @@ def activations(model: Model, state) -> dict[str, np.ndarray]:
     """(layers, hidden) float32 arrays of a single-stream state, by kind ('hidden', 'cell')."""
     out = {}
     for kind, t in model.layer_states(state).items():
-        a = t.detach().float().cpu().numpy() if torch.is_tensor(t) else np.asarray(t)
+        a = np.asarray(t) if isinstance(t, np.ndarray) else t.detach().float().cpu().numpy()
         out[kind] = a[:, 0].astype(np.float32)
     return out
 
@@ -57,12 +59,12 @@ class Trace:
         return self.acts[kind][:, layer, unit]
 
 
-@torch.no_grad()
 def trace(model: Model, vocab: list[str], text: str, *, context: str = "\n") -> Trace:
     """Feed `text` one character at a time after `context`, recording what the model did.
 
-    Runs on the fast step (the same one the Playground streams with). Characters outside
-    the vocabulary are skipped and listed in `Trace.skipped`.
+    Runs on the fast step (the same one the Playground streams with), whose weights need
+    no gradients. Characters outside the vocabulary are skipped and listed in
+    `Trace.skipped`.
     """
     if hasattr(model, "eval"):
         model.eval()

@@ -7,15 +7,19 @@ import math
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from charrnn_tui.engine.errors import ConfigError
 from charrnn_tui.engine.generation.draw import MAX_TEMPERATURE, MIN_TEMPERATURE, Chooser, Uniforms
 from charrnn_tui.engine.generation.trail import Trail
-from charrnn_tui.engine.models import Model
 from charrnn_tui.engine.models.inference import MAX_LOGITS, SingleStream
 from charrnn_tui.engine.models.stepper import Stepper, StepState
+
+if TYPE_CHECKING:
+    from charrnn_tui.engine.models import Model
+    from charrnn_tui.engine.models.arrays import ArrayModel
 
 TAIL = 64  # characters of recent text kept to spot stop strings
 FAST_FEED = 16  # ids fed one fast step at a time; a longer text runs the full forward
@@ -108,7 +112,7 @@ def next_distribution(logits: np.ndarray, params: SamplingParams) -> np.ndarray:
 class Sampler:
     """Generates from one model, one stream. Not thread-safe apart from `params`."""
 
-    def __init__(self, model: Model, vocab: list[str], *, rng_seed: int | None = None,
+    def __init__(self, model: Model | ArrayModel, vocab: list[str], *, rng_seed: int | None = None,
                  params: SamplingParams | None = None):
         self.model = model
         self.vocab = vocab

@@ -11,12 +11,13 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
+from charrnn_tui.engine.models.arrays import ArrayModel
 from charrnn_tui.engine.models.numpy_rnn import NumpyRNN
 
 if TYPE_CHECKING:
+    import torch
+
     from charrnn_tui.engine.models import Model
 
 MAX_LOGITS = 1 << 22  # logits computed at once (16 MB in fp32), whatever the vocabulary
@@ -43,6 +44,9 @@ def summed_nll(model: Model, x: np.ndarray, y: np.ndarray, state,
         logits = logits - logits.max(axis=-1, keepdims=True)
         logp = logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
         return -float(np.take_along_axis(logp, y[..., None], -1).sum()), state
+    import torch
+    import torch.nn.functional as F
+
     logits, state = model(torch.from_numpy(x).to(device), state)
     nll = float(F.cross_entropy(logits.float().flatten(0, 1),
                                 torch.from_numpy(y).to(device).flatten(), reduction="sum"))
@@ -56,9 +60,9 @@ class SingleStream:
     through the fast step (models/stepper.py) instead.
     """
 
-    def __init__(self, model: Model):
+    def __init__(self, model: Model | ArrayModel):
         self.model = model
-        self.is_torch = not isinstance(model, NumpyRNN)
+        self.is_torch = not isinstance(model, (NumpyRNN, ArrayModel))
         if self.is_torch:
             model.eval()
         self.device = next(model.parameters()).device if self.is_torch else "cpu"
@@ -71,6 +75,8 @@ class SingleStream:
         if not self.is_torch:
             logits, state = self.model.forward(np.array([ids]), state)
         else:
+            import torch
+
             with torch.no_grad():
                 x = torch.tensor([ids], device=self.device)
                 logits, state = self.model(x, state)

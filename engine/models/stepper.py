@@ -19,11 +19,17 @@ the hidden bias of n inside the reset gate), which the scratch and numpy models 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from charrnn_tui.engine.models import LibraryRNN, Model, NumpyRNN, ScratchRNN
+from charrnn_tui.engine.models.arrays import ArrayModel
+from charrnn_tui.engine.models.numpy_rnn import NumpyRNN
+
+if TYPE_CHECKING:
+    import torch
+
+    from charrnn_tui.engine.models import Model
 
 
 @dataclass(frozen=True)
@@ -32,6 +38,15 @@ class _Layer:
     bih: np.ndarray | torch.Tensor | None
     whh_t: np.ndarray | torch.Tensor  # (hidden, gates·hidden)
     bhh: np.ndarray | torch.Tensor | None
+
+
+def _rows(x, index: np.ndarray):
+    """Rows `index` of an array or tensor (a tensor needs the index on its device)."""
+    if isinstance(x, np.ndarray):
+        return x[index]
+    import torch
+
+    return x[torch.as_tensor(index, device=x.device)]
 
 
 class StepState:
@@ -48,22 +63,21 @@ class StepState:
 
     def copy(self) -> StepState:
         """A state later steps of this one leave alone."""
-        return self._map(lambda x: x.clone() if isinstance(x, torch.Tensor) else x.copy())
+        return self._map(lambda x: x.copy() if isinstance(x, np.ndarray) else x.clone())
 
     def rows(self, index: np.ndarray) -> StepState:
         """Streams `index` (with repeats) as a new state."""
-        return self._map(lambda x: x[torch.as_tensor(index, device=x.device)]
-                         if isinstance(x, torch.Tensor) else x[index])
+        return self._map(lambda x: _rows(x, index))
 
     def select(self, index: np.ndarray) -> StepState:
         """`rows(index)`, but in place (keeping the work buffers) when N stays the same."""
         if len(index) != self.h[0].shape[0]:
             return self.rows(index)
         for x in (*self.h, *(self.c or ())):
-            if isinstance(x, torch.Tensor):
-                x.copy_(x[torch.as_tensor(index, device=x.device)])
-            else:
+            if isinstance(x, np.ndarray):
                 x[...] = x[index]
+            else:
+                x.copy_(_rows(x, index))
         return self
 
     def repeat(self, n: int) -> StepState:
@@ -85,65 +99,71 @@ def _sigmoid_halved(w: np.ndarray, hidden: int, cell: str) -> np.ndarray:
     return np.ascontiguousarray(w)
 
 
+def _parts(kind: str, layers: int, w: dict) -> tuple:
+    """(input table, per-layer weights, head weight transposed, head bias) from the weights
+    as stored, arrays or tensors alike."""
+    if kind == "numpy":
+        return (w["Wxh"].T + w["bh"], [_Layer(None, None, w["Whh"].T, None)], w["Why"].T,
+                w["by"])
+    if kind == "scratch":
+        return (w["W_input"] + w["b_hidden"], [_Layer(None, None, w["W_hidden"], None)],
+                w["W_softmax"], w["b_softmax"])
+    table = w["embed.weight"] @ w["rnn.weight_ih_l0"].T + w["rnn.bias_ih_l0"]
+    return table, [_Layer(None if k == 0 else w[f"rnn.weight_ih_l{k}"].T,
+                          None if k == 0 else w[f"rnn.bias_ih_l{k}"],
+                          w[f"rnn.weight_hh_l{k}"].T, w[f"rnn.bias_hh_l{k}"])
+                   for k in range(layers)], w["head.weight"].T, w["head.bias"]
+
+
 class Stepper:
     """One model's weights, laid out for single steps. Read-only once built."""
 
-    def __init__(self, model: Model, *, use_numpy: bool | None = None):
+    def __init__(self, model: Model | ArrayModel, *, use_numpy: bool | None = None):
         """`use_numpy`: None picks numpy on a CPU and torch elsewhere; False forces torch."""
         spec = model.spec
         self.kind, self.cell, self.layers, self.hidden = spec.impl, spec.cell, spec.layers, \
             spec.hidden
-        self.device = "cpu" if isinstance(model, NumpyRNN) else next(model.parameters()).device
-        self.on_numpy = isinstance(model, NumpyRNN) or (
-            self.device.type == "cpu" and use_numpy is not False)
-        with torch.no_grad():
-            if isinstance(model, NumpyRNN):
-                p = {k: torch.from_numpy(v) for k, v in model.params.items()}  # float64
-                table = p["Wxh"].T + p["bh"]
-                layers = [_Layer(None, None, p["Whh"].T, None)]
-                head_t, head_b = p["Why"].T, p["by"]
-            elif isinstance(model, ScratchRNN):
-                table = model.W_input + model.b_hidden
-                layers = [_Layer(None, None, model.W_hidden, None)]
-                head_t, head_b = model.W_softmax, model.b_softmax
-            elif isinstance(model, LibraryRNN):
-                w = dict(model.rnn.named_parameters())
-                table = torch.addmm(w["bias_ih_l0"], model.embed.weight, w["weight_ih_l0"].T)
-                layers = [_Layer(None if k == 0 else w[f"weight_ih_l{k}"].T,
-                                 None if k == 0 else w[f"bias_ih_l{k}"],
-                                 w[f"weight_hh_l{k}"].T, w[f"bias_hh_l{k}"])
-                          for k in range(model.rnn.num_layers)]
-                head_t, head_b = model.head.weight.T, model.head.bias
-            else:
+        self.arrays = isinstance(model, (NumpyRNN, ArrayModel))  # states stay numpy arrays
+        if not self.arrays:
+            from charrnn_tui.engine.models import LibraryRNN, ScratchRNN
+
+            if not isinstance(model, (LibraryRNN, ScratchRNN)):
                 raise TypeError(f"no fast step for {type(model).__name__}")
-            # The last layer's output lies in [-1, 1] in every cell (tanh, or a mix of
-            # tanh values and a state that started at 0), so no logit exceeds this:
+        self.device = "cpu" if self.arrays else next(model.parameters()).device
+        self.on_numpy = self.arrays or (self.device.type == "cpu" and use_numpy is not False)
+        if self.on_numpy:
+            with np.errstate(over="ignore", invalid="ignore"):  # inf, as torch gives it
+                self._prepare_numpy(*_parts(self.kind, self.layers, _arrays_of(model)))
+            return
+        import torch
+
+        with torch.no_grad():
+            table, layers, head_t, head_b = _parts(self.kind, self.layers, model.state_dict())
             self.logit_bound = float((head_t.abs().sum(0) + head_b.abs()).max())
-            if self.on_numpy:
-                self._prepare_numpy(table, layers, head_t, head_b)
-            else:
-                own = lambda t: None if t is None else t.detach().contiguous().clone()  # noqa: E731
-                self.table = own(table)
-                self._layers = [_Layer(own(x.wih_t), own(x.bih), own(x.whh_t), own(x.bhh))
-                                for x in layers]
-                self.head_t, self.head_b = own(head_t), own(head_b)
+            own = lambda t: None if t is None else t.detach().contiguous().clone()  # noqa: E731
+            self.table = own(table)
+            self._layers = [_Layer(own(x.wih_t), own(x.bih), own(x.whh_t), own(x.bhh))
+                            for x in layers]
+            self.head_t, self.head_b = own(head_t), own(head_b)
 
     def _prepare_numpy(self, table, layers, head_t, head_b) -> None:
-        arr = lambda t: None if t is None else t.detach().cpu().numpy()  # noqa: E731
+        # The last layer's output lies in [-1, 1] in every cell (tanh, or a mix of
+        # tanh values and a state that started at 0), so no logit exceeds this:
+        self.logit_bound = float((np.abs(head_t).sum(0) + np.abs(head_b)).max())
         dtype = np.float64 if self.kind == "numpy" else np.float32
         fix = lambda t: None if t is None else _sigmoid_halved(  # noqa: E731
-            arr(t).astype(dtype), self.hidden, self.cell)
+            np.asarray(t, dtype=dtype), self.hidden, self.cell)
         self._layers = []
         for k, layer in enumerate(layers):
             bih, bhh = fix(layer.bih), fix(layer.bhh)
             if self.cell != "gru" and bhh is not None:  # one bias is enough outside the GRU
                 bih, bhh = (bhh if bih is None else bih + bhh), None
             if k == 0 and bih is not None:
-                table, bih = table + torch.from_numpy(arr(layer.bhh)), None  # fold into table
+                table, bih = table + layer.bhh, None  # fold into the table
             self._layers.append(_Layer(fix(layer.wih_t), bih, fix(layer.whh_t), bhh))
         self.table = fix(table)
-        self.head_t = np.ascontiguousarray(arr(head_t).astype(dtype))
-        self.head_b = arr(head_b).astype(dtype)
+        self.head_t = np.ascontiguousarray(np.asarray(head_t, dtype=dtype))
+        self.head_b = np.asarray(head_b, dtype=dtype)
 
     # --- states in the model's own format and back ------------------------------------
     def from_model(self, state) -> StepState:
@@ -152,20 +172,27 @@ class Stepper:
             return StepState([np.array(state, dtype=np.float64)], None)
         h, c = state if self.cell == "lstm" else (state, None)
         if self.kind == "scratch":
-            h, c = h.unsqueeze(0), None if c is None else c.unsqueeze(0)
+            h, c = h[None], None if c is None else c[None]
         if self.on_numpy:
-            own = lambda x: np.array(x.detach().float().numpy(), dtype=np.float32)  # noqa: E731
+            own = lambda x: np.array(x if isinstance(x, np.ndarray)  # noqa: E731
+                                     else x.detach().float().numpy(), dtype=np.float32)
         else:
             own = lambda x: x.detach().clone()  # noqa: E731
         return StepState([own(x) for x in h], None if c is None else [own(x) for x in c])
 
     def to_model(self, st: StepState):
-        """The inverse of `from_model`, as new tensors (or an array for the numpy model)."""
+        """The inverse of `from_model`: new arrays for an array model, else new tensors."""
         if self.kind == "numpy":
             return st.h[0].copy()
-        as_t = (lambda x: torch.tensor(x)) if self.on_numpy else (lambda x: x)
-        h = torch.stack([as_t(x) for x in st.h])
-        c = None if st.c is None else torch.stack([as_t(x) for x in st.c])
+        if self.arrays:
+            stack = np.stack
+        else:
+            import torch
+
+            stack = (lambda xs: torch.stack([torch.tensor(x) for x in xs])) if self.on_numpy \
+                else torch.stack
+        h = stack(st.h)
+        c = None if st.c is None else stack(st.c)
         if self.kind == "scratch":
             h, c = h[0], None if c is None else c[0]
         return (h, c) if self.cell == "lstm" else h
@@ -177,6 +204,8 @@ class Stepper:
         On a CPU the logits are a buffer of `st`, overwritten by its next step.
         """
         if not self.on_numpy:
+            import torch
+
             return self._step_torch(torch.as_tensor(np.asarray(ids), device=self.device), st)
         plan = st.work.get("plan") or self._plan(st)
         x = None
@@ -242,6 +271,8 @@ class Stepper:
 
     def _step_torch(self, ids: torch.Tensor, st: StepState) -> np.ndarray:
         """The same step in torch, for a model on a GPU; the state's tensors are replaced."""
+        import torch
+
         x = None
         for k, layer in enumerate(self._layers):
             gx = self.table[ids] if x is None else torch.addmm(layer.bih, x, layer.wih_t)
@@ -263,3 +294,12 @@ class Stepper:
             st.h[k] = h
             x = h
         return torch.addmm(self.head_b, x, self.head_t).to("cpu", torch.float64).numpy()
+
+
+def _arrays_of(model: Model | ArrayModel) -> dict[str, np.ndarray]:
+    """A CPU model's weights as arrays, named as stored."""
+    if isinstance(model, NumpyRNN):
+        return model.params
+    if isinstance(model, ArrayModel):
+        return model.weights
+    return {k: v.detach().float().numpy() for k, v in model.state_dict().items()}

@@ -15,15 +15,13 @@ from typing import BinaryIO
 
 import numpy as np
 import safetensors
-import safetensors.torch
-import torch
 
 from charrnn_tui.engine.checkpoint import Checkpoint, TrainState
 from charrnn_tui.engine.errors import CharRNNError
 from charrnn_tui.engine.models import ModelSpec, expected_shapes
 from charrnn_tui.engine.storage.atomic import write_atomic
 from charrnn_tui.engine.storage.checksum import KEY as CHECKSUM_KEY
-from charrnn_tui.engine.storage.checksum import tensor_digest
+from charrnn_tui.engine.storage.checksum import TORCH_NAMES, digest, tensor_digest
 from charrnn_tui.engine.storage.metaschema import (
     CONFIG,
     CORPUS,
@@ -58,7 +56,11 @@ def _versions() -> dict:
         ours = version("charrnn-tui")
     except PackageNotFoundError:
         ours = "dev"
-    return {"charrnn-tui": ours, "torch": torch.__version__, "numpy": np.__version__,
+    try:  # without importing it: a weights-only export needs no torch
+        torch_version = version("torch")
+    except PackageNotFoundError:
+        torch_version = "none"
+    return {"charrnn-tui": ours, "torch": torch_version, "numpy": np.__version__,
             "safetensors": safetensors.__version__}
 
 
@@ -77,10 +79,18 @@ def encode(ckpt: Checkpoint, *, created: str | None = None) -> bytes:
         "updated": now,
         "versions": json.dumps(_versions()),
     }
-    tensors = {f"model.{k}": v.contiguous() for k, v in ckpt.tensors.items()}
-    tensors |= {f"optim.{k}": v.contiguous() for k, v in ckpt.optim_tensors.items()}
+    tensors = {f"model.{k}": v for k, v in ckpt.tensors.items()}
+    tensors |= {f"optim.{k}": v for k, v in ckpt.optim_tensors.items()}
     meta[CHECKSUM_KEY] = tensor_digest(tensors)
-    return safetensors.torch.save(tensors, metadata=meta)
+    if all(isinstance(v, np.ndarray) for v in tensors.values()):  # from load_arrays
+        import safetensors.numpy
+
+        return safetensors.numpy.save({k: np.ascontiguousarray(v) for k, v in tensors.items()},
+                                      metadata=meta)
+    import safetensors.torch
+
+    return safetensors.torch.save({k: v.contiguous() for k, v in tensors.items()},
+                                  metadata=meta)
 
 
 def save(path: Path, ckpt: Checkpoint, *, created: str | None = None) -> None:
@@ -208,6 +218,30 @@ def read_meta(path: Path) -> dict:
 def load(path: Path) -> tuple[Checkpoint, dict]:
     """Read and validate a model file. Returns the checkpoint and its metadata, whose
     "notices" list says what the user should know (e.g. that there was no checksum)."""
+    import torch
+
+    ckpt, meta = load_arrays(path)
+    dtypes = meta.pop("dtypes")
+    ckpt.tensors = {k: torch.from_numpy(v) for k, v in ckpt.tensors.items()}
+    ckpt.optim_tensors = {k: torch.from_numpy(v).to(getattr(torch, dtypes[k]))
+                          for k, v in ckpt.optim_tensors.items()}
+    return ckpt, meta
+
+
+def _array(entry: dict) -> np.ndarray:
+    """A writable array over a deserialized entry's buffer; bfloat16 widened exactly to
+    float32."""
+    data, shape = entry["data"], entry["shape"]
+    if entry["dtype"] == "BF16":
+        wide = np.frombuffer(data, dtype="<u2").astype(np.uint32) << 16
+        return wide.view(np.float32).reshape(shape)
+    dtype = {"F32": "<f4", "F16": "<f2", "F64": "<f8", "I64": "<i8"}[entry["dtype"]]
+    return np.frombuffer(data, dtype=dtype).reshape(shape)
+
+
+def load_arrays(path: Path) -> tuple[Checkpoint, dict]:
+    """`load` without torch: the same checks, the tensors as numpy arrays (bfloat16 as
+    float32; `meta["dtypes"]` keeps each optimizer tensor's torch dtype name)."""
     path = Path(path)
     # One open file for the header and the data: a save that replaces the file meanwhile
     # (an autosave by a running training) cannot pair one file's header with another's data.
@@ -240,29 +274,33 @@ def load(path: Path) -> tuple[Checkpoint, dict]:
             raise ModelFileError(f"{path.name}: tensor {name!r} has shape {got}, "
                                  f"expected {shape}{hint} (shape check)")
     try:
-        tensors = safetensors.torch.load(data)
-    except Exception as e:  # the library's own framing checks
+        entries = dict(safetensors.deserialize(data))  # the library's own framing checks
+    except Exception as e:
         raise ModelFileError(f"{path.name}: tensor data unreadable: {e} (data check)") from None
     if meta["checksum"] is None:
         meta["notices"] = [f"{path.name} {NO_CHECKSUM}"]
-    elif tensor_digest(tensors) != meta["checksum"]:
+    elif digest((name, TORCH_NAMES[e["dtype"]], e["shape"], e["data"])
+                for name, e in entries.items()) != meta["checksum"]:
         raise ModelFileError(f"{path.name}: tensor data does not match its checksum; the "
                              "file is corrupt (checksum check)")
     else:
         meta["notices"] = []
+    tensors = {name: _array(e) for name, e in entries.items()}
     for name, t in tensors.items():
-        if t.is_floating_point() and not torch.isfinite(t).all():
+        if t.dtype.kind == "f" and not np.isfinite(t).all():
             raise ModelFileError(f"{path.name}: tensor {name!r} holds NaN or Inf "
                                  "(finiteness check)")
     for name, t in tensors.items():  # a negative running square would make a step complex
         key = name.rsplit(".", 1)[-1]
         if name.startswith("optim.") and (key in _NON_NEGATIVE or ".memory." in f".{name}"
-                                          ) and t.numel() and not (t >= 0).all():
+                                          ) and t.size and not (t >= 0).all():
             raise ModelFileError(f"{path.name}: optimizer state {name!r} is negative "
                                  "(optimizer check)")
-    weights = {k.removeprefix("model."): v.float() for k, v in tensors.items()
-               if k.startswith("model.")}
+    weights = {k.removeprefix("model."): v.astype(np.float32, copy=False)
+               for k, v in tensors.items() if k.startswith("model.")}
     optim = {k.removeprefix("optim."): v for k, v in tensors.items() if k.startswith("optim.")}
+    meta["dtypes"] = {k.removeprefix("optim."): TORCH_NAMES[e["dtype"]].removeprefix("torch.")
+                      for k, e in entries.items() if k.startswith("optim.")}
     state = TrainState.from_dict(meta["state"])  # the schema checked every field
     ckpt = Checkpoint(spec, weights, optim, meta["optimizer"], state, meta["config"],
                       meta["corpus"])

@@ -279,7 +279,7 @@ class ModelStore:
         if in_store and not src.resolve().is_relative_to(self.root.resolve()):
             raise StoreError(f"{src} links outside the store; export copies only the store's "
                              "own model files")
-        ckpt, meta = modelfile.load(src)  # validate before anything is written
+        ckpt, meta = modelfile.load_arrays(src)  # validate before anything is written
         dest = Path(dest).expanduser()
         if dest.is_dir():
             base = Path(ref.partition(":")[0]).name.removesuffix(SUFFIX)
@@ -296,7 +296,7 @@ class ModelStore:
     def import_file(self, src: Path, name: str | None = None) -> str:
         """Copy a validated model file into the store; refuses anything that fails a check."""
         src = Path(src).expanduser()
-        modelfile.load(src)  # validate fully before anything is written
+        modelfile.load_arrays(src)  # validate fully before anything is written
         name = check_name(name or src.stem)
         self.create(name)
         with self._locked(name):

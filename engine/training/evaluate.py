@@ -7,12 +7,18 @@
 
 from __future__ import annotations
 
+import functools
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
 
 from charrnn_tui.engine.errors import CharRNNError
-from charrnn_tui.engine.models import Model
 from charrnn_tui.engine.models.inference import MAX_LOGITS, evaluating, summed_nll
+
+if TYPE_CHECKING:
+    import torch
+
+    from charrnn_tui.engine.models import Model
 
 PROTOCOLS = ("stream", "window")
 WINDOW = 256  # nanoGPT's block size for shakespeare_char
@@ -22,7 +28,18 @@ WINDOW = 256  # nanoGPT's block size for shakespeare_char
 SHIFTS = 4
 
 
-@torch.no_grad()
+def _no_grad(f):
+    """torch.no_grad() for the call, with torch imported only when it is made."""
+    @functools.wraps(f)
+    def wrapped(*args, **kwargs):
+        import torch
+
+        with torch.no_grad():
+            return f(*args, **kwargs)
+    return wrapped
+
+
+@_no_grad
 def mean_cross_entropy(model: Model, data: np.ndarray, *, streams: int = 32,
                        seq: int = 256, device: torch.device | str = "cpu") -> float:
     """Score all of `data`, in fp32, as `streams` parallel segments read with carried state.
@@ -38,7 +55,7 @@ def mean_cross_entropy(model: Model, data: np.ndarray, *, streams: int = 32,
     return _score_rows(model, rows, seq, device)
 
 
-@torch.no_grad()
+@_no_grad
 def window_cross_entropy(model: Model, data: np.ndarray, *, window: int = WINDOW,
                          shifts: int = SHIFTS, batch: int = 64,
                          device: torch.device | str = "cpu") -> float:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-
-import torch
+from typing import TYPE_CHECKING
 
 from charrnn_tui.engine.checkpoint import OPTIMIZERS
 from charrnn_tui.engine.errors import ConfigError
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["OPTIMIZERS", "default_lr", "default_optimizer", "make_optimizer"]
 _DEFAULT_LR = {"adam": 2e-3, "adamw": 2e-3, "rmsprop": 2e-3, "adagrad": 0.1}
@@ -24,6 +26,8 @@ def default_lr(optimizer: str) -> float:
 
 def make_optimizer(name: str, params: Iterable[torch.nn.Parameter], lr: float,
                    weight_decay: float = 0.0) -> torch.optim.Optimizer:
+    import torch
+
     if name == "adam":
         return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
     if name == "adamw":

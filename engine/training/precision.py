@@ -5,15 +5,19 @@ from __future__ import annotations
 import contextlib
 from functools import cache
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from charrnn_tui.engine.errors import ConfigError
+
+if TYPE_CHECKING:  # imported by each function: the app's form asks only once torch is loaded
+    import torch
 
 
 @cache
 def cpu_has_bf16() -> bool:
     """True when the CPU has native bf16 dot products (AVX512-BF16 or AMX)."""
+    import torch
+
     try:
         flags = Path("/proc/cpuinfo").read_text()
     except OSError:
@@ -28,6 +32,8 @@ def resolve_precision(requested: str, device: torch.device | str) -> str:
     'bf16' on a CPU without native bf16 also gives fp32: oneDNN has no bf16 LSTM there
     and refuses to build one (the trainer tells the user it fell back).
     """
+    import torch
+
     kind = torch.device(device).type
     if requested not in ("auto", "bf16", "fp32"):
         raise ConfigError("precision must be auto, bf16 or fp32")
@@ -41,6 +47,8 @@ def resolve_precision(requested: str, device: torch.device | str) -> str:
 
 
 def autocast(precision: str, device: torch.device | str):
+    import torch
+
     if precision != "bf16":
         return contextlib.nullcontext()
     return torch.autocast(torch.device(device).type, dtype=torch.bfloat16)
@@ -48,6 +56,8 @@ def autocast(precision: str, device: torch.device | str):
 
 def resolve_device(requested: str) -> torch.device:
     """'auto' picks CUDA, then MPS, then CPU; an unavailable device is a clear error."""
+    import torch
+
     if requested == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -69,6 +79,8 @@ def resolve_device(requested: str) -> torch.device:
 
 def accelerator_available() -> tuple[str | None, str]:
     """The accelerator the GPU toggle would use, or None with the reason why not."""
+    import torch
+
     if torch.cuda.is_available():
         return "cuda", torch.cuda.get_device_name(0)
     if torch.backends.mps.is_available():

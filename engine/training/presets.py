@@ -18,13 +18,15 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
     Preset("tiny", "a few seconds to see it learn; 1×128 LSTM",
            {"impl": "torch", "cell": "lstm", "layers": 1, "hidden": 128, "embed": 32},
            # 16 × 50 as for quick: 1.737 against 1.810 for 32 × 64 after 30 s (3 seeds)
-           {"batch": 16, "seq": 50, "lr": 3e-3, "schedule": "cosine", "time_budget": 30}),
+           {"batch": 16, "seq": 50, "lr": 3e-3, "schedule": "cosine", "time_budget": 30,
+            "eval_every": 10.0}),
     Preset("quick", "best text in about 2 minutes on a laptop CPU; 2×256 LSTM",
            {"impl": "torch", "cell": "lstm", "layers": 2, "hidden": 256, "embed": 64},
            # 16 × 50: four times the updates per character of 32 × 100 at about the same
            # chars/s on a CPU; 0.04 better after 120 s (README, "What was tried for issue 16")
+           # validation every 15 s: a short run (20 s) shows one before it ends
            {"batch": 16, "seq": 50, "lr": 5e-3, "schedule": "cosine", "time_budget": 120,
-            "eval_every": 60.0}),
+            "eval_every": 15.0}),
     Preset("balanced", "about 10 minutes on a CPU; 2×512 LSTM with dropout",
            {"impl": "torch", "cell": "lstm", "layers": 2, "hidden": 512, "embed": 64,
             "dropout": 0.2},

@@ -20,7 +20,7 @@ def resume_trainer(ckpt: Checkpoint, corpus: Corpus, config: TrainConfig, *,
     The optimizer state is restored when the optimizer is unchanged (a different one, or
     a vocabulary that had to grow, starts it afresh). A CharRNNError says why it cannot start.
     """
-    ckpt, data, notice = fit_corpus(ckpt, corpus, policy, replacement)
+    ckpt, data, notice = fit_corpus(ckpt.as_torch(), corpus, policy, replacement)
     same_optimizer = (config.optimizer or "") == ckpt.optim_meta.get("name")
     trainer = Trainer(restore_model(ckpt), data, config, corpus_info=corpus_info,
                       state=copy.deepcopy(ckpt.state),

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
 
 from charrnn_tui.engine.checkpoint import Checkpoint
 from charrnn_tui.engine.data.corpus import Corpus
 from charrnn_tui.engine.errors import CharRNNError, ConfigError
 from charrnn_tui.engine.models import ModelSpec
+
+if TYPE_CHECKING:
+    import torch
 
 POLICIES = ("refuse", "map", "extend")
 
@@ -45,6 +49,8 @@ def default_replacement(vocab: list[str]) -> str:
 
 
 def _grow(t: torch.Tensor, axis: int, extra: int) -> torch.Tensor:
+    import torch
+
     """Append `extra` rows (or columns) initialised like small fresh weights."""
     shape = list(t.shape)
     shape[axis] = extra

@@ -14,11 +14,11 @@ from textual.message import Message
 from textual.widgets import Button, Collapsible, Input, Label, Log, Select, Static, Switch
 
 from charrnn_tui.confine import OutsideRoot, confine, default_folder
+from charrnn_tui.engine.analysis.entropy import LN2
 from charrnn_tui.engine.checkpoint import Checkpoint
 from charrnn_tui.engine.generation.sampler import Sampler, SamplingParams
 from charrnn_tui.engine.generation.search import Candidate
 from charrnn_tui.engine.paths import data_home
-from charrnn_tui.engine.training.trainer import LN2
 from charrnn_tui.messages import StreamEnded, StreamPrimed
 from charrnn_tui.panes.playground import fields
 from charrnn_tui.panes.playground.branch import BranchScreen

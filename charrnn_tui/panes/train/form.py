@@ -9,6 +9,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.validation import Function, Integer, Number, Validator
 from textual.widgets import Input, Label, Select, Static, Switch
 
+from charrnn_tui import torch_loader
 from charrnn_tui.engine.models import CELLS, IMPLEMENTATIONS, ModelSpec
 from charrnn_tui.engine.storage.store import NAME_RE
 from charrnn_tui.engine.training.config import TrainConfig
@@ -20,10 +21,13 @@ STOP_UNITS = (("seconds", "time_budget"), ("epochs", "epochs"), ("steps", "max_s
               ("never (Stop by hand)", ""))
 NEW_CHAR_POLICIES = {"refuse": "refuse the corpus", "map": "map to a space",
                      "extend": "grow the vocabulary"}  # keys: engine.vocab.POLICIES
-EVAL_EVERY = 15.0
 SAMPLE_EVERY = 10.0
 # ModelSpec.validate needs a vocabulary; before a corpus is chosen, check the rest with this.
 _PLACEHOLDER_VOCAB = ["\n", " "]
+
+
+def _gpu_text(kind: str | None, reason: str) -> str:
+    return f"GPU: {reason}" if kind is None else f"GPU: {kind} ({reason})"
 
 
 class FormError(ValueError):
@@ -124,11 +128,11 @@ class TrainForm(VerticalScroll):
             [(v, k) for k, v in NEW_CHAR_POLICIES.items()], value="refuse", allow_blank=False,
             id="new_chars", compact=True, tooltip="what to do with characters of the corpus "
             "that the resumed model never saw"), id="new-chars-row")
-        kind, reason = self._accelerator = accelerator_available()
+        kind, reason = self._accelerator = (accelerator_available() if torch_loader.ready()
+                                            else (None, torch_loader.LOADING))
         yield self._row("GPU", Switch(value=False, id="gpu", disabled=kind is None,
                                       tooltip=reason))
-        yield Static(f"GPU: {reason}" if kind is None else f"GPU: {kind} ({reason})",
-                     id="gpu-reason", classes="hint")
+        yield Static(_gpu_text(kind, reason), id="gpu-reason", classes="hint")
         yield Label("Regularisation", classes="section")
         for fid, label, validator in _REG_FIELDS:
             yield from self._field(fid, label, validator)
@@ -163,7 +167,6 @@ class TrainForm(VerticalScroll):
         return self._choice("new_chars") or "refuse"
 
     def on_mount(self) -> None:
-        self.query_one("#eval_every", Input).value = f"{EVAL_EVERY:g}"
         self.query_one("#sample_every", Input).value = f"{SAMPLE_EVERY:g}"
         self.apply_preset(DEFAULT_PRESET)
 
@@ -205,7 +208,9 @@ class TrainForm(VerticalScroll):
         for key in ("impl", "cell", "layers", "hidden", "embed", "dropout", *_REG_ARCH):
             if not self.query_one(f"#{key}").disabled:
                 self._set(key, preset.model.get(key, getattr(defaults, key)))
-        self._fill_training(TrainConfig(**preset.train), stop=True)
+        config = TrainConfig(**preset.train)
+        self._fill_training(config, stop=True)
+        self._set("eval_every", config.eval_every)  # the preset's, as `train --help` says
 
     def _fill_training(self, config: TrainConfig, *, stop: bool) -> None:
         for key in ("batch", "seq", "lr", "seed", "schedule", "ema", "warmup_steps"):
@@ -247,6 +252,13 @@ class TrainForm(VerticalScroll):
             widget.disabled = (self.frozen or (self.locked and widget.id in self.ARCH_IDS)
                                or (widget.id == "stop_value" and no_stop))
         self.query_one("#gpu", Switch).disabled = self._accelerator[0] is None
+
+    def torch_loaded(self, error: str | None) -> None:
+        """PyTorch has loaded (or failed to): the GPU switch can say if there is a GPU."""
+        kind, reason = self._accelerator = (None, error) if error else accelerator_available()
+        self.query_one("#gpu", Switch).tooltip = reason
+        self.query_one("#gpu-reason", Static).update(_gpu_text(kind, reason))
+        self._refresh_enabled()
 
     def set_name(self, name: str) -> None:
         self.query_one("#name", Input).value = name

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -9,6 +11,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, ProgressBar, Select, Static, Switch
 
+from charrnn_tui import torch_loader
+from charrnn_tui.engine.analysis.entropy import LN2
 from charrnn_tui.engine.checkpoint import Checkpoint
 from charrnn_tui.engine.data.corpus import Corpus
 from charrnn_tui.engine.models import ModelSpec, count_parameters
@@ -21,7 +25,6 @@ from charrnn_tui.engine.training.events import (
     Sampled,
 )
 from charrnn_tui.engine.training.presets import DEFAULT_PRESET, PRESETS
-from charrnn_tui.engine.training.trainer import LN2, Trainer
 from charrnn_tui.messages import TrainEvents, TrainingEnded
 from charrnn_tui.names import default_name, free_name
 from charrnn_tui.panes.train.charts import TrainCharts
@@ -32,6 +35,9 @@ from charrnn_tui.screens.dialogs import ConfirmScreen
 from charrnn_tui.widgets.format import count, duration, loss_text
 from charrnn_tui.widgets.gradient_chart import GradientChart
 from charrnn_tui.workers import make_trainer, run_training, store_saver
+
+if TYPE_CHECKING:  # the training stack imports torch; the run loads it on its thread
+    from charrnn_tui.engine.training.trainer import Trainer
 
 _STOPPING = "stopping: a last evaluation, then saving…"
 _REASONS = {"budget": "time budget reached", "epochs": "epochs done", "steps": "steps done",
@@ -298,7 +304,8 @@ class TrainPane(Vertical):
             self.query_one(LossChart).set_history([], [])
         self.query_one("#train-sample", Static).update("")
         self.query_one("#train-error", Static).update("")
-        self.query_one("#train-stats", Static).update("preparing…")
+        self.query_one("#train-stats", Static).update(
+            "preparing…" if torch_loader.ready() else torch_loader.LOADING)
         self._set_running(True)
         own = self.resume is not None and settings.name == self.resume_name
         self._train(settings, self.corpus, self.source, self.resume,
@@ -314,6 +321,9 @@ class TrainPane(Vertical):
 
     def action_race(self) -> None:
         """Race cells/implementations on this corpus (screens/race.py)."""
+        if not torch_loader.ready():  # the race screen imports the training stack
+            self.notify(f"{torch_loader.LOADING} try again in a moment", title="Race")
+            return
         from charrnn_tui.screens.race import RaceScreen
 
         if self.running:

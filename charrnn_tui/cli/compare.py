@@ -6,14 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from charrnn_tui.charts import overlay, reference_label
+from charrnn_tui.cli.svg_chart import svg_chart
 from charrnn_tui.engine.analysis.curves import AXES, run_curves
 from charrnn_tui.engine.errors import CharRNNError
 from charrnn_tui.engine.storage.modelfile import read_meta
 from charrnn_tui.engine.storage.store import ModelStore
 from charrnn_tui.references import recorded_references
-from charrnn_tui.screens.compare import overlay
-from charrnn_tui.svg_chart import svg_chart
-from charrnn_tui.widgets.curves import reference_label
 
 
 class CompareError(CharRNNError):
