@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 
 from charrnn_tui.engine.data.sources import bare_name
-from charrnn_tui.engine.storage.store import ModelStore
+from charrnn_tui.engine.storage.store import ModelStore, NameInUse
 
 
 def name_stem(corpus_name: str) -> str:
@@ -26,3 +27,23 @@ def free_name(store: ModelStore, base: str) -> str:
     while store.exists(name):
         name, n = f"{base}-{n}", n + 1
     return name
+
+
+def claim_free_name(store: ModelStore, base: str) -> tuple[str, str | None]:
+    """The first of `base`, `base-2`, `base-3`… that no model has, claimed for training at
+    once; and a notice when names were skipped because another process (an app, another
+    `train`) is training under them and has not saved yet, so no file shows them taken."""
+    skipped = []
+    for n in itertools.count(1):
+        name = base if n == 1 else f"{base}-{n}"
+        if store.exists(name):
+            continue
+        try:
+            store.create(name)
+        except NameInUse:
+            skipped.append(name)
+            continue
+        notice = (f"{', '.join(skipped)}: being trained by another process; saving as "
+                  f"{name}") if skipped else None
+        return name, notice
+    raise AssertionError("unreachable")

@@ -126,3 +126,25 @@ def test_two_processes_saving_the_session_leave_one_whole_file(tmp_path):
         for w in writers:
             w.kill()
             w.wait()
+
+
+def test_a_derived_name_another_process_is_training_is_skipped_with_a_notice(tmp_path):
+    """The other process holds the name but has saved nothing yet, so only its claim shows."""
+    from charrnn_tui.names import claim_free_name
+
+    store = ModelStore(tmp_path / "models")
+    folder = store.folder("m")
+    folder.mkdir(parents=True)
+    holder = subprocess.Popen([sys.executable, str(Path(__file__).parent / "helpers/hold_lock.py"),
+                               str(folder / ".lock")], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        assert not store.exists("m")
+        name, notice = claim_free_name(store, "m")
+        assert name == "m-2" and notice == "m: being trained by another process; saving as m-2"
+        assert "m-2" in store._claims
+    finally:
+        holder.kill()
+        holder.wait()
+        store.release("m-2")

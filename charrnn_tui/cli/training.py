@@ -30,7 +30,7 @@ from charrnn_tui.engine.training.events import Evaluated, Event, Finished, Notic
 from charrnn_tui.engine.training.presets import DEFAULT_PRESET, IMPL_DEFAULTS, PRESETS
 from charrnn_tui.engine.training.resume import resume_trainer
 from charrnn_tui.engine.training.trainer import LN2, Trainer
-from charrnn_tui.names import default_name, free_name
+from charrnn_tui.names import claim_free_name, default_name, free_name
 from charrnn_tui.resources import open_store
 
 _SPEC_ARGS = ("impl", "cell", "layers", "hidden", "embed", "dropout",
@@ -170,13 +170,18 @@ def _train(args: argparse.Namespace, store: ModelStore, world: World,
         for notice in corpus.notices:
             print(f"charrnn-tui: {notice}", file=sys.stderr)
         spec, config = _fresh_setup(args, corpus)
-        name = args.name or free_name(store, check_name(default_name(
-            corpus.name, spec.cell, spec.layers, spec.hidden)))
+        base = args.name or check_name(default_name(corpus.name, spec.cell, spec.layers,
+                                                    spec.hidden))
         source = canonical(args.corpus)
         trainer = Trainer(build_model(spec, config.seed), corpus.data, config,
                           corpus_info=corpus.info(source))
-        if world.is_main:  # only rank 0 writes the model; only once training can start
+        name = base
+        if world.is_main and args.name:  # only rank 0 writes; only once training can start
             store.create(name, force=args.force)
+        elif world.is_main:  # a derived name: skip one another process is training now
+            name, notice = claim_free_name(store, base)
+            if notice:
+                print(f"charrnn-tui: {notice}", file=sys.stderr)
     trainer.run_id = elastic.run_token()
 
     interrupted = False

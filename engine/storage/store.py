@@ -28,6 +28,10 @@ class StoreError(CharRNNError):
     """A store operation refused, with a reason fit for the user."""
 
 
+class NameInUse(StoreError):
+    """Another process holds the name (it is training or saving that model right now)."""
+
+
 @dataclass
 class ModelInfo:
     name: str
@@ -161,7 +165,7 @@ class ModelStore:
             folder.mkdir(parents=True, exist_ok=True)
             lock.acquire()
         except Timeout:
-            raise StoreError(f"model {name!r} is in use by another charrnn-tui process; "
+            raise NameInUse(f"model {name!r} is in use by another charrnn-tui process; "
                              "pick another name or stop that one first") from None
         except OSError as e:
             raise StoreError(f"cannot write to {folder}: {e.strerror or e}") from None
