@@ -83,8 +83,8 @@ def test_no_server_fails_fast(closed_url, tmp_path):
     start = time.monotonic()
     with pytest.raises(CorpusError, match="could not download tinyshakespeare: no network"):
         download_verified(closed_url, tmp_path / "tinyshakespeare.txt", TINYSHAKESPEARE_SHA256,
-                          timeout=3.0)
-    assert time.monotonic() - start < 5
+                          timeout=60.0)
+    assert time.monotonic() - start < 30  # refused at once, never waiting out the timeout
     assert list(tmp_path.iterdir()) == []
 
 

@@ -84,6 +84,7 @@ class Trainer:
         if optim_tensors:
             self.load_optimizer_state(optim_tensors, optim_meta or {})
         self._pause = threading.Event()
+        self._held = threading.Event()  # set while the loop waits in a pause
         self._stop = threading.Event()
         self._final_eval = True
         self._device_lock = threading.Lock()
@@ -119,6 +120,11 @@ class Trainer:
     @property
     def paused(self) -> bool:
         return self._pause.is_set()
+
+    @property
+    def held(self) -> bool:
+        """The loop has reached the pause and waits there: no step runs until `resume`."""
+        return self._held.is_set()
 
     def request_device(self, device: str) -> None:
         """Move training to `device` ('cpu', 'cuda', 'mps') at the next chunk boundary."""
@@ -269,8 +275,10 @@ class Trainer:
             # --- steering from other threads: pause, device switch ---
             if self._pause.is_set() and not self._stop.is_set():
                 paused_at = time.perf_counter()
+                self._held.set()
                 while self._pause.is_set() and not self._stop.is_set():
                     time.sleep(0.05)
+                self._held.clear()
                 run_start += time.perf_counter() - paused_at  # paused time is not training
             if request := self._take_device_request():
                 hidden = self._move(request, emit, hidden)
