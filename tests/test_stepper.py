@@ -58,8 +58,9 @@ def _exact(model, ids: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("use_numpy", [None, False], ids=["numpy-step", "torch-step"])
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_steps_after_priming_equal_the_full_forward(kind, use_numpy):
-    """Within 1e-5 of the exact logits, as the fp32 forward is; the two fp32 results differ
-    by their own rounding (up to ~1e-5 each way on a tanh RNN with logits near 3)."""
+    """Within 3e-5 of the exact logits, as the fp32 forward is; the two fp32 results differ
+    by their own rounding, which depends on the CPU's kernels (AVX-512 sums in another
+    order than AVX2): up to ~1.4e-5 each way seen on a tanh RNN with logits near 3."""
     model = _model(kind)
     ids = np.random.default_rng(1).integers(0, len(kit.ALPHABET), size=(3, 200))
     full, _ = _forward(model, ids)  # three streams, every position
@@ -73,9 +74,9 @@ def test_steps_after_priming_equal_the_full_forward(kind, use_numpy):
         worst = max(worst, float(np.abs(logits - full[:, t]).max()))
         worst_exact = max(worst_exact, float(np.abs(logits - exact[:, t]).max()))
         worst_forward = max(worst_forward, float(np.abs(full[:, t] - exact[:, t]).max()))
-    assert worst_exact <= 1e-5, worst_exact
-    assert worst_forward <= 1e-5, "the reference itself"
-    assert worst <= 2e-5, worst
+    assert worst_exact <= 3e-5, worst_exact
+    assert worst_forward <= 3e-5, "the reference itself"
+    assert worst <= 6e-5, worst
     again = stepper.from_model(stepper.to_model(st))  # and back to the model's own format
     assert all(np.array_equal(np.asarray(a), np.asarray(b))
                for a, b in zip(st.h, again.h, strict=True))
