@@ -54,6 +54,8 @@ class CharRNNApp(App[None]):
     VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
     BINDINGS = [
         Binding("f1,question_mark", "help", "Help"),
+        Binding("escape", "leave_field", "Leave the field", show=False,
+                tooltip="Leave the field: the pane's keys work again"),
         *(Binding(key.lower(), f"show_tab('{tab}')", title, show=False)
           for tab, title, key in TABS),
     ]
@@ -102,6 +104,9 @@ class CharRNNApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        # Tab cycles through the pane alone: on the tab bar, the pane's keys would not work
+        # (F2–F9 and clicks switch tabs)
+        self.query_one(Tabs).can_focus = False
         self._update_subtitle()
         self.call_after_refresh(self._focus_active_pane)
         self.watch(self.screen, "focused", self._focus_changed, init=False)
@@ -153,16 +158,23 @@ class CharRNNApp(App[None]):
     def _focus_changed(self, focused) -> None:
         """A pane's keys only work with focus inside it: never leave focus nowhere.
 
-        Focus is lost when the focused control gets disabled (Start while training runs).
+        Focus is lost when the focused control gets disabled (Start while training runs,
+        Compare while it compares). The main screen gets its focus back even while a dialog
+        is up, so that closing the dialog returns to the pane's first field.
         """
         if focused is None:
             self.call_after_refresh(self._focus_active_pane)
 
     def _focus_active_pane(self) -> None:
-        if self.screen.focused is not None or self.screen is not self.screen_stack[0]:
+        if self.screen_stack[0].focused is not None:
             return
         tabs = self.query_one(TabbedContent)
         self.query_one(f"#{tabs.active}-pane").focus_default()
+
+    def action_leave_field(self) -> None:
+        """Escape in a field: focus the pane's text (or its first control), never nowhere."""
+        pane = self.query_one(f"#{self.query_one(TabbedContent).active}-pane")
+        getattr(pane, "leave_field", pane.focus_default)()
 
     def action_show_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab

@@ -85,8 +85,8 @@ class InsightPane(Vertical):
         Binding("ctrl+f", "find", "Find cells", show=False,
                 tooltip="Type a regular expression to find the units that track it"),
         Binding("ctrl+s", "export", "Export", tooltip="Export the coloured text as HTML and SVG"),
-        Binding("slash", "focus_seed", "Seed", key_display="/", show=False,
-                tooltip="Type a new seed (when not typing already)"),
+        Binding("slash", "focus_seed", "Seed", key_display="/", show=False, priority=True,
+                tooltip="Go to the seed box (in the seed box itself, / is a slash)"),
     ]
 
     def __init__(self, home: str | None, store: ModelStore, corpus_source: CorpusSource, *,
@@ -322,6 +322,15 @@ class InsightPane(Vertical):
 
     def action_focus_seed(self) -> None:
         self.query_one("#ins-seed", Input).focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """/ jumps to the seed box from every other field (it never types there); in the
+        seed box it is a slash."""
+        return action != "focus_seed" or self.app.focused is not self.query_one("#ins-seed")
+
+    def leave_field(self) -> None:
+        """Escape: from a field to the text, where the pane's keys all work."""
+        self.query_one("#ins-text").focus()
 
     def action_find(self) -> None:
         self.query_one(InsightCells).focus_default()

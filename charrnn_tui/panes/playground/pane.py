@@ -11,6 +11,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.message import Message
 from textual.widgets import Button, Collapsible, Input, Label, Log, Select, Static, Switch
 
@@ -38,6 +39,10 @@ SPEEDS = (("slow", 40), ("normal", 200), ("fast", 1000), ("max", 0))  # characte
 DEFAULT_LENGTH = 500
 COMPARE_LENGTH = 2000  # the most characters per candidate in Compare
 # Rows of typed settings, each with its error line right under it.
+# The settings behind More, how the collapsed line names them, and their "off" values.
+MORE_SHOWN = (("stop_at", "stop", ("",)), ("ban", "ban", ("",)), ("bias", "bias", ("",)),
+              ("penalty", "repeat×", ("1", "1.0")), ("n", "N", ("4",)), ("beam", "beam", ("0",)))
+MORE_WHAT = "stop, ban, bias, repetition, N, beam"
 ROWS = {"params-row": ("top_k", "top_p", "length"),
         "more-row1": ("stop_at", "ban", "bias"),
         "more-row2": ("penalty", "window", "n", "beam")}
@@ -72,8 +77,8 @@ class PlaygroundPane(Vertical):
                 tooltip="Show or hide the stop, ban, bias, repetition, N and beam settings"),
         Binding("ctrl+l", "clear", "Clear", tooltip="Clear the text"),
         Binding("ctrl+s", "save", "Save text", tooltip="Save the text to a file"),
-        Binding("slash", "focus_seed", "Seed", key_display="/", show=False,
-                tooltip="Type a new seed (when not typing already)"),
+        Binding("slash", "focus_seed", "Seed", key_display="/", show=False, priority=True,
+                tooltip="Go to the seed box (in the seed box itself, / is a slash)"),
     ]
 
     def __init__(self, home: str | None, *, id: str | None = None) -> None:
@@ -92,6 +97,8 @@ class PlaygroundPane(Vertical):
         self._run: tuple[int, int] | None = None
         self._comparing = False
         self._ticks = 0
+        self._length = 0  # the characters asked of the current stream
+        self._stop_pressed = False  # the current stream ended by Stop (F8)
 
     def compose(self) -> ComposeResult:
         def box(fid: str, value: str, tip: str, label: str | None = None) -> ComposeResult:
@@ -117,8 +124,7 @@ class PlaygroundPane(Vertical):
             yield Label("argmax", classes="inline-label")
             yield Switch(False, id="argmax", tooltip="always the likeliest character")
         yield Static("", id="params-row-error", classes="field-error")
-        with Collapsible(title="More: stop, ban, bias, repetition, N, beam (ctrl+t)",
-                         id="more"):
+        with Collapsible(title=f"More: {MORE_WHAT} (ctrl+t)", id="more"):
             with Horizontal(id="more-row1"):
                 yield from box("stop_at", "", "end the stream when the text ends with this; "
                                "several: a|b; \\n is a line break, \\| a bar")
@@ -148,7 +154,6 @@ class PlaygroundPane(Vertical):
             yield Button("Compare", id="compare", compact=True)
             yield Button("Clear", id="clear", compact=True)
             yield Button("Save…", id="save", compact=True)
-            yield Static("", id="play-status")
 
     def on_mount(self) -> None:
         self.query_one("#play-hint").display = False
@@ -183,6 +188,15 @@ class PlaygroundPane(Vertical):
         if note:
             line.append(f"  ({note})", "bold red")
         self.query_one("#play-model", Static).update(line)
+
+    def _status(self, text: str) -> None:
+        """What the text box is doing or why its text ended, on its lower border: the whole
+        width there is, beside buttons that all fit at 80 columns."""
+        self.query_one("#output", Log).border_subtitle = Content(text)
+
+    @property
+    def status(self) -> str:
+        return str(self.query_one("#output", Log).border_subtitle or "")
 
     def show_hint(self, text: str) -> None:
         hint = self.query_one("#play-hint", Static)
@@ -226,7 +240,17 @@ class PlaygroundPane(Vertical):
             line.display = bool(messages)
         if any(f in self.errors for f in ROWS["more-row1"] + ROWS["more-row2"]):
             self.query_one("#more", Collapsible).collapsed = False  # never hide an error
+        self.query_one("#more", Collapsible).title = Content(self._more_title())
         self._update_controls()
+
+    def _more_title(self) -> str:
+        """The More line names the settings behind it that are on, as typed: a stop string
+        or a ban hidden under a collapsed line would end or change text for no visible
+        reason."""
+        on = [f"{label} {self.query_one(f'#{fid}', Input).value.strip()}"
+              for fid, label, off in MORE_SHOWN
+              if self.query_one(f"#{fid}", Input).value.strip() not in off]
+        return f"More: {' · '.join(on) if on else MORE_WHAT} (ctrl+t)"
 
     def refused(self, action: str) -> bool:
         """True, saying why and focusing the box, when a bad setting blocks `action`."""
@@ -300,6 +324,7 @@ class PlaygroundPane(Vertical):
             self._start(None)
 
     async def action_stop(self) -> None:
+        self._stop_pressed = self.stream.producing
         await self._halt()
         self._update_controls()
 
@@ -310,11 +335,20 @@ class PlaygroundPane(Vertical):
         if self._run is not None:  # what still streams in stays branchable
             self._run = (0, 0)
         if not self.stream.producing:
-            self.query_one("#play-status", Static).update("")
+            self._status("")
         self._update_controls()
 
     def action_focus_seed(self) -> None:
         self.query_one("#seed", Input).focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """/ jumps to the seed box from every other field (it never types there); in the
+        seed box it is a slash."""
+        return action != "focus_seed" or self.app.focused is not self.query_one("#seed")
+
+    def leave_field(self) -> None:
+        """Escape: from a field to the text, where the pane's keys all work."""
+        self.query_one("#output").focus()
 
     def _can_start(self) -> bool:
         """False, with a notice, while a thread that outlived Stop still uses the sampler."""
@@ -331,8 +365,9 @@ class PlaygroundPane(Vertical):
                                 lambda skipped: self.post_message(
                                     StreamPrimed(stream.id, skipped)))
 
+        self._length, self._stop_pressed = length, False
         self.stream.start(generate, capacity=self._per_tick() or 4096)
-        self.query_one("#play-status", Static).update("generating…")
+        self._status("generating…")
         self._drain_timer.resume()
         self._update_controls()
 
@@ -364,9 +399,20 @@ class PlaygroundPane(Vertical):
             return
         if event.error:
             self.notify(event.error, title="Generation failed", severity="error")
-        self.query_one("#play-status", Static).update(
-            f"{event.count:,} characters; F6 continues" if not event.error
-            else "failed")
+        self._status(
+            "failed" if event.error else f"{event.count:,} characters, {self._why_ended(event)}; "
+            "F6 continues")
+
+    def _why_ended(self, event: StreamEnded) -> str:
+        """Why a stream ended, so that a stop string (perhaps behind More) never looks like
+        a failure or a short length."""
+        if self._stop_pressed:
+            return "Stop pressed"
+        if event.count >= self._length:
+            return "the length set"
+        ends = [s for s in self.sampler.params.stop if self.sampler.tail.endswith(s)]
+        return (f"at stop {''.join(show_char(c) for c in ends[0])}" if ends
+                else "stopped")
 
     def _drain(self) -> None:
         per_tick = self._per_tick()
@@ -499,13 +545,13 @@ class PlaygroundPane(Vertical):
                 self.post_message(CandidatesReady(sampler, what, seed, found))
 
         self._comparing = True
-        self.query_one("#play-status", Static).update("comparing…")
+        self._status("comparing…")
         self._update_controls()
         self.run_worker(work, thread=True, exit_on_error=False, group="compare")
 
     def on_candidates_ready(self, event: CandidatesReady) -> None:
         self._comparing = False
-        self.query_one("#play-status", Static).update("")
+        self._status("")
         self._update_controls()
         if event.error:
             self.notify(event.error, title="Compare failed", severity="error")
@@ -526,7 +572,7 @@ class PlaygroundPane(Vertical):
                 self.sampler.prime(event.seed)
             self.sampler.feed([self.sampler.index[c] for c in text])
             self._write(text)
-            self.query_one("#play-status", Static).update(
+            self._status(
                 f"kept candidate {index + 1}; F6 continues, F7 branches")
             self._update_controls()
 

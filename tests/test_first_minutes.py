@@ -1,0 +1,103 @@
+"""A newcomer's first minutes: where the keyboard goes, what state is on, what comes back.
+
+Each test drives the app as a person would (keys, not method calls) on a tiny saved model.
+"""
+
+from __future__ import annotations
+
+import pytest
+from helpers.pilot import wait_for
+from test_app import SIZE, open_in_playground, saved_model
+from textual.widgets import Input, Log, Tabs
+
+from charrnn_tui.app import CharRNNApp
+from charrnn_tui.panes.playground.compare import CompareScreen
+
+pytestmark = pytest.mark.usefixtures("no_shipped_models", "no_gpu")
+
+
+@pytest.fixture
+def cat(data_home):
+    saved_model(data_home, "cat", steps=30)
+
+
+async def test_slash_goes_to_the_seed_and_never_types_into_another_field(cat):
+    app = CharRNNApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_in_playground(pilot)
+        seed, ban = app.query_one("#seed", Input), app.query_one("#ban", Input)
+        seed.value = "ROMEO:"
+        await pilot.press("ctrl+t")
+        ban.value = "z"
+        ban.focus()
+        await pilot.press("/")
+        assert ban.value == "z" and app.focused is seed, "/ in another field goes to the seed"
+        assert seed.value == "ROMEO:"
+        seed.cursor_position = len(seed.value)
+        await pilot.press("/")
+        assert seed.value == "ROMEO:/", "in the seed box itself, / is a slash"
+
+
+async def test_escape_leaves_a_field_and_the_keys_work_again(cat):
+    app = CharRNNApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_in_playground(pilot)
+        assert app.focused is app.query_one("#seed")
+        await pilot.press("escape")
+        assert app.focused is app.query_one("#output", Log)
+        await pilot.press("/")
+        assert app.focused is app.query_one("#seed"), "/ from the text goes back to the seed"
+
+
+async def test_tab_stays_in_the_pane_so_its_keys_keep_working(cat):
+    app = CharRNNApp()
+    async with app.run_test(size=SIZE) as pilot:
+        play = await open_in_playground(pilot)
+        for _ in range(30):
+            await pilot.press("tab")
+            assert not isinstance(app.focused, Tabs), "the tab bar took the focus"
+            assert play in app.focused.ancestors, f"focus left the pane: {app.focused}"
+
+
+async def test_closing_compare_gives_focus_back_to_where_the_user_was(cat):
+    app = CharRNNApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_in_playground(pilot)
+        app.query_one("#length", Input).value = "5"
+        await pilot.press("ctrl+t")
+        app.query_one("#ban", Input).focus()
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen))
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.focused is app.query_one("#ban")
+        # the Compare button is disabled while it compares: its focus goes to the seed box,
+        # not nowhere (where a later Enter or key did nothing, or something unexpected)
+        await pilot.click("#compare")
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen))
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.focused is app.query_one("#seed")
+
+
+async def test_the_collapsed_more_line_names_what_is_on_and_the_status_why_text_ended(cat):
+    app = CharRNNApp()
+    async with app.run_test(size=SIZE) as pilot:
+        play = await open_in_playground(pilot)
+        more = app.query_one("#more")
+        assert str(more.title) == "More: stop, ban, bias, repetition, N, beam (ctrl+t)"
+        for fid, value in {"stop_at": "\\n\\n", "ban": "z", "bias": "e=-2", "beam": "4"}.items():
+            app.query_one(f"#{fid}", Input).value = value
+        await pilot.pause()
+        assert more.collapsed
+        assert str(more.title) == "More: stop \\n\\n · ban z · bias e=-2 · beam 4 (ctrl+t)"
+
+        app.query_one("#beam", Input).value = "0"
+        app.query_one("#stop_at", Input).value = "e"
+        app.query_one("#speed").value = 0
+        app.query_one("#seed", Input).value = "th"
+        app.query_one("#seed", Input).focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not play.stream.producing and "characters" in play.status)
+        assert play.text.endswith("e")
+        assert play.status.endswith("characters, at stop e; F6 continues")
