@@ -101,3 +101,27 @@ async def test_the_collapsed_more_line_names_what_is_on_and_the_status_why_text_
         await wait_for(pilot, lambda: not play.stream.producing and "characters" in play.status)
         assert play.text.endswith("e")
         assert play.status.endswith("characters, at stop e; F6 continues")
+
+
+async def test_the_loss_chart_at_80x24_has_room_for_the_curve_a_legend_and_whole_ticks():
+    import plotext
+
+    from charrnn_tui.panes.train.loss_chart import LossChart
+    from charrnn_tui.widgets.gradient_chart import GradientChart
+
+    app = CharRNNApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f3")
+        chart = app.query_one(LossChart)
+        chart.set_history([[s, 4.0 - s / 1000] for s in range(3, 2333, 7)], [[1000, 3.1]])
+        chart.set_references([("unigram", 3.25), ("bigram", 2.45)])
+        chart._redraw()
+        await pilot.pause()
+        assert not app.query_one(GradientChart).display, "below 100 columns it folds away"
+        plot_rows = chart.region.height - 4  # legend, frame top and bottom, ticks
+        assert plot_rows >= 4, f"{plot_rows} rows for the curves"
+        legend = str(chart.border_title)
+        assert "train" in legend and "validation" in legend and "unigram 3.25" in legend
+        drawn = plotext.uncolorize(chart.plt.build()).splitlines()
+        ticks = drawn[-1].split()
+        assert ticks[0] == "3" and all(t.replace(",", "").isdigit() for t in ticks), ticks
