@@ -125,3 +125,20 @@ async def test_the_loss_chart_at_80x24_has_room_for_the_curve_a_legend_and_whole
         drawn = plotext.uncolorize(chart.plt.build()).splitlines()
         ticks = drawn[-1].split()
         assert ticks[0] == "3" and all(t.replace(",", "").isdigit() for t in ticks), ticks
+
+
+@pytest.mark.parametrize("size", [(80, 24), SIZE])
+async def test_train_form_labels_show_whole_with_a_gap_before_their_value(size):
+    from textual.widgets import Label
+
+    app = CharRNNApp()
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("f3")
+        await pilot.pause()
+        for row in app.query("#train-form .field"):
+            label = row.query_one(Label)
+            text = str(label.render())
+            if not text or not row.display:
+                continue
+            assert label.content_region.width >= len(text), f"{text!r} is cut"
+            assert label.content_region.right < row.children[1].region.x, f"{text!r} touches"

@@ -73,9 +73,11 @@ _REG_FIELDS: list[tuple[str, str, Validator]] = [
     ("warmup_steps", "Warm-up steps", Integer(0, 10**9)),
 ]
 _RUN_FIELDS: list[tuple[str, str, Validator]] = [
-    ("eval_every", "Eval every s", Number(1, 86400)),
-    ("sample_every", "Sample every s", Number(0, 86400)),
+    ("eval_every", "Eval every", Number(1, 86400)),
+    ("sample_every", "Sample every", Number(0, 86400)),
 ]
+_TOOLTIPS = {"eval_every": "seconds between validation losses",
+             "sample_every": "seconds between samples (0: none)"}
 
 
 def _positive(value: str) -> bool:
@@ -141,7 +143,7 @@ class TrainForm(VerticalScroll):
                placeholder: str = "") -> ComposeResult:
         """An input and, under it, the words for what is wrong with it (hidden when nothing)."""
         yield self._row(label, Input(id=fid, validators=[validator], compact=True,
-                                     placeholder=placeholder))
+                                     placeholder=placeholder, tooltip=_TOOLTIPS.get(fid)))
         yield Static("", id=f"{fid}-error", classes="field-error", markup=False)
 
     def show_errors(self) -> None:
