@@ -75,6 +75,7 @@ class CharRNNApp(App[None]):
         self.first_model = None if self.session else self._shipped_model_for_first_run()
         # the first model loaded (first run, or last session's) keeps the tab where it is
         self._first_load_pending = bool(self.first_model or self.session and self.session.model)
+        self._resume_pending: str | None = None  # last session's model for Train, loading
         self.saving_on_exit: str | None = None  # a model still being saved as the app closes
         self.session_error: str | None = None  # why the session could not be saved, if so
 
@@ -122,21 +123,40 @@ class CharRNNApp(App[None]):
         """Reopen where the user left off; what is gone since is said, not fatal."""
         write_controls(self.playground, session.playground)
         write_controls(self.query_one(TrainForm), session.train, skip=SESSION_SKIP)
+        self.query_one(TrainPane).preset_restored()
         if session.corpus:
             self.query_one(CorpusPane).load(session.corpus)
-        if session.model and session.model in {i.name for i in self.store.list()}:
+        infos = self.store.list()
+        # Train continues the model it was set to continue (once the Playground's model is
+        # loaded: one load at a time, and often it is the same model)
+        own = {i.name for i in infos if not i.read_only}
+        self._resume_pending = session.resume if session.resume in own else None
+        if session.model and session.model in {i.name for i in infos}:
             self.query_one(ModelsPane).open_model(session.model, "play")
-        elif session.model:
-            self._first_load_pending = False
-            self.notify(f"The model {session.model!r} you had open last time is gone.",
-                        severity="warning")
+        else:
+            if session.model:
+                self._first_load_pending = False
+                self.notify(f"The model {session.model!r} you had open last time is gone.",
+                            severity="warning")
+            self._load_pending_resume()
+
+    def _load_pending_resume(self, ready: ModelReady | None = None) -> None:
+        if self._resume_pending is None:
+            return
+        if ready is not None and ready.name == self._resume_pending:
+            self._resume_pending = None
+            self.query_one(TrainPane).set_resume(ready.name, ready.ckpt)
+        else:
+            self.query_one(ModelsPane).open_model(self._resume_pending, "resume")
 
     def _session(self) -> Session:
         tabs = self.query_one(TabbedContent)
+        train = self.query_one(TrainPane)
         return Session(tabs.active, self.playground.model_name,
                        self.query_one(CorpusPane).source,
                        read_controls(self.playground),
-                       read_controls(self.query_one(TrainForm), skip=SESSION_SKIP))
+                       read_controls(self.query_one(TrainForm), skip=SESSION_SKIP),
+                       train.run_name if train.running else train.resume_name)
 
     # --- panes ---------------------------------------------------------------------------
     @property
@@ -224,11 +244,17 @@ class CharRNNApp(App[None]):
             self._update_subtitle()
             if self._first_load_pending:  # the first-run model: stay, with the hint
                 self._first_load_pending = False
+                self._load_pending_resume(event)
             else:
                 self.playground.show_hint("")
                 self.action_show_tab("playground")
             return
         train = self.query_one(TrainPane)
+        if event.name == self._resume_pending:  # last session's: Train is as it was
+            self._resume_pending = None
+            if not train.running:
+                train.set_resume(event.name, event.ckpt)
+            return
         if train.running:
             self.notify("Training is running: stop it before resuming another model.",
                         severity="warning")

@@ -34,6 +34,7 @@ class Session:
     corpus: str | None = None  # a path or builtin:NAME, loaded into Corpus and Train
     playground: dict[str, str] = field(default_factory=dict)  # control id → value
     train: dict[str, str] = field(default_factory=dict)  # form field id → value
+    resume: str | None = None  # the store name Train's Start continues, if any
 
 
 def session_path() -> Path:
@@ -75,7 +76,8 @@ def load_session(path: Path | None = None) -> tuple[Session | None, str | None]:
         return Session(raw["tab"], _text(raw.get("model"), "model"),
                        _text(raw.get("corpus"), "corpus"),
                        _fields(raw.get("playground", {}), "playground"),
-                       _fields(raw.get("train", {}), "train")), None
+                       _fields(raw.get("train", {}), "train"),
+                       _text(raw.get("resume"), "resume")), None
     except (OSError, ValueError, UnicodeDecodeError, RecursionError) as e:
         reason = e.strerror if isinstance(e, OSError) and e.strerror else e
         return None, f"Starting fresh: the saved session ({path}) was ignored: {reason}"

@@ -173,6 +173,14 @@ class TrainPane(Vertical):
         self.query_one("#train-sample", Static).update("")
         self.query_one("#chunk-row").display = False
 
+    def preset_restored(self) -> None:
+        """The form was set from last session without Select.Changed: the description and
+        the preset remembered as the form's source follow the restored preset."""
+        preset = self.query_one("#preset", Select).value
+        if isinstance(preset, str):
+            self._preset = preset
+            self.query_one("#preset-hint", Static).update(PRESETS[preset].description)
+
     def _preset_picked(self, preset: str) -> None:
         """A preset describes a new model. While one is loaded to continue, picking a preset
         asks to start a new model with it, rather than half-apply it to the loaded one."""
