@@ -142,3 +142,27 @@ async def test_train_form_labels_show_whole_with_a_gap_before_their_value(size):
                 continue
             assert label.content_region.width >= len(text), f"{text!r} is cut"
             assert label.content_region.right < row.children[1].region.x, f"{text!r} touches"
+
+
+async def test_after_a_rename_train_and_the_models_highlight_follow_the_new_name(
+        data_home, corpus_file):
+    from test_app import start_training, text_of
+    from textual.widgets import DataTable
+
+    for name in ("aaa", "bbb"):
+        saved_model(data_home, name)
+    app = CharRNNApp()
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await start_training(pilot, corpus_file, "mine", "max_steps", "3")
+        await wait_for(pilot, lambda: pane.finished is not None and not pane.running)
+        assert "saved as mine" in text_of(app, "#train-stats")
+        await pilot.press("f5")
+        models = app.query_one("ModelsPane")
+        table = app.query_one(DataTable)
+        table.move_cursor(row=table.get_row_index("mine"))
+        await pilot.press("n")
+        await pilot.press(*"zed", "enter")
+        await wait_for(pilot, lambda: "zed" in models.infos)
+        assert models.selected_name() == "zed"
+        assert "saved as zed" in text_of(app, "#train-stats")
+        assert pane.resume_name == "zed"

@@ -92,21 +92,23 @@ class ModelsPane(Vertical):
     def focus_default(self) -> None:
         self.query_one(DataTable).focus()
 
-    def refresh_models(self) -> None:
-        """Re-read the store and show what it holds."""
+    def refresh_models(self, highlight: str | None = None) -> None:
+        """Re-read the store and show what it holds, the highlight on `highlight` (a renamed
+        model's new name) or where it was."""
         self.infos = {i.name: i for i in self.store.list()}
-        self._fill_table()
+        self._fill_table(highlight)
         self.query_one("#models-status", Static).update(
             "" if self.infos else "No saved models yet: train one in the Train tab (F3).")
         for button in self.query(Button):
             button.disabled = not self.infos and button.id != "save_current"
 
-    def _fill_table(self) -> None:
+    def _fill_table(self, highlight: str | None = None) -> None:
         """The table from `infos`, at the width there is. Below NARROW columns every column
         still shows (80×24 included): Params goes, names and corpora are cut short (the line
         under the table names the highlighted model in full), steps and dates get shorter."""
         table = self.query_one(DataTable)
-        keep = self.selected_name()
+        keep = highlight or self.selected_name()
+        row = self.query_one(DataTable).cursor_row
         narrow = self.size.width < NARROW
         table.clear(columns=narrow != self.narrow)
         if narrow != self.narrow:
@@ -132,6 +134,8 @@ class ModelsPane(Vertical):
             table.add_row(*cells, key=info.name)
         if keep in self.infos:
             table.move_cursor(row=table.get_row_index(keep))
+        elif table.row_count:  # deleted: the row that took its place
+            table.move_cursor(row=min(row, table.row_count - 1))
 
     def selected_name(self) -> str | None:
         table = self.query_one(DataTable)
@@ -207,7 +211,8 @@ class ModelsPane(Vertical):
             return
 
         def chosen(new: str | None) -> None:
-            if new and self._do(lambda: self.store.rename(name, new), f"renamed {name} to {new}"):
+            if new and self._do(lambda: self.store.rename(name, new), f"renamed {name} to {new}",
+                                highlight=new):
                 self.post_message(ModelRenamed(name, new))
 
         self.app.push_screen(PromptScreen(f"Rename {name} to", name, action="Rename",
@@ -249,13 +254,14 @@ class ModelsPane(Vertical):
         finally:
             self.store.release(name)
 
-    def _do(self, change: Callable[[], object], done: str) -> bool:
+    def _do(self, change: Callable[[], object], done: str, highlight: str | None = None
+            ) -> bool:
         try:
             change()
         except (StoreError, OSError) as e:
             self._status(f"✗ {e}")
             return False
-        self.refresh_models()
+        self.refresh_models(highlight)
         self._status(done)
         return True
 

@@ -15,6 +15,7 @@ from charrnn_tui.engine.models import ModelSpec, count_parameters
 from charrnn_tui.engine.storage.store import ModelStore
 from charrnn_tui.engine.training.events import (
     Evaluated,
+    Finished,
     GradientFlow,
     Notice,
     Progress,
@@ -69,6 +70,7 @@ class TrainPane(Vertical):
         self._auto_name = ""
         self.last: Progress | None = None
         self.val: Evaluated | None = None
+        self.finished: Finished | None = None  # the last run's end, while its stats show
         self.stopping = False  # Stop pressed: the stats say so until training has ended
         self._preset = DEFAULT_PRESET  # the preset the form was last filled from
 
@@ -146,6 +148,8 @@ class TrainPane(Vertical):
         self.resume_name = new
         if new:
             self.query_one(TrainForm).set_name(new)
+            if self.finished is not None and not self.running:  # "saved as" the new name
+                self._show_finished(new)
         self._describe()
 
     def action_new_model(self) -> None:
@@ -168,7 +172,7 @@ class TrainPane(Vertical):
 
     def _clear_run(self) -> None:
         """Forget the last run's status, progress and sample: they describe another model."""
-        self.last = self.val = None
+        self.last = self.val = self.finished = None
         self.query_one("#train-stats", Static).update("")
         self.query_one("#train-sample", Static).update("")
         self.query_one("#chunk-row").display = False
@@ -300,7 +304,7 @@ class TrainPane(Vertical):
         self.running, self.trainer, self._stop_request = True, None, None
         self.stopping = False
         self.run_name = settings.name
-        self.last = self.val = None
+        self.last = self.val = self.finished = None
         self.query_one(GradientChart).clear()
         if self.resume is None:
             self.query_one(LossChart).set_history([], [])
@@ -452,11 +456,15 @@ class TrainPane(Vertical):
             self.notify(event.error, title="Training did not run", severity="error")
             self._describe()
             return
-        f = event.finished
+        self.finished = event.finished
         self.set_resume(event.name, event.ckpt)
         self._set_running(False)
+        self._show_finished(event.name)
+
+    def _show_finished(self, name: str) -> None:
+        f = self.finished
         self.query_one("#train-stats", Static).update(Text.assemble(
             (f"{_REASONS.get(f.reason, f.reason)} at step {f.step:,}", "bold"),
             "  val ", loss_text(f.val_loss, f.val_bpc),
             f"  {count(f.chars_per_s)} chars/s over {duration(f.seconds)}\n",
-            (f"saved as {event.name} · F6 continues · F4 plays", "dim")))
+            (f"saved as {name} · F6 continues · F4 plays", "dim")))
