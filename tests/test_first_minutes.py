@@ -166,3 +166,22 @@ async def test_after_a_rename_train_and_the_models_highlight_follow_the_new_name
         assert models.selected_name() == "zed"
         assert "saved as zed" in text_of(app, "#train-stats")
         assert pane.resume_name == "zed"
+
+
+async def test_a_temperature_can_be_typed_and_a_bad_one_is_refused_in_words(cat):
+    from charrnn_tui.widgets.temperature import TemperatureControl
+
+    app = CharRNNApp()
+    async with app.run_test(size=SIZE) as pilot:
+        play = await open_in_playground(pilot)
+        temp = app.query_one(TemperatureControl)
+        await pilot.click(TemperatureControl, offset=(13, 0))  # on the value
+        assert app.focused is temp
+        await pilot.press("1", ".", "7", "enter")
+        assert temp.value == 1.7 and play.params.temperature == 1.7
+        await pilot.press("9", "enter")
+        assert temp.value == 1.7 and "between 0.05 and 2.00, not 9" in str(temp.render())
+        await pilot.press("backspace", "0", ".", "5", "enter")
+        assert temp.value == 0.5 and temp.typed is None
+        await pilot.press("3", "escape")
+        assert temp.value == 0.5 and temp.typed is None and app.focused is temp
