@@ -185,3 +185,20 @@ async def test_a_temperature_can_be_typed_and_a_bad_one_is_refused_in_words(cat)
         assert temp.value == 0.5 and temp.typed is None
         await pilot.press("3", "escape")
         assert temp.value == 0.5 and temp.typed is None and app.focused is temp
+
+
+async def test_min_p_is_a_field_beside_top_k_and_top_p_validated_like_them(cat):
+    from test_app import text_of
+
+    app = CharRNNApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        play = await open_in_playground(pilot)
+        box = app.query_one("#min_p", Input)
+        assert box.region.right <= 80
+        box.value = "0.1"
+        await pilot.pause()
+        assert play.params.min_p == 0.1
+        box.value = "1.5"
+        await pilot.pause()
+        assert "min-p must be between 0 and 1, not 1.5" in text_of(app, "#params-row-error")
+        assert app.query_one("#generate").disabled and play.params.min_p == 0.1

@@ -19,10 +19,10 @@ MAX_N = 16  # candidates shown side by side
 MAX_BEAM = 16
 
 # Field id → its name in messages.
-NAMES = {"top_k": "top-k", "top_p": "top-p", "length": "length", "stop_at": "stop",
-         "ban": "ban", "bias": "bias", "penalty": "repetition penalty",
+NAMES = {"top_k": "top-k", "top_p": "top-p", "min_p": "min-p", "length": "length",
+         "stop_at": "stop", "ban": "ban", "bias": "bias", "penalty": "repetition penalty",
          "window": "repetition window", "n": "N", "beam": "beam"}
-SAMPLING = ("top_k", "top_p", "stop_at", "ban", "bias", "penalty", "window")
+SAMPLING = ("top_k", "top_p", "min_p", "stop_at", "ban", "bias", "penalty", "window")
 # Which fields each action needs; a bad one among them refuses the action.
 BLOCKS = {"generate": (*SAMPLING, "length"), "compare": (*SAMPLING, "length", "n", "beam")}
 
@@ -93,6 +93,8 @@ def parse(field: str, text: str) -> object:
         return _checked(top_k=_int(text, name, -(10**9), 10**9)).top_k
     if field == "top_p":
         return _checked(top_p=_float(text, name)).top_p
+    if field == "min_p":
+        return _checked(min_p=_float(text, name)).min_p
     if field == "length":
         return _int(text, name, 1, MAX_LENGTH)
     if field == "stop_at":
@@ -113,5 +115,5 @@ def parse(field: str, text: str) -> object:
 
 
 # Field id → the SamplingParams attribute it sets (the others only steer actions).
-PARAM_OF = {"top_k": "top_k", "top_p": "top_p", "stop_at": "stop", "ban": "ban",
+PARAM_OF = {"top_k": "top_k", "top_p": "top_p", "min_p": "min_p", "stop_at": "stop", "ban": "ban",
             "bias": "bias", "penalty": "repetition_penalty", "window": "repetition_window"}

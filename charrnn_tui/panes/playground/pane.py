@@ -43,7 +43,7 @@ COMPARE_LENGTH = 2000  # the most characters per candidate in Compare
 MORE_SHOWN = (("stop_at", "stop", ("",)), ("ban", "ban", ("",)), ("bias", "bias", ("",)),
               ("penalty", "repeat×", ("1", "1.0")), ("n", "N", ("4",)), ("beam", "beam", ("0",)))
 MORE_WHAT = "stop, ban, bias, repetition, N, beam"
-ROWS = {"params-row": ("top_k", "top_p", "length"),
+ROWS = {"params-row": ("top_k", "top_p", "min_p", "length"),
         "more-row1": ("stop_at", "ban", "bias"),
         "more-row2": ("penalty", "window", "n", "beam")}
 
@@ -120,6 +120,8 @@ class PlaygroundPane(Vertical):
             yield from box("top_k", "0", "keep the k likeliest characters; 0 keeps all")
             yield from box("top_p", "1.0",
                            "keep the likeliest characters up to this probability mass")
+            yield from box("min_p", "0", "drop characters less likely than this fraction of "
+                           "the likeliest one's probability; 0 keeps all")
             yield from box("length", str(DEFAULT_LENGTH), "characters per Generate/Continue")
             yield Label("argmax", classes="inline-label")
             yield Switch(False, id="argmax", tooltip="always the likeliest character")
