@@ -203,6 +203,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--top-p", type=_finite(0.0, 1.0), default=1.0,
                    help="sample only among the likeliest characters whose probabilities add "
                         "up to P, in (0, 1]")
+    s.add_argument("--min-p", type=_finite(0.0, 1.0, above=False), default=0.0,
+                   help="drop characters less likely than P times the likeliest one, in "
+                        "[0, 1] (0: off)")
     s.add_argument("--argmax", action="store_true",
                    help="always take the likeliest character (no randomness)")
     s.add_argument("--length", type=_whole(0), default=500, help="characters to generate")

@@ -342,7 +342,8 @@ def sample(args: argparse.Namespace) -> int:
             _check_writable(flag, dest)  # before generating, not after
     params = SamplingParams(args.temperature, args.top_k, args.top_p, args.argmax,
                             tuple(args.stop), args.ban, dict(args.bias),
-                            args.repetition_penalty, args.repetition_window).validate()
+                            args.repetition_penalty, args.repetition_window,
+                            args.min_p).validate()
     if args.length < 1:
         raise UserError(f"length must be at least 1, not {args.length}")
     if args.seed_file:
