@@ -81,6 +81,8 @@ def palette(app: CharRNNApp) -> Iterable[SystemCommand]:
     yield SystemCommand("Stop training", "Stop, evaluate and save", train.action_stop)
     yield SystemCommand("Generate", "Sample from the seed in the Playground",
                         play.action_generate)
+    yield SystemCommand("Regenerate", "The last seed text again, a new sample in place of "
+                        "the last one (ctrl+r)", play.action_regenerate)
     yield SystemCommand("Continue generating", "Go on from where the text ended",
                         play.action_continue)
     yield SystemCommand("Stop generating", "Halt the Playground stream", play.action_stop)

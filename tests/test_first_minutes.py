@@ -202,3 +202,35 @@ async def test_min_p_is_a_field_beside_top_k_and_top_p_validated_like_them(cat):
         await pilot.pause()
         assert "min-p must be between 0 and 1, not 1.5" in text_of(app, "#params-row-error")
         assert app.query_one("#generate").disabled and play.params.min_p == 0.1
+
+
+async def test_an_rng_seed_repeats_a_sample_and_regenerate_replaces_it_with_a_new_one(cat):
+    app = CharRNNApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        play = await open_in_playground(pilot)
+        assert app.query_one("#regenerate").region.right <= 80
+
+        async def run(*keys: str) -> str:
+            await pilot.press(*keys)
+            await wait_for(pilot, lambda: not play.stream.producing
+                           and not play.stream.pending() and "characters" in play.status)
+            await pilot.pause()
+            return play.text
+
+        app.query_one("#speed").value = 0
+        app.query_one("#length", Input).value = "40"
+        app.query_one("#rng", Input).value = "5"
+        app.query_one("#seed", Input).value = "the "
+        app.query_one("#seed", Input).focus()
+        first = await run("enter")
+        await pilot.press("ctrl+l")
+        app.query_one("#seed", Input).focus()
+        assert await run("enter") == first, "the same RNG seed gives the same text"
+        again = await run("ctrl+r")
+        assert app.query_one("#rng", Input).value == "6"
+        assert again.startswith("the ") and again != first and len(again) == len(first), \
+            "Regenerate replaces the last sample: one run in view, a new one"
+        app.query_one("#rng", Input).value = "x"
+        await pilot.pause()
+        assert app.query_one("#regenerate").disabled and app.query_one("#generate").disabled
+        assert "RNG seed must be a whole number" in str(app.query_one("#seed-row-error").render())

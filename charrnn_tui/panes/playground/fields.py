@@ -21,10 +21,12 @@ MAX_BEAM = 16
 # Field id → its name in messages.
 NAMES = {"top_k": "top-k", "top_p": "top-p", "min_p": "min-p", "length": "length",
          "stop_at": "stop", "ban": "ban", "bias": "bias", "penalty": "repetition penalty",
-         "window": "repetition window", "n": "N", "beam": "beam"}
+         "window": "repetition window", "n": "N", "beam": "beam", "rng": "RNG seed"}
 SAMPLING = ("top_k", "top_p", "min_p", "stop_at", "ban", "bias", "penalty", "window")
 # Which fields each action needs; a bad one among them refuses the action.
-BLOCKS = {"generate": (*SAMPLING, "length"), "compare": (*SAMPLING, "length", "n", "beam")}
+BLOCKS = {"generate": (*SAMPLING, "length", "rng"),
+          "compare": (*SAMPLING, "length", "n", "beam")}
+MAX_RNG_SEED = 2**32 - 1
 
 
 def unescape(text: str) -> str:
@@ -109,6 +111,8 @@ def parse(field: str, text: str) -> object:
         return _int(text, name, 1, 100_000)
     if field == "n":
         return _int(text, name, 1, MAX_N)
+    if field == "rng":  # empty: fresh randomness on every Generate
+        return _int(text, name, 0, MAX_RNG_SEED) if text.strip() else None
     if field == "beam":
         return _int(text, "beam width (0: sample instead)", 0, MAX_BEAM)
     raise KeyError(field)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -43,7 +44,7 @@ COMPARE_LENGTH = 2000  # the most characters per candidate in Compare
 MORE_SHOWN = (("stop_at", "stop", ("",)), ("ban", "ban", ("",)), ("bias", "bias", ("",)),
               ("penalty", "repeat×", ("1", "1.0")), ("n", "N", ("4",)), ("beam", "beam", ("0",)))
 MORE_WHAT = "stop, ban, bias, repetition, N, beam"
-ROWS = {"params-row": ("top_k", "top_p", "min_p", "length"),
+ROWS = {"seed-row": ("rng",), "params-row": ("top_k", "top_p", "min_p", "length"),
         "more-row1": ("stop_at", "ban", "bias"),
         "more-row2": ("penalty", "window", "n", "beam")}
 
@@ -67,6 +68,8 @@ class PlaygroundPane(Vertical):
         Binding("right_square_bracket", "temperature(1)", "Hotter", key_display="]",
                 tooltip="Temperature up 0.05: wilder, more surprising text"),
         Binding("f6", "continue", "Continue", tooltip="Go on from where the text ended"),
+        Binding("ctrl+r", "regenerate", "Regenerate",
+                tooltip="The last seed text again, a new sample in place of the last one"),
         Binding("f7", "branch", "Branch",
                 tooltip="Pick another character anywhere in the generated text and go on "
                         "from there"),
@@ -98,6 +101,7 @@ class PlaygroundPane(Vertical):
         self._comparing = False
         self._ticks = 0
         self._length = 0  # the characters asked of the current stream
+        self._last_seed: str | None = None  # what Regenerate starts from again
         self._stop_pressed = False  # the current stream ended by Stop (F8)
 
     def compose(self) -> ComposeResult:
@@ -111,7 +115,13 @@ class PlaygroundPane(Vertical):
         with Horizontal(id="seed-row"):
             yield Input(placeholder="seed text (\\n for a new line), then Enter", id="seed",
                         compact=True)
+            yield from box("rng", "", "seed of the random draws: the same number, seed text "
+                           "and settings give the same text (empty: new every time)", "rng")
             yield Button("Generate", id="generate", variant="primary", compact=True)
+            yield Button("Regenerate", id="regenerate", compact=True,
+                         tooltip="The last seed text again, a new sample in place of the "
+                                 "last one (ctrl+r)")
+        yield Static("", id="seed-row-error", classes="field-error")
         with Horizontal(id="temp-row"):
             yield TemperatureControl(self.params.temperature, id="temperature")
             yield Label("speed", classes="inline-label")
@@ -290,7 +300,7 @@ class PlaygroundPane(Vertical):
         actions = {"generate": self.action_generate, "stop": self.action_stop,
                    "continue": self.action_continue, "clear": self.action_clear,
                    "save": self.action_save, "branch": self.action_branch,
-                   "compare": self.action_compare}
+                   "compare": self.action_compare, "regenerate": self.action_regenerate}
         if event.button.id in actions:
             event.stop()
             await actions[event.button.id]()
@@ -306,9 +316,36 @@ class PlaygroundPane(Vertical):
         await self._halt()
         if not self._can_start():
             return
-        seed = self.query_one("#seed", Input).value.replace("\\n", "\n")
-        if self._transcript and not self._transcript[-1].endswith("\n\n"):
-            self._write("\n\n" if not self._transcript[-1].endswith("\n") else "\n")
+        self._generate(self.query_one("#seed", Input).value.replace("\\n", "\n"))
+
+    async def action_regenerate(self) -> None:
+        """The last run's seed text again, and a new sample in its place; with an RNG seed
+        set, the next number (so that each stays reproducible)."""
+        seed = self._last_seed
+        if seed is None:
+            await self.action_generate()
+            return
+        if self.sampler is None or self.refused("generate"):
+            return
+        await self._halt()
+        if not self._can_start():
+            return
+        rng = self._value("rng")
+        if rng is not None:
+            self.query_one("#rng", Input).value = str((rng + 1) % (fields.MAX_RNG_SEED + 1))
+        if self._run is not None and self.text[self._run[0]:self._run[1]] == seed:
+            self._rewrite(self.text[:self._run[0]])  # the last run goes, its blank line stays
+        self._generate(seed)
+
+    def _generate(self, seed: str) -> None:
+        """`seed`, after a blank line, then the stream from it (the RNG reset if set)."""
+        rng = self._value("rng")
+        if rng is not None:
+            self.sampler.rng = np.random.default_rng(rng)
+        self._last_seed = seed
+        text = self.text
+        if text and not text.endswith("\n\n"):
+            self._write("\n\n" if not text.endswith("\n") else "\n")
         seed_at = len(self.text)
         self._write(seed)
         self._run = (seed_at, len(self.text))
@@ -457,6 +494,7 @@ class PlaygroundPane(Vertical):
         blocked = any(f in self.errors for f in fields.BLOCKS["generate"])
         idle = not self.stream.producing
         self.query_one("#generate", Button).disabled = not ready or blocked
+        self.query_one("#regenerate", Button).disabled = not ready or blocked
         self.query_one("#stop", Button).disabled = idle
         self.query_one("#continue", Button).disabled = (
             not ready or not idle or blocked or self.sampler.logits is None)
