@@ -234,3 +234,12 @@ async def test_an_rng_seed_repeats_a_sample_and_regenerate_replaces_it_with_a_ne
         await pilot.pause()
         assert app.query_one("#regenerate").disabled and app.query_one("#generate").disabled
         assert "RNG seed must be a whole number" in str(app.query_one("#seed-row-error").render())
+
+
+async def test_every_models_button_fits_at_80_columns():
+    app = CharRNNApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f5")
+        await pilot.pause()
+        for button in app.query("#models-buttons Button"):
+            assert button.display and button.region.right <= 80, f"{button.id} is cut off"

@@ -160,6 +160,11 @@ async def test_compare_samples_and_beam_side_by_side_and_keep_one(cat):
         scores = [c.candidate.logprob for c in columns]
         assert scores == sorted(scores, reverse=True), "best first, by total log-probability"
         assert all(len(c.candidate.text) == 30 for c in columns)
+        # each shown after the end of the text it continues (a candidate may start mid-word)
+        tail = play.text.rsplit("\n", 1)[-1][-40:]
+        for c in columns:
+            shown = str(c.query_one(".cand-text").render())
+            assert shown.startswith(tail) and shown.endswith(c.candidate.text.rstrip("\n"))
         kept, text = columns[1].candidate.text, play.text
         await pilot.press("2")
         assert play.text == text + kept

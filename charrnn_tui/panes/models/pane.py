@@ -74,10 +74,13 @@ class ModelsPane(Vertical):
         yield Static("", id="models-detail", markup=False)
         with Horizontal(id="models-buttons"):
             yield Button("Load in Playground", id="load", variant="primary", compact=True)
-            yield Button("Resume training", id="resume", compact=True)
+            # short labels: all six fit at 80 columns (the footer and tooltips say more)
+            yield Button("Resume", id="resume", compact=True,
+                         tooltip="Continue training this model in the Train tab")
             yield Button("Rename", id="rename", compact=True)
             yield Button("Delete", id="delete", variant="error", compact=True)
-            yield Button("Save current as…", id="save_current", compact=True)
+            yield Button("Save as…", id="save_current", compact=True,
+                         tooltip="Save the Playground's model under a new name")
             yield Button("Compare…", id="compare", compact=True)
         yield Static("", id="models-status")
 

@@ -616,7 +616,7 @@ class PlaygroundPane(Vertical):
                 f"kept candidate {index + 1}; F6 continues, F7 branches")
             self._update_controls()
 
-        self.app.push_screen(CompareScreen(event.title, event.candidates), keep)
+        self.app.push_screen(CompareScreen(event.title, event.candidates, event.seed), keep)
 
     # --- saving -------------------------------------------------------------------------
     async def action_save(self) -> None:
