@@ -12,7 +12,6 @@ from textual.widgets import Static
 
 from charrnn_tui.engine.generation.search import Candidate
 
-
 CONTEXT = 40  # characters of the text continued, shown dim before each candidate
 
 
