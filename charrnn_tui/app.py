@@ -71,6 +71,7 @@ class CharRNNApp(App[None]):
         self.home = home
         self.store = open_store(home)
         self.device = "cpu"
+        self.fresh = fresh  # a first run's look for this launch only: the session stays
         self.session, self._session_notice = (None, None) if fresh else load_session()
         self.first_model = None if self.session else self._shipped_model_for_first_run()
         # the first model loaded (first run, or last session's) keeps the tab where it is
@@ -80,9 +81,10 @@ class CharRNNApp(App[None]):
         self.session_error: str | None = None  # why the session could not be saved, if so
 
     def _shipped_model_for_first_run(self) -> str | None:
-        """A shipped model to open with, when the user has none of their own yet."""
+        """A shipped model to open with, when the user has none of their own yet (or asked
+        for a first run's look with --fresh)."""
         infos = self.store.list()
-        if any(not i.read_only for i in infos):
+        if not self.fresh and any(not i.read_only for i in infos):
             return None
         return next((i.name for i in infos if i.read_only and not i.error), None)
 
@@ -318,7 +320,8 @@ class CharRNNApp(App[None]):
             if train.running:  # the thread goes on evaluating and saving; Python waits for it
                 self.saving_on_exit = train.run_name
         try:
-            save_session(self._session())
+            if not self.fresh:
+                save_session(self._session())
         except OSError as e:
             self.session_error = str(e)
         self.exit()

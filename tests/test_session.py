@@ -7,7 +7,7 @@ import json
 import os
 
 import pytest
-from test_app import SIZE, load_corpus, saved_model, text_of, wait_for
+from test_app import SIZE, load_corpus, saved_model, shipped, text_of, wait_for  # noqa: F401 (a fixture)
 from textual.widgets import Input, Select, Switch, TabbedContent
 
 from charrnn_tui.app import CharRNNApp
@@ -91,6 +91,17 @@ async def test_fresh_ignores_the_saved_session(data_home):
         await pilot.pause()
         assert app.query_one(TabbedContent).active == "corpus"
         assert app.query_one(PlaygroundPane).model_name is None
+        await app.action_quit()
+    assert load_session()[0].tab == "models", "--fresh affects only its own launch"
+
+
+async def test_fresh_looks_like_a_first_run_even_with_models_of_ones_own(data_home, request):
+    request.getfixturevalue("shipped")  # after the module's no_shipped_models
+    saved_model(data_home, "mine")
+    app = CharRNNApp(fresh=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.query_one(PlaygroundPane).model_name == "bard")
+        assert app.query_one(TabbedContent).active == "playground"
 
 
 async def test_a_model_deleted_since_is_said_not_fatal():
