@@ -243,3 +243,73 @@ async def test_every_models_button_fits_at_80_columns():
         await pilot.pause()
         for button in app.query("#models-buttons Button"):
             assert button.display and button.region.right <= 80, f"{button.id} is cut off"
+
+
+async def test_sampling_settings_saved_as_a_preset_come_back_from_the_list(cat, data_home):
+    from textual.widgets import Select
+
+    from charrnn_tui.panes.playground.pane import SAVE_PRESET
+    from charrnn_tui.sampling_presets import load_presets
+    from charrnn_tui.screens.dialogs import PromptScreen
+    from charrnn_tui.widgets.temperature import TemperatureControl
+
+    app = CharRNNApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        play = await open_in_playground(pilot)
+        presets = app.query_one("#sampling-preset", Select)
+        assert presets.region.right <= 80
+        app.query_one(TemperatureControl).value = 1.2
+        for fid, value in {"top_k": "7", "min_p": "0.1", "stop_at": "\\n\\n|.",
+                           "ban": "z\\s", "bias": "e=-2"}.items():
+            app.query_one(f"#{fid}", Input).value = value
+        await pilot.pause()
+        presets.value = SAVE_PRESET
+        await wait_for(pilot, lambda: isinstance(app.screen, PromptScreen))
+        await pilot.press(*"calm", "enter")
+        await wait_for(pilot, lambda: "calm" in play.presets)
+        saved = load_presets(None)[0]["calm"]
+        assert (saved.temperature, saved.top_k, saved.min_p, saved.stop, saved.ban,
+                saved.bias) == (1.2, 7, 0.1, ("\n\n", "."), "z ", {"e": -2.0})
+
+        assert presets.value == "calm"
+        app.query_one(TemperatureControl).value = 0.5
+        for fid in ("top_k", "min_p", "stop_at", "ban", "bias"):
+            app.query_one(f"#{fid}", Input).value = ""
+        await pilot.pause()
+        assert presets.is_blank(), "changed settings are no longer the preset"
+        presets.value = "calm"
+        await pilot.pause()
+        assert play.params.temperature == 1.2 and play.params.top_k == 7
+        assert play.params.stop == ("\n\n", ".") and play.params.ban == "z "
+        assert app.query_one("#stop_at", Input).value == "\\n\\n|."
+
+
+def test_a_damaged_presets_file_is_refused_in_words_and_bad_entries_left_out(data_home):
+    import json
+
+    from charrnn_tui.engine.generation.sampler import SamplingParams
+    from charrnn_tui.sampling_presets import (
+        PresetError,
+        check_name,
+        load_presets,
+        presets_path,
+        save_preset,
+    )
+
+    path = presets_path(None)
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"ok": {"temperature": 1}, "hot": {"temperature": 99},
+                                "odd": {"top_k": "x"}, "../x": {}, "nan": {"top_p": "NaN"}}))
+    presets, skipped = load_presets(None)
+    assert list(presets) == ["ok"] and presets["ok"].temperature == 1.0
+    assert len(skipped) == 4 and any("temperature must be between" in s for s in skipped)
+    for content in ("{not json", "[]", "x" * 300_000):
+        path.write_text(content)
+        with pytest.raises(PresetError):
+            load_presets(None)
+    path.unlink()
+    path.mkdir()
+    with pytest.raises(PresetError, match="not a regular file"):
+        save_preset(None, "a", SamplingParams())
+    with pytest.raises(PresetError, match="bad preset name"):
+        check_name("[red]x")

@@ -42,6 +42,34 @@ def unescape(text: str) -> str:
     return "".join(out)
 
 
+def escape(text: str, also: str = "") -> str:
+    r"""The inverse of `unescape`: line breaks, tabs, backslashes and the characters in
+    `also` (" " as \s, others after a backslash) as typed in a one-line box."""
+    out = []
+    for c in text:
+        if c in "\\\n\t" or c in also:
+            out.append({"\n": "\\n", "\t": "\\t", " ": "\\s"}.get(c, "\\" + c))
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+def _number(value: float) -> str:
+    """Short where that is exact (0.9, not 0.9000000000000000222)."""
+    return f"{value:g}" if float(f"{value:g}") == value else repr(float(value))
+
+
+def texts_of(params: SamplingParams) -> dict[str, str]:
+    """The sampling boxes' texts that parse back to `params` (a preset shown in the boxes)."""
+    return {"top_k": str(params.top_k), "top_p": _number(params.top_p),
+            "min_p": _number(params.min_p),
+            "stop_at": "|".join(escape(s, "|") for s in params.stop),
+            "ban": escape(params.ban, " "),
+            "bias": " ".join(f"{escape(c, ' =')}={_number(v)}" for c, v in params.bias.items()),
+            "penalty": _number(params.repetition_penalty),
+            "window": str(params.repetition_window)}
+
+
 def _int(text: str, name: str, low: int, high: int) -> int:
     try:
         value = int(text.strip())
