@@ -203,6 +203,10 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--top-p", type=_finite(0.0, 1.0), default=1.0,
                    help="sample only among the likeliest characters whose probabilities add "
                         "up to P, in (0, 1]")
+    s.add_argument("--preset", metavar="NAME",
+                   help="start from the sampling settings saved under NAME in the app's "
+                        "Playground; sampling flags given too (other than their defaults) "
+                        "override them")
     s.add_argument("--min-p", type=_finite(0.0, 1.0, above=False), default=0.0,
                    help="drop characters less likely than P times the likeliest one, in "
                         "[0, 1] (0: off)")

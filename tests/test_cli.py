@@ -287,6 +287,26 @@ def test_sample_min_p(trained):
     assert refused.value.code == 2
 
 
+def test_sample_preset(trained):
+    from charrnn_tui.engine.generation.sampler import SamplingParams
+    from charrnn_tui.sampling_presets import save_preset
+
+    home = trained[0]
+    save_preset(str(home), "greedy", SamplingParams(argmax=True, ban="q"))
+    argmax = _cli(home, "sample", "m", "--length", "30", "--argmax", "--ban", "q",
+                  "--seed-text", "the")[1]
+    code, out, err = _cli(home, "sample", "m", "--length", "30", "--preset", "greedy",
+                          "--seed-text", "the")
+    assert code == 0, err
+    assert out == argmax
+    # a flag given too wins over the preset
+    code, out, _ = _cli(home, "sample", "m", "--length", "30", "--preset", "greedy",
+                        "--ban", "e", "--seed-text", "the")
+    assert code == 0 and "e" not in out[3:] and out != argmax
+    code, _, err = _cli(home, "sample", "m", "--preset", "nope")
+    assert code == 2 and "no sampling preset 'nope' (saved: 'greedy')" in err
+
+
 def test_sample_argmax_seed_text_and_unknown_chars(trained):
     home = trained[0]
     code, out, err = _cli(home, "sample", "m", "--length", "20", "--argmax",
