@@ -42,7 +42,7 @@ def help_sections(app: CharRNNApp) -> list[Section]:
             ("^q", "Quit (a running training stops and saves first)"),
             ("^p", "Command palette: every main action by name"),
             ("tab / shift+tab", "Next / previous control"),
-            ("escape", "Close this help, a dialog or the palette"),
+            ("escape", "In the help, a dialog or the palette: close it"),
         ]),
         ("Corpus", [("enter", "Load the highlighted corpus, or the typed path")]
          + _keys(app, CorpusPane.BINDINGS)),
