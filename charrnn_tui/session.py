@@ -96,7 +96,7 @@ def read_controls(container: Widget, skip: tuple[str, ...] = ()) -> dict[str, st
         if not w.id or w.id in skip:
             continue
         if isinstance(w, Select):
-            if w.value is not Select.BLANK:
+            if not w.is_blank():
                 values[w.id] = json.dumps(w.value)
         elif isinstance(w, Switch | TemperatureControl):
             values[w.id] = json.dumps(w.value)

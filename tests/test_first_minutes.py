@@ -5,6 +5,8 @@ Each test drives the app as a person would (keys, not method calls) on a tiny sa
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from helpers.pilot import wait_for
 from test_app import SIZE, open_in_playground, saved_model
@@ -251,6 +253,7 @@ async def test_sampling_settings_saved_as_a_preset_come_back_from_the_list(cat, 
     from charrnn_tui.panes.playground.pane import SAVE_PRESET
     from charrnn_tui.sampling_presets import load_presets
     from charrnn_tui.screens.dialogs import PromptScreen
+    from charrnn_tui.session import read_controls
     from charrnn_tui.widgets.temperature import TemperatureControl
 
     app = CharRNNApp()
@@ -277,6 +280,7 @@ async def test_sampling_settings_saved_as_a_preset_come_back_from_the_list(cat, 
             app.query_one(f"#{fid}", Input).value = ""
         await pilot.pause()
         assert presets.is_blank(), "changed settings are no longer the preset"
+        json.dumps(read_controls(play))  # a blank list is left out of the session, not a crash
         presets.value = "calm"
         await pilot.pause()
         assert play.params.temperature == 1.2 and play.params.top_k == 7
@@ -285,8 +289,6 @@ async def test_sampling_settings_saved_as_a_preset_come_back_from_the_list(cat, 
 
 
 def test_a_damaged_presets_file_is_refused_in_words_and_bad_entries_left_out(data_home):
-    import json
-
     from charrnn_tui.engine.generation.sampler import SamplingParams
     from charrnn_tui.sampling_presets import (
         PresetError,
