@@ -107,6 +107,7 @@ wait_for "Temperature 1\.30" 5
 # A stop string behind More (ctrl+t opens it; from the gauge: speed, preset, top-k, top-p,
 # min-p, length, argmax, the More line, stop); collapsed, the More line shows it.
 keys C-t
+wait_for "▼ More" 5  # open before the Tabs: hidden fields are not in the Tab order
 keys Tab Tab Tab Tab Tab Tab Tab Tab Tab
 keys -l '\n\n'
 keys C-t
@@ -124,6 +125,8 @@ if screen | grep -q "Traceback"; then fail "traceback on the screen"; fi
 # Reopen: back on the Models tab, with the trained model loaded in the Playground, the
 # typed temperature and the stop string (named on the collapsed More line).
 tmux kill-session -t "$SESSION"
+while tmux has-session -t "$SESSION" 2>/dev/null; do sleep 0.1; done
+sleep 0.5  # the tmux server may still be exiting with its last session
 tmux new-session -d -s "$SESSION" -x "$COLS" -y "$ROWS" -e "CHARRNN_TUI_HOME=$CHARRNN_TUI_HOME" \
     -e "CHARRNN_TUI_CONFIG=$CHARRNN_TUI_CONFIG" \
     "charrnn-tui; echo \"app exited with status \$?\"; sleep 120"
