@@ -69,7 +69,7 @@ keys F6
 wait_for "chars/s" 60
 wait_for "chunk [0-9,]+ of [0-9,]+, epoch 1" 10
 sleep "$TRAIN_SECONDS"
-screen | grep -Eq "loss [0-9.]+ \(" || fail "no training loss shown"
+screen | grep -Eq "loss [0-9.]+ nats" || fail "no training loss shown"
 # The chart shows the curve, not only the reference lines: its legend names it, and the
 # braille has the shapes of a falling line (a flat reference line is one or two kinds).
 wait_for "━ train" 5

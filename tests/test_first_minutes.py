@@ -95,14 +95,15 @@ async def test_the_collapsed_more_line_names_what_is_on_and_the_status_why_text_
         assert str(more.title) == "More: stop \\n\\n · ban z · bias e=-2 · beam 4 (ctrl+t)"
 
         app.query_one("#beam", Input).value = "0"
-        app.query_one("#stop_at", Input).value = "e"
+        app.query_one("#stop_at", Input).value = "\\s"  # a space: the commonest character
+        app.query_one("#rng", Input).value = "1"
         app.query_one("#speed").value = 0
         app.query_one("#seed", Input).value = "th"
         app.query_one("#seed", Input).focus()
         await pilot.press("enter")
         await wait_for(pilot, lambda: not play.stream.producing and "characters" in play.status)
-        assert play.text.endswith("e")
-        assert play.status.endswith("characters, at stop e; F6 continues")
+        assert play.text.endswith(" ")
+        assert play.status.endswith("characters, at stop ␣; F6 continues")
 
 
 async def test_the_loss_chart_at_80x24_has_room_for_the_curve_a_legend_and_whole_ticks():
@@ -315,3 +316,21 @@ def test_a_damaged_presets_file_is_refused_in_words_and_bad_entries_left_out(dat
         save_preset(None, "a", SamplingParams())
     with pytest.raises(PresetError, match="bad preset name"):
         check_name("[red]x")
+
+
+async def test_one_loss_unit_named_everywhere_bits_in_the_detail(cat):
+    from test_app import text_of
+
+    app = CharRNNApp()
+    async with app.run_test(size=SIZE) as pilot:
+        play = await open_in_playground(pilot)
+        val = play.ckpt.state.last_val
+        shown = f"val {val:.3f} nats"
+        assert shown in text_of(app, "#play-model")
+        assert "bits per character" in str(app.query_one("#play-model").tooltip)
+        await pilot.press("f5")
+        await pilot.pause()
+        table = app.query_one("#models-table")
+        assert "Val nats" in [str(c.label) for c in table.ordered_columns]
+        assert f"{val:.3f}" in [str(v) for v in table.get_row("cat")]
+        assert f"{shown} = " in text_of(app, "#models-detail")

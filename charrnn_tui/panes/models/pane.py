@@ -16,7 +16,7 @@ from charrnn_tui.engine.storage.store import ModelInfo, ModelStore, StoreError, 
 from charrnn_tui.messages import ModelLoadFailed, ModelReady, ModelRenamed, ModelSavedAs
 from charrnn_tui.names import free_name
 from charrnn_tui.screens.dialogs import ConfirmScreen, PromptScreen
-from charrnn_tui.widgets.format import count
+from charrnn_tui.widgets.format import bits_text, count, loss_text
 from charrnn_tui.workers import load_model
 
 CurrentModel = Callable[[], "tuple[str, Checkpoint] | None"]
@@ -28,7 +28,7 @@ def _updated(stamp: str, narrow: bool) -> str:
 
 
 NARROW = 110  # below this many columns the table drops Params and shortens the rest
-_COLUMNS = ("Name", "Model", "Params", "Corpus", "Val", "Steps", "Updated")
+_COLUMNS = ("Name", "Model", "Params", "Corpus", "Val nats", "Steps", "Updated")
 
 
 def _short(text: str, width: int = 16) -> str:
@@ -119,7 +119,7 @@ class ModelsPane(Vertical):
                 if not (narrow and label == "Params"):
                     table.add_column(label, key=label)
             self.narrow = narrow
-        name_width = max(12, self.size.width - 63) if narrow else 48
+        name_width = max(12, self.size.width - 66) if narrow else 48
         for info in self.infos.values():
             # Text, not str: a DataTable reads str as markup, and names are the user's
             name = Text(_short(f"{info.name} (built-in)" if info.read_only else info.name,
@@ -159,7 +159,10 @@ class ModelsPane(Vertical):
         info = self.infos.get(event.row_key.value) if event.row_key else None
         detail = "" if info is None else info.name if info.error else (
             f"{info.name} · {info.describe} · {count(info.params)} params · "
-            f"{info.corpus} · updated {_updated(info.updated, False)}")
+            f"{info.corpus} · "
+            + ("" if info.val_loss is None else
+               f"val {loss_text(info.val_loss)} = {bits_text(info.val_loss)} · ")
+            + f"updated {_updated(info.updated, False)}")
         self.query_one("#models-detail", Static).update(detail)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:

@@ -21,7 +21,6 @@ from charrnn_tui.engine.checkpoint import Checkpoint
 from charrnn_tui.engine.generation.sampler import Sampler, SamplingParams
 from charrnn_tui.engine.generation.search import Candidate
 from charrnn_tui.engine.paths import data_home
-from charrnn_tui.engine.training.trainer import LN2
 from charrnn_tui.messages import StreamEnded, StreamPrimed
 from charrnn_tui.panes.playground import fields
 from charrnn_tui.panes.playground.branch import BranchScreen
@@ -29,7 +28,7 @@ from charrnn_tui.panes.playground.compare import CompareScreen
 from charrnn_tui.sampling_presets import PresetError, check_name, load_presets, save_preset
 from charrnn_tui.screens.dialogs import PromptScreen
 from charrnn_tui.streaming import Stream, StreamRunner
-from charrnn_tui.widgets.format import show_char
+from charrnn_tui.widgets.format import bits_text, loss_text, show_char
 from charrnn_tui.widgets.temperature import TemperatureControl
 from charrnn_tui.workers import compare_candidates, stream_chars
 
@@ -203,8 +202,11 @@ class PlaygroundPane(Vertical):
                              (f"  {st.step:,} steps", "dim"))
         if self.ckpt.corpus.get("name"):
             line.append(f" on {self.ckpt.corpus['name']}", "dim")
+        model = self.query_one("#play-model", Static)
+        model.tooltip = None
         if st.last_val is not None:
-            line.append(f"  val {st.last_val / LN2:.2f} bpc", "dim")
+            line.append(f"  val {loss_text(st.last_val)}", "dim")
+            model.tooltip = f"validation loss {loss_text(st.last_val)} = {bits_text(st.last_val)}"
         if note:
             line.append(f"  ({note})", "bold red")
         self.query_one("#play-model", Static).update(line)

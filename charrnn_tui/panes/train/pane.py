@@ -22,7 +22,7 @@ from charrnn_tui.engine.training.events import (
     Sampled,
 )
 from charrnn_tui.engine.training.presets import DEFAULT_PRESET, PRESETS
-from charrnn_tui.engine.training.trainer import LN2, Trainer
+from charrnn_tui.engine.training.trainer import Trainer
 from charrnn_tui.messages import TrainEvents, TrainingEnded
 from charrnn_tui.names import default_name, free_name
 from charrnn_tui.panes.train.charts import TrainCharts
@@ -432,9 +432,9 @@ class TrainPane(Vertical):
         if self.trainer is not None and self.trainer.paused:
             lines.append("paused  ", "bold")
         lines.append(f"step {p.step:,}  ")
-        lines.append("loss ", "dim").append(loss_text(p.train_loss, p.train_loss / LN2))
+        lines.append("loss ", "dim").append(loss_text(p.train_loss))
         if v is not None:
-            lines.append("  val ", "dim").append(loss_text(v.val_loss, v.val_bpc))
+            lines.append("  val ", "dim").append(loss_text(v.val_loss))
         if self.stopping:  # no ETA any more: the run ends after this step
             lines.append(f"\n{_STOPPING}", "bold")
             self.query_one("#train-stats", Static).update(lines)
@@ -465,6 +465,6 @@ class TrainPane(Vertical):
         f = self.finished
         self.query_one("#train-stats", Static).update(Text.assemble(
             (f"{_REASONS.get(f.reason, f.reason)} at step {f.step:,}", "bold"),
-            "  val ", loss_text(f.val_loss, f.val_bpc),
+            "  val ", loss_text(f.val_loss),
             f"  {count(f.chars_per_s)} chars/s over {duration(f.seconds)}\n",
             (f"saved as {name} · F6 continues · F4 plays", "dim")))
