@@ -40,6 +40,7 @@ from charrnn_tui.session import Session, load_session, read_controls, save_sessi
 FIRST_RUN_HINT = ("Type a seed, press Enter, change the temperature with [ ]; "
                   "or train your own in Corpus (F2).")
 SESSION_SKIP = ("name", "new_chars", "gpu")  # per run, not settings to carry over
+INSIGHT_SKIP = ("ins-compare",)  # a second model to load: the user picks it again
 EXIT_WAIT = 2.0  # seconds to let training stop and save before the app closes anyway
 
 
@@ -126,6 +127,8 @@ class CharRNNApp(App[None]):
         write_controls(self.playground, session.playground)
         write_controls(self.query_one(TrainForm), session.train, skip=SESSION_SKIP)
         self.query_one(TrainPane).preset_restored()
+        write_controls(self.insight, session.insight, skip=INSIGHT_SKIP)
+        self.insight.lens_restored()
         if session.corpus:
             self.query_one(CorpusPane).load(session.corpus)
         infos = self.store.list()
@@ -158,7 +161,8 @@ class CharRNNApp(App[None]):
                        self.query_one(CorpusPane).source,
                        read_controls(self.playground),
                        read_controls(self.query_one(TrainForm), skip=SESSION_SKIP),
-                       train.run_name if train.running else train.resume_name)
+                       train.run_name if train.running else train.resume_name,
+                       read_controls(self.insight, skip=INSIGHT_SKIP))
 
     # --- panes ---------------------------------------------------------------------------
     @property

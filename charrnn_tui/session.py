@@ -35,6 +35,7 @@ class Session:
     playground: dict[str, str] = field(default_factory=dict)  # control id → value
     train: dict[str, str] = field(default_factory=dict)  # form field id → value
     resume: str | None = None  # the store name Train's Start continues, if any
+    insight: dict[str, str] = field(default_factory=dict)  # control id → value
 
 
 def session_path() -> Path:
@@ -77,7 +78,8 @@ def load_session(path: Path | None = None) -> tuple[Session | None, str | None]:
                        _text(raw.get("corpus"), "corpus"),
                        _fields(raw.get("playground", {}), "playground"),
                        _fields(raw.get("train", {}), "train"),
-                       _text(raw.get("resume"), "resume")), None
+                       _text(raw.get("resume"), "resume"),
+                       _fields(raw.get("insight", {}), "insight")), None
     except (OSError, ValueError, UnicodeDecodeError, RecursionError) as e:
         reason = e.strerror if isinstance(e, OSError) and e.strerror else e
         return None, f"Starting fresh: the saved session ({path}) was ignored: {reason}"

@@ -334,3 +334,13 @@ async def test_one_loss_unit_named_everywhere_bits_in_the_detail(cat):
         assert "Val nats" in [str(c.label) for c in table.ordered_columns]
         assert f"{val:.3f}" in [str(v) for v in table.get_row("cat")]
         assert f"{shown} = " in text_of(app, "#models-detail")
+
+
+async def test_the_neuron_view_before_any_text_is_shown_not_a_crash(cat):
+    app = CharRNNApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_in_playground(pilot)
+        await pilot.press("f9", "escape", "v")
+        await pilot.pause()
+        assert app.query_one("InsightPane").lens.view == "neuron"
+        assert app.is_running

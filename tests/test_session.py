@@ -38,6 +38,10 @@ async def test_quit_and_reopen_lands_where_the_user_left_off(data_home, tmp_path
         app.query_one("#speed", Select).value = 0
         app.query_one("#seed", Input).value = "ROMEO:"
         app.action_show_tab("insight")
+        app.query_one("#ins-seed", Input).value = "KING:"
+        app.query_one("InsightPane").action_toggle_view()
+        app.query_one("InsightPane").action_unit(3)
+        await pilot.pause()
         await app.action_quit()
     assert session_path().is_file()
 
@@ -58,6 +62,10 @@ async def test_quit_and_reopen_lands_where_the_user_left_off(data_home, tmp_path
         assert again.query_one("#hidden", Input).value == "48"  # not the preset's 128
         assert text_of(again, "#preset-hint") == PRESETS["tiny"].description
         assert again.query_one(TrainPane).source == str(corpus)
+        insight = again.query_one("InsightPane")
+        assert again.query_one("#ins-seed", Input).value == "KING:"
+        assert (insight.lens.view, insight.lens.unit) == ("neuron", 3)
+        assert again.query_one("#ins-view", Select).value == "neuron"
 
 
 @pytest.mark.parametrize("played", ["mine", "other"])

@@ -244,6 +244,17 @@ class InsightPane(Vertical):
             self.query_one("#ins-unit", Input).value = str(lens.unit)
         self._apply_lens(lens)
 
+    def lens_restored(self) -> None:
+        """The controls were set from last session without their Changed messages: the
+        lens follows them (the model, once loaded, keeps it if it fits)."""
+        try:
+            layer = int(self.query_one("#ins-layer", Input).value)
+            unit = int(self.query_one("#ins-unit", Input).value)
+        except ValueError:
+            return
+        self._apply_lens(Lens(str(self.query_one("#ins-view", Select).value),
+                              str(self.query_one("#ins-kind", Select).value), layer, unit))
+
     def _apply_lens(self, lens: Lens) -> None:
         self.lens = lens
         for view in self._views():
