@@ -344,3 +344,31 @@ async def test_the_neuron_view_before_any_text_is_shown_not_a_crash(cat):
         await pilot.pause()
         assert app.query_one("InsightPane").lens.view == "neuron"
         assert app.is_running
+
+
+async def test_a_resumed_run_counts_its_own_time_in_elapsed_as_in_eta(data_home, corpus_file):
+    from test_app import load_corpus, text_of, tiny_training
+
+    from charrnn_tui.engine.storage.store import ModelStore
+    from charrnn_tui.panes.train.pane import TrainPane
+
+    saved_model(data_home, "old")
+    store = ModelStore(data_home / "models")
+    ckpt = store.load("old")
+    ckpt.state.seconds = 3600.0  # an hour of training before this run
+    store.create("old", force=True)
+    store.save(ckpt, "old", "last")
+    store.release("old")
+    app = CharRNNApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await load_corpus(pilot, corpus_file)
+        pane = app.query_one(TrainPane)
+        app.query_one("ModelsPane").open_model("old", "resume")
+        await wait_for(pilot, lambda: pane.resume_name == "old")
+        tiny_training(app)
+        await pilot.press("f3", "f6")
+        await wait_for(pilot, lambda: "chars/s" in text_of(app, "#train-stats"))
+        stats = text_of(app, "#train-stats")
+        await pilot.press("f8")
+        await wait_for(pilot, lambda: not pane.running)
+        assert "elapsed 0:" in stats and "elapsed 1:00:" not in stats, stats

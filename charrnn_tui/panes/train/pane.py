@@ -71,6 +71,7 @@ class TrainPane(Vertical):
         self.last: Progress | None = None
         self.val: Evaluated | None = None
         self.finished: Finished | None = None  # the last run's end, while its stats show
+        self._began = 0.0  # seconds the model had trained before the current run
         self.stopping = False  # Stop pressed: the stats say so until training has ended
         self._preset = DEFAULT_PRESET  # the preset the form was last filled from
 
@@ -305,6 +306,9 @@ class TrainPane(Vertical):
         self.stopping = False
         self.run_name = settings.name
         self.last = self.val = self.finished = None
+        # the model's training time before this run: elapsed, ETA and "over" all count
+        # this run alone
+        self._began = self.resume.state.seconds if self.resume is not None else 0.0
         self.query_one(GradientChart).clear()
         if self.resume is None:
             self.query_one(LossChart).set_history([], [])
@@ -440,7 +444,7 @@ class TrainPane(Vertical):
             self.query_one("#train-stats", Static).update(lines)
             return
         lines.append(f"\n{count(p.chars_per_s)} chars/s  ")
-        lines.append("elapsed ", "dim").append(duration(p.elapsed))
+        lines.append("elapsed ", "dim").append(duration(max(0.0, p.elapsed - self._began)))
         lines.append("  ETA ", "dim").append(duration(p.eta))
         lines.append(f"  {p.device} {p.precision}  ", "dim")
         lines.append("lr ", "dim").append(f"{p.lr:.1e}")
