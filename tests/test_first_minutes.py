@@ -372,3 +372,20 @@ async def test_a_resumed_run_counts_its_own_time_in_elapsed_as_in_eta(data_home,
         await pilot.press("f8")
         await wait_for(pilot, lambda: not pane.running)
         assert "elapsed 0:" in stats and "elapsed 1:00:" not in stats, stats
+
+
+async def test_the_open_preset_list_does_not_mix_with_the_description_under_it():
+    from textual.widgets import Select
+
+    app = CharRNNApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f3")
+        hint = app.query_one("#preset-hint")
+        assert hint.visible
+        app.query_one("#preset", Select).focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.query_one("#preset", Select).expanded and not hint.visible
+        await pilot.press("escape")
+        await pilot.pause()
+        assert hint.visible

@@ -165,6 +165,11 @@ class TrainForm(VerticalScroll):
         return self._choice("new_chars") or "refuse"
 
     def on_mount(self) -> None:
+        # the open preset list covers the description only in part ("best text intiny"):
+        # the description steps aside while it is open
+        hint = self.query_one("#preset-hint", Static)
+        self.watch(self.query_one("#preset", Select), "expanded",
+                   lambda expanded: setattr(hint, "visible", not expanded))
         self.query_one("#eval_every", Input).value = f"{EVAL_EVERY:g}"
         self.query_one("#sample_every", Input).value = f"{SAMPLE_EVERY:g}"
         self.apply_preset(DEFAULT_PRESET)
