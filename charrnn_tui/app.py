@@ -45,6 +45,7 @@ from charrnn_tui.session import Session, load_session, read_controls, save_sessi
 FIRST_RUN_HINT = ("Type a seed, press Enter, change the temperature with [ ]; "
                   "or train your own in Corpus (F2).")
 SESSION_SKIP = ("name", "new_chars", "gpu")  # per run, not settings to carry over
+INSIGHT_SKIP = ("ins-compare",)  # a second model to load: the user picks it again
 EXIT_WAIT = 2.0  # seconds to let training stop and save before the app closes anyway
 LOAD_TORCH_AFTER = 3.0  # seconds after start at the latest, if the first model is slow
 
@@ -60,6 +61,8 @@ class CharRNNApp(App[None]):
     VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
     BINDINGS = [
         Binding("f1,question_mark", "help", "Help"),
+        Binding("escape", "leave_field", "Leave the field", show=False,
+                tooltip="Leave the field: the pane's keys work again"),
         *(Binding(key.lower(), f"show_tab('{tab}')", title, show=False)
           for tab, title, key in TABS),
     ]
@@ -75,19 +78,22 @@ class CharRNNApp(App[None]):
         self.home = home
         self.store = open_store(home)
         self.device = "cpu"
+        self.fresh = fresh  # a first run's look for this launch only: the session stays
         self.session, self._session_notice = (None, None) if fresh else load_session()
         self.first_model = None if self.session else self._shipped_model_for_first_run()
         # the first model loaded (first run, or last session's) keeps the tab where it is
         self._first_load_pending = bool(self.first_model or self.session and self.session.model)
+        self._resume_pending: str | None = None  # last session's model for Train, loading
         self.saving_on_exit: str | None = None  # a model still being saved as the app closes
         self.session_error: str | None = None  # why the session could not be saved, if so
         self._leaving = False  # Quit (or exit) has begun: an ExitApp may go through
         self._torch_loading = False
 
     def _shipped_model_for_first_run(self) -> str | None:
-        """A shipped model to open with, when the user has none of their own yet."""
+        """A shipped model to open with, when the user has none of their own yet (or asked
+        for a first run's look with --fresh)."""
         infos = self.store.list()
-        if any(not i.read_only for i in infos):
+        if not self.fresh and any(not i.read_only for i in infos):
             return None
         return next((i.name for i in infos if i.read_only and not i.error), None)
 
@@ -111,6 +117,9 @@ class CharRNNApp(App[None]):
 
     def on_mount(self) -> None:
         self._quit_on_signals()
+        # Tab cycles through the pane alone: on the tab bar, the pane's keys would not work
+        # (F2–F9 and clicks switch tabs)
+        self.query_one(Tabs).can_focus = False
         self._update_subtitle()
         self.call_after_refresh(self._focus_active_pane)
         if self._first_load_pending:
@@ -132,21 +141,44 @@ class CharRNNApp(App[None]):
             self.theme = session.theme
         write_controls(self.playground, session.playground)
         write_controls(self.query_one(TrainForm), session.train, skip=SESSION_SKIP)
+        self.query_one(TrainPane).preset_restored()
+        write_controls(self.insight, session.insight, skip=INSIGHT_SKIP)
+        self.insight.lens_restored()
         if session.corpus:
             self.query_one(CorpusPane).load(session.corpus)
-        if session.model and session.model in {i.name for i in self.store.list()}:
+        infos = self.store.list()
+        # Train continues the model it was set to continue (once the Playground's model is
+        # loaded: one load at a time, and often it is the same model)
+        own = {i.name for i in infos if not i.read_only}
+        self._resume_pending = session.resume if session.resume in own else None
+        if session.model and session.model in {i.name for i in infos}:
             self.query_one(ModelsPane).open_model(session.model, "play")
-        elif session.model:
-            self._first_load_pending = False
-            self.notify(f"The model {session.model!r} you had open last time is gone.",
-                        severity="warning")
+        else:
+            if session.model:
+                self._first_load_pending = False
+                self.notify(f"The model {session.model!r} you had open last time is gone.",
+                            severity="warning")
+            self._load_pending_resume()
+
+    def _load_pending_resume(self, ready: ModelReady | None = None) -> None:
+        if self._resume_pending is None:
+            return
+        if ready is not None and ready.name == self._resume_pending:
+            self._resume_pending = None
+            self.query_one(TrainPane).set_resume(ready.name, ready.ckpt)
+        else:
+            self.query_one(ModelsPane).open_model(self._resume_pending, "resume")
 
     def _session(self) -> Session:
         tabs = self.query_one(TabbedContent)
+        train = self.query_one(TrainPane)
         return Session(tabs.active, self.playground.model_name,
                        self.query_one(CorpusPane).source,
                        read_controls(self.playground),
-                       read_controls(self.query_one(TrainForm), skip=SESSION_SKIP), self.theme)
+                       read_controls(self.query_one(TrainForm), skip=SESSION_SKIP),
+                       resume=train.run_name if train.running else train.resume_name,
+                       insight=read_controls(self.insight, skip=INSIGHT_SKIP),
+                       theme=self.theme)
 
     # --- panes ---------------------------------------------------------------------------
     @property
@@ -168,16 +200,23 @@ class CharRNNApp(App[None]):
     def _focus_changed(self, focused) -> None:
         """A pane's keys only work with focus inside it: never leave focus nowhere.
 
-        Focus is lost when the focused control gets disabled (Start while training runs).
+        Focus is lost when the focused control gets disabled (Start while training runs,
+        Compare while it compares). The main screen gets its focus back even while a dialog
+        is up, so that closing the dialog returns to the pane's first field.
         """
         if focused is None:
             self.call_after_refresh(self._focus_active_pane)
 
     def _focus_active_pane(self) -> None:
-        if self.screen.focused is not None or self.screen is not self.screen_stack[0]:
+        if self.screen_stack[0].focused is not None:
             return
         tabs = self.query_one(TabbedContent)
         self.query_one(f"#{tabs.active}-pane").focus_default()
+
+    def action_leave_field(self) -> None:
+        """Escape in a field: focus the pane's text (or its first control), never nowhere."""
+        pane = self.query_one(f"#{self.query_one(TabbedContent).active}-pane")
+        getattr(pane, "leave_field", pane.focus_default)()
 
     def action_show_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
@@ -240,11 +279,17 @@ class CharRNNApp(App[None]):
             if self._first_load_pending:  # the first-run model: stay, with the hint
                 self._first_load_pending = False
                 self.call_after_refresh(self._load_torch)
+                self._load_pending_resume(event)
             else:
                 self.playground.show_hint("")
                 self.action_show_tab("playground")
             return
         train = self.query_one(TrainPane)
+        if event.name == self._resume_pending:  # last session's: Train is as it was
+            self._resume_pending = None
+            if not train.running:
+                train.set_resume(event.name, event.ckpt)
+            return
         if train.running:
             self.notify("Training is running: stop it before resuming another model.",
                         severity="warning")
@@ -334,7 +379,8 @@ class CharRNNApp(App[None]):
             if train.running:  # the thread goes on evaluating and saving; Python waits for it
                 self.saving_on_exit = train.run_name
         try:
-            save_session(self._session())
+            if not self.fresh:
+                save_session(self._session())
         except OSError as e:
             self.session_error = str(e)
         self.exit()

@@ -42,7 +42,7 @@ def help_sections(app: CharRNNApp) -> list[Section]:
             ("^q", "Quit (a running training stops and saves first)"),
             ("^p", "Command palette: every main action by name"),
             ("tab / shift+tab", "Next / previous control"),
-            ("escape", "Close this help, a dialog or the palette"),
+            ("escape", "In the help, a dialog or the palette: close it"),
         ]),
         ("Corpus", [("enter", "Load the highlighted corpus, or the typed path")]
          + _keys(app, CorpusPane.BINDINGS)),
@@ -81,6 +81,8 @@ def palette(app: CharRNNApp) -> Iterable[SystemCommand]:
     yield SystemCommand("Stop training", "Stop, evaluate and save", train.action_stop)
     yield SystemCommand("Generate", "Sample from the seed in the Playground",
                         play.action_generate)
+    yield SystemCommand("Regenerate", "The last seed text again, a new sample in place of "
+                        "the last one (ctrl+r)", play.action_regenerate)
     yield SystemCommand("Continue generating", "Go on from where the text ended",
                         play.action_continue)
     yield SystemCommand("Stop generating", "Halt the Playground stream", play.action_stop)

@@ -7,7 +7,7 @@ import json
 import math
 import signal
 import sys
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +39,7 @@ from charrnn_tui.engine.training.resume import resume_trainer
 from charrnn_tui.engine.training.trainer import LN2, Trainer
 from charrnn_tui.names import default_name, free_name
 from charrnn_tui.resources import open_store
+from charrnn_tui.sampling_presets import PresetError, load_presets
 
 
 class UserError(CharRNNError):
@@ -338,6 +339,21 @@ class _RichReporter:
             self.progress.update(self.task, completed=self.total)
 
 
+def _with_preset(home: str | None, name: str, given: SamplingParams) -> SamplingParams:
+    """The saved preset `name`, with each setting the flags changed from its default."""
+    try:
+        presets, _ = load_presets(home)
+    except PresetError as e:
+        raise UserError(str(e)) from None
+    if name not in presets:
+        saved = ", ".join(repr(n) for n in presets) or "none yet"
+        raise UserError(f"no sampling preset {name!r} (saved: {saved}); save one in the "
+                        "app's Playground")
+    default = SamplingParams()
+    return replace(presets[name], **{f.name: getattr(given, f.name) for f in fields(given)
+                                     if getattr(given, f.name) != getattr(default, f.name)})
+
+
 def sample(args: argparse.Namespace) -> int:
     use_threads("generate", args.threads)
     for flag, dest in (("--html", args.html), ("--svg", args.svg)):
@@ -345,7 +361,10 @@ def sample(args: argparse.Namespace) -> int:
             _check_writable(flag, dest)  # before generating, not after
     params = SamplingParams(args.temperature, args.top_k, args.top_p, args.argmax,
                             tuple(args.stop), args.ban, dict(args.bias),
-                            args.repetition_penalty, args.repetition_window).validate()
+                            args.repetition_penalty, args.repetition_window,
+                            args.min_p).validate()
+    if args.preset:
+        params = _with_preset(args.home, args.preset, params)
     if args.length < 1:
         raise UserError(f"length must be at least 1, not {args.length}")
     if args.seed_file:

@@ -36,6 +36,8 @@ class Session:
     playground: dict[str, str] = field(default_factory=dict)  # control id → value
     train: dict[str, str] = field(default_factory=dict)  # form field id → value
     theme: str | None = None  # picked in the command palette
+    resume: str | None = None  # the store name Train's Start continues, if any
+    insight: dict[str, str] = field(default_factory=dict)  # control id → value
 
 
 def session_path() -> Path:
@@ -78,7 +80,9 @@ def load_session(path: Path | None = None) -> tuple[Session | None, str | None]:
                        _text(raw.get("corpus"), "corpus"),
                        _fields(raw.get("playground", {}), "playground"),
                        _fields(raw.get("train", {}), "train"),
-                       _text(raw.get("theme"), "theme")), None
+                       _text(raw.get("theme"), "theme"),
+                       _text(raw.get("resume"), "resume"),
+                       _fields(raw.get("insight", {}), "insight")), None
     except (OSError, ValueError, UnicodeDecodeError, RecursionError) as e:
         reason = e.strerror if isinstance(e, OSError) and e.strerror else e
         return None, f"Starting fresh: the saved session ({path}) was ignored: {reason}"
@@ -97,7 +101,7 @@ def read_controls(container: Widget, skip: tuple[str, ...] = ()) -> dict[str, st
         if not w.id or w.id in skip:
             continue
         if isinstance(w, Select):
-            if w.value is not Select.BLANK:
+            if not w.is_blank():
                 values[w.id] = json.dumps(w.value)
         elif isinstance(w, Switch | TemperatureControl):
             values[w.id] = json.dumps(w.value)

@@ -157,7 +157,7 @@ async def test_models_fit_80_columns(data_home):
         await pilot.pause()
         table = app.query_one("#models-table")
         labels = [str(c.label) for c in table.ordered_columns]
-        assert labels[-3:] == ["Val", "Steps", "Updated"]
+        assert labels[-3:] == ["Val nats", "Steps", "Updated"]
         assert sum(c.get_render_width(table) for c in table.ordered_columns) <= 78
         for button in app.query("#models-buttons Button"):
             assert button.region.right <= 80, button.id

@@ -275,6 +275,39 @@ def test_sample_is_reproducible_with_an_rng_seed(trained):
     assert _cli(home, "sample", "m", "--length", "50", "--rng-seed", "2")[1] != out
 
 
+def test_sample_min_p(trained):
+    home = trained[0]
+    argmax = _cli(home, "sample", "m", "--length", "30", "--argmax", "--seed-text", "the")[1]
+    # min-p 1 keeps only the likeliest character: argmax, whatever the temperature
+    code, out, err = _cli(home, "sample", "m", "--length", "30", "--min-p", "1",
+                          "--temperature", "2", "--rng-seed", "4", "--seed-text", "the")
+    assert code == 0, err
+    assert out == argmax
+    with pytest.raises(SystemExit) as refused:  # argparse refuses it, naming the flag
+        _cli(home, "sample", "m", "--min-p", "1.5")
+    assert refused.value.code == 2
+
+
+def test_sample_preset(trained):
+    from charrnn_tui.engine.generation.sampler import SamplingParams
+    from charrnn_tui.sampling_presets import save_preset
+
+    home = trained[0]
+    save_preset(str(home), "greedy", SamplingParams(argmax=True, ban="q"))
+    argmax = _cli(home, "sample", "m", "--length", "30", "--argmax", "--ban", "q",
+                  "--seed-text", "the")[1]
+    code, out, err = _cli(home, "sample", "m", "--length", "30", "--preset", "greedy",
+                          "--seed-text", "the")
+    assert code == 0, err
+    assert out == argmax
+    # a flag given too wins over the preset
+    code, out, _ = _cli(home, "sample", "m", "--length", "30", "--preset", "greedy",
+                        "--ban", "e", "--seed-text", "the")
+    assert code == 0 and "e" not in out[3:] and out != argmax
+    code, _, err = _cli(home, "sample", "m", "--preset", "nope")
+    assert code == 2 and "no sampling preset 'nope' (saved: 'greedy')" in err
+
+
 def test_sample_argmax_seed_text_and_unknown_chars(trained):
     home = trained[0]
     code, out, err = _cli(home, "sample", "m", "--length", "20", "--argmax",

@@ -61,6 +61,12 @@ async def test_compare_overlays_chosen_runs_with_reference_lines(two_runs, tmp_p
         await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen))
         screen = app.screen
         runs = screen.query_one(SelectionList)
+        runs.deselect_all()
+        runs.select(runs.get_option_at_index(0).value)
+        await pilot.pause()
+        # checked and unchecked differ without colour: X, and a blank
+        marks = [runs.render_line(y).text[:3] for y in range(2)]
+        assert marks[0][1] == "X" and marks[1][1] == " ", marks
         runs.select_all()
         await pilot.pause()
         chart = screen.query_one(CurveChart)

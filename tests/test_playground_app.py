@@ -93,7 +93,7 @@ async def test_stop_strings_and_banned_characters_apply(cat):
         made = play.text[len("the "):]
         assert made.endswith(".") and len(made) < 3000, "the stream ends at the stop string"
         assert not set(made) & set("aeiou "), "banned characters never appear"
-        assert f"{len(made):,} characters" in text_of(app, "#play-status")
+        assert f"{len(made):,} characters" in app.query_one("PlaygroundPane").status
 
 
 async def test_branch_from_here_with_keys_and_mouse(cat):
@@ -160,10 +160,15 @@ async def test_compare_samples_and_beam_side_by_side_and_keep_one(cat):
         scores = [c.candidate.logprob for c in columns]
         assert scores == sorted(scores, reverse=True), "best first, by total log-probability"
         assert all(len(c.candidate.text) == 30 for c in columns)
+        # each shown after the end of the text it continues (a candidate may start mid-word)
+        tail = play.text.rsplit("\n", 1)[-1][-40:]
+        for c in columns:
+            shown = str(c.query_one(".cand-text").render())
+            assert shown.startswith(tail) and shown.endswith(c.candidate.text.rstrip("\n"))
         kept, text = columns[1].candidate.text, play.text
         await pilot.press("2")
         assert play.text == text + kept
-        assert "kept candidate 2" in text_of(app, "#play-status")
+        assert "kept candidate 2" in app.query_one("PlaygroundPane").status
         await pilot.press("f6")  # Continue goes on after the kept candidate
         await wait_for(pilot, lambda: len(play.text) == len(text + kept) + 30)
 
@@ -189,7 +194,7 @@ async def test_switching_models_leaves_no_old_text(data_home):
         assert play.text
         await pilot.press("f5", "down", "enter")
         await wait_for(pilot, lambda: play.model_name == "dog")
-        assert play.text == "" and text_of(app, "#play-status") == ""
+        assert play.text == "" and app.query_one("PlaygroundPane").status == ""
         assert not app.query_one("#output").lines
 
 
@@ -198,18 +203,21 @@ async def test_clear_also_clears_the_status(cat):
     async with app.run_test(size=SIZE) as pilot:
         await open_in_playground(pilot)
         play = await generate(pilot, length="30")
-        assert "30 characters" in text_of(app, "#play-status")
+        assert "30 characters" in app.query_one("PlaygroundPane").status
         await pilot.press("ctrl+l")
-        assert play.text == "" and text_of(app, "#play-status") == ""
+        assert play.text == "" and app.query_one("PlaygroundPane").status == ""
 
 
-async def test_the_status_shows_whole_beside_the_buttons_at_80_columns(cat):
-    """At 80×24 "500 characters; F6 continues" was cut to "500 characters; F6"."""
+async def test_the_status_and_every_button_show_whole_at_80_columns(cat):
+    """At 80×24 "500 characters; F6 continues" was cut to "500 characters; F6", and then
+    the Compare button was hidden to make room: now the status sits on the text box's
+    border, and every button fits."""
     app = CharRNNApp()
     async with app.run_test(size=(80, 24)) as pilot:
-        await open_in_playground(pilot)
+        play = await open_in_playground(pilot)
         await generate(pilot, length="500")
-        status = app.query_one("#play-status")
-        assert "500 characters; F6 continues" in text_of(app, "#play-status")
-        assert status.region.right <= 80
-        assert status.region.width >= len("500 characters; F6 continues")
+        assert play.status == "500 characters, the length set; F6 continues"
+        assert app.query_one("#output").region.width - 4 >= len(play.status)
+        for button in app.query("#play-buttons Button"):
+            assert button.display and button.region.right <= 80, f"{button.id} cut off"
+        assert app.query_one("#compare").region.width > 0

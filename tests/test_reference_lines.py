@@ -133,4 +133,4 @@ async def test_charts_draw_curves_that_fall_outside_the_range_or_have_one_point(
         lin._redraw()
         log._redraw()
         await pilot.pause(0.2)
-        assert "bigram" in str(lin.render()) and "1e-30" in str(log.render())
+        assert "bigram" in str(lin.border_title) and "1e-30" in str(log.render())

@@ -131,6 +131,22 @@ def test_next_distribution_properties():
     assert hot.max() < full.max()
 
 
+def test_min_p_keeps_the_characters_at_least_that_fraction_as_likely_as_the_likeliest():
+    logits = np.log(np.array([0.5, 0.3, 0.15, 0.05]))
+    p = next_distribution(logits, SamplingParams(temperature=1.0, min_p=0.2))
+    np.testing.assert_allclose(p, [0.5 / 0.95, 0.3 / 0.95, 0.15 / 0.95, 0.0])
+    model = _model("torch", sharpen=1.0)
+    for params in (SamplingParams(temperature=2.0, min_p=1.0),  # the likeliest alone
+                   SamplingParams(temperature=2.0, min_p=1.0, bias={"o": 0.0})):
+        got = Sampler(model, VOCAB, rng_seed=9, params=params).generate("on ", 40)
+        assert got == _argmax_text(model, "on ", 40)
+    # what min-p drops is never drawn in a stream
+    sampler = Sampler(model, VOCAB, rng_seed=3, params=SamplingParams(min_p=0.3))
+    sampler.prime("on ")
+    allowed = np.flatnonzero(next_distribution(sampler.logits, SamplingParams(min_p=0.3)))
+    assert sampler.vocab.index(sampler.next_char()) in allowed
+
+
 def test_unknown_seed_characters_are_reported_not_raised():
     assert unknown_chars("héllo☃é", VOCAB) == ["é", "☃"]
     s = Sampler(_model(), VOCAB, rng_seed=1)
@@ -193,6 +209,7 @@ def test_stop_strings_bans_bias_and_repetition_penalty():
 @pytest.mark.parametrize(("field", "value", "needle"), [
     ("temperature", -1.0, "temperature"), ("temperature", float("nan"), "temperature"),
     ("top_k", -3, "top-k"), ("top_p", 1.5, "top-p"), ("top_p", 0.0, "top-p"),
+    ("min_p", -0.1, "min-p"), ("min_p", 1.5, "min-p"), ("min_p", float("nan"), "min-p"),
     ("repetition_penalty", 0.5, "repetition penalty"), ("stop", ("",), "stop string"),
     ("bias", {"a": float("inf")}, "logit bias"), ("repetition_window", 0, "window"),
 ])

@@ -7,11 +7,19 @@ import json
 import os
 
 import pytest
-from test_app import SIZE, load_corpus, saved_model, text_of, wait_for
+from test_app import (  # noqa: F401 (shipped: a fixture)
+    SIZE,
+    load_corpus,
+    saved_model,
+    shipped,
+    text_of,
+    wait_for,
+)
 from textual.command import CommandList, CommandPalette
 from textual.widgets import Input, Select, Switch, TabbedContent
 
 from charrnn_tui.app import CharRNNApp
+from charrnn_tui.engine.training.presets import PRESETS
 from charrnn_tui.panes.playground.pane import PlaygroundPane
 from charrnn_tui.panes.train.pane import TrainPane
 from charrnn_tui.session import ENV_CONFIG, Session, load_session, save_session, session_path
@@ -38,6 +46,10 @@ async def test_quit_and_reopen_lands_where_the_user_left_off(data_home, tmp_path
         app.query_one("#speed", Select).value = 0
         app.query_one("#seed", Input).value = "ROMEO:"
         app.action_show_tab("insight")
+        app.query_one("#ins-seed", Input).value = "KING:"
+        app.query_one("InsightPane").action_toggle_view()
+        app.query_one("InsightPane").action_unit(3)
+        await pilot.pause()
         await app.action_quit()
     assert session_path().is_file()
 
@@ -56,7 +68,35 @@ async def test_quit_and_reopen_lands_where_the_user_left_off(data_home, tmp_path
         assert again.query_one("#seed", Input).value == "ROMEO:"
         assert again.query_one("#preset", Select).value == "tiny"
         assert again.query_one("#hidden", Input).value == "48"  # not the preset's 128
+        assert text_of(again, "#preset-hint") == PRESETS["tiny"].description
         assert again.query_one(TrainPane).source == str(corpus)
+        insight = again.query_one("InsightPane")
+        assert again.query_one("#ins-seed", Input).value == "KING:"
+        assert (insight.lens.view, insight.lens.unit) == ("neuron", 3)
+        assert again.query_one("#ins-view", Select).value == "neuron"
+
+
+@pytest.mark.parametrize("played", ["mine", "other"])
+async def test_reopening_offers_to_resume_the_model_train_was_set_to_continue(data_home,
+                                                                              played):
+    saved_model(data_home, "mine")
+    saved_model(data_home, "other")
+    app = CharRNNApp()
+    async with app.run_test(size=SIZE) as pilot:
+        app.query_one("ModelsPane").open_model(played, "play")
+        await wait_for(pilot, lambda: app.query_one(PlaygroundPane).sampler is not None)
+        app.query_one("ModelsPane").open_model("mine", "resume")
+        await wait_for(pilot, lambda: app.query_one(TrainPane).resume_name == "mine")
+        app.action_show_tab("playground")
+        await app.action_quit()
+
+    again = CharRNNApp()
+    async with again.run_test(size=SIZE) as pilot:
+        train = again.query_one(TrainPane)
+        await wait_for(pilot, lambda: train.resume_name == "mine")
+        assert train.resume is not None and again.query_one(PlaygroundPane).model_name == played
+        assert "Resume mine" in text_of(again, "#train-target")
+        assert again.query_one(TabbedContent).active == "playground", "the tab stays"
 
 
 async def test_fresh_ignores_the_saved_session(data_home):
@@ -67,6 +107,17 @@ async def test_fresh_ignores_the_saved_session(data_home):
         await pilot.pause()
         assert app.query_one(TabbedContent).active == "corpus"
         assert app.query_one(PlaygroundPane).model_name is None
+        await app.action_quit()
+    assert load_session()[0].tab == "models", "--fresh affects only its own launch"
+
+
+async def test_fresh_looks_like_a_first_run_even_with_models_of_ones_own(data_home, request):
+    request.getfixturevalue("shipped")  # after the module's no_shipped_models
+    saved_model(data_home, "mine")
+    app = CharRNNApp(fresh=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.query_one(PlaygroundPane).model_name == "bard")
+        assert app.query_one(TabbedContent).active == "playground"
 
 
 async def test_a_model_deleted_since_is_said_not_fatal():

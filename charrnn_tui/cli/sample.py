@@ -16,7 +16,7 @@ from charrnn_tui.cli.args import escaped, finite, positive_int, whole
 from charrnn_tui.cli.common import UserError, check_writable, load_checked
 
 if TYPE_CHECKING:
-    from charrnn_tui.engine.generation.sampler import Sampler
+    from charrnn_tui.engine.generation.sampler import Sampler, SamplingParams
     from charrnn_tui.engine.models import ModelSpec
 
 _positive = finite()
@@ -58,6 +58,13 @@ def add_parser(sub, threads: argparse.ArgumentParser) -> argparse.ArgumentParser
     s.add_argument("--top-p", type=finite(0.0, 1.0), default=1.0,
                    help="sample only among the likeliest characters whose probabilities add "
                         "up to P, in (0, 1]")
+    s.add_argument("--min-p", type=finite(0.0, 1.0, above=False), default=0.0,
+                   help="drop characters less likely than P times the likeliest one, in "
+                        "[0, 1] (0: off)")
+    s.add_argument("--preset", metavar="NAME",
+                   help="start from the sampling settings saved under NAME in the app's "
+                        "Playground; sampling flags given too (other than their defaults) "
+                        "override them")
     s.add_argument("--argmax", action="store_true",
                    help="always take the likeliest character (no randomness)")
     s.add_argument("--length", type=whole(0), default=500, help="characters to generate")
@@ -96,6 +103,26 @@ def add_parser(sub, threads: argparse.ArgumentParser) -> argparse.ArgumentParser
     return s
 
 
+def _with_preset(home: str | None, name: str, given: SamplingParams) -> SamplingParams:
+    """The saved preset `name`, with each setting the flags changed from its default."""
+    from dataclasses import fields, replace
+
+    from charrnn_tui.engine.generation.sampler import SamplingParams
+    from charrnn_tui.sampling_presets import PresetError, load_presets
+
+    try:
+        presets, _ = load_presets(home)
+    except PresetError as e:
+        raise UserError(str(e)) from None
+    if name not in presets:
+        saved = ", ".join(repr(n) for n in presets) or "none yet"
+        raise UserError(f"no sampling preset {name!r} (saved: {saved}); save one in the "
+                        "app's Playground")
+    default = SamplingParams()
+    return replace(presets[name], **{f.name: getattr(given, f.name) for f in fields(given)
+                                     if getattr(given, f.name) != getattr(default, f.name)})
+
+
 def run(args: argparse.Namespace) -> int:
     from charrnn_tui.engine.generation.sampler import Sampler, SamplingParams
     from charrnn_tui.engine.models.arrays import restore_arrays
@@ -108,7 +135,10 @@ def run(args: argparse.Namespace) -> int:
             check_writable(flag, dest)  # before generating, not after
     params = SamplingParams(args.temperature, args.top_k, args.top_p, args.argmax,
                             tuple(args.stop), args.ban, dict(args.bias),
-                            args.repetition_penalty, args.repetition_window).validate()
+                            args.repetition_penalty, args.repetition_window,
+                            args.min_p).validate()
+    if args.preset:
+        params = _with_preset(args.home, args.preset, params)
     if args.length < 1:
         raise UserError(f"length must be at least 1, not {args.length}")
     if args.seed_file:

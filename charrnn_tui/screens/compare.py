@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from rich.segment import Segment
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
+from textual.strip import Strip
 from textual.widgets import Button, Footer, Select, SelectionList, Static
 
 from charrnn_tui.charts import overlay, run_colour
@@ -30,6 +32,21 @@ def summary(runs: list[RunCurves]) -> Text:
         text.append("■ ", run_colour(i).rstrip("+"))
         text.append(f"{run.legend}  val {val}  {run.steps:,} steps  {rate:,.0f} chars/s\n")
     return text
+
+
+class RunList(SelectionList[str]):
+    """A SelectionList whose boxes differ without colour: X when checked, blank when not
+    (Textual draws an X in both and tells them apart by colour alone)."""
+
+    def render_line(self, y: int) -> Strip:
+        line = super().render_line(y)
+        index = self.scroll_offset.y + y
+        if index >= self.option_count or self.get_option_at_index(index).value in self._selected:
+            return line
+        segments = list(line)
+        if len(segments) > 1:
+            segments[1] = Segment(" " * len(segments[1].text), segments[1].style)
+        return Strip(segments)
 
 
 class CompareScreen(Screen):
@@ -56,7 +73,7 @@ class CompareScreen(Screen):
         with Horizontal(id="compare-body"):
             with Vertical(id="compare-side"):
                 yield Static("Runs to overlay", classes="compare-heading")
-                yield SelectionList[str](id="compare-runs")
+                yield RunList(id="compare-runs")
                 yield Select([(label, key) for key, label in AXES.items()], value="step",
                              allow_blank=False, id="compare-axis")
                 yield Select(SHOW, value="both", allow_blank=False, id="compare-show")

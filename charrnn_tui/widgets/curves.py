@@ -8,16 +8,46 @@ from __future__ import annotations
 
 import math
 
+from textual.content import Content
 from textual_plotext import PlotextPlot
 
-from charrnn_tui.charts import Curve, reference_label, run_colour, thin, y_range
+from charrnn_tui.charts import Curve, run_colour, thin, y_range
 
 REDRAW_EVERY = 0.3  # seconds
+ROOMY = 11  # rows from which a chart also shows its axis labels
 REFERENCE_COLOURS = {"unigram": "gray", "bigram": "gray", "shipped model": "orange"}
 
 
+def whole_ticks(x0: float, x1: float, most: int = 5) -> list[int]:
+    """Up to `most` whole-number ticks from x0 to x1 (steps, seconds, positions): plotext's
+    own ticks split the range evenly into fractions like 779.5."""
+    first, last = math.ceil(x0), math.floor(x1)
+    if last <= first:
+        return [first]
+    gap = max(1, math.ceil((last - first) / (most - 1)))
+    return list(range(first, last + 1, gap))
+
+
+def rich_colour(plotext_colour: str) -> str:
+    """The Rich name of a plotext colour ("blue+" is bright blue)."""
+    if plotext_colour.endswith("+"):
+        return "bright_" + plotext_colour[:-1]
+    return {"gray": "grey50", "orange": "dark_orange"}.get(plotext_colour, plotext_colour)
+
+
 class CurveChart(PlotextPlot):
-    """Curves against a shared x axis; `log_y` plots log10 of the values with 10^k ticks."""
+    """Curves against a shared x axis; `log_y` plots log10 of the values with 10^k ticks.
+
+    The legend is the chart's top border: plotext's own legend sits on the plot and, in a
+    chart a few rows high, covers the very curve it names.
+    """
+
+    DEFAULT_CSS = """
+    CurveChart {
+        border-top: solid $foreground 20%;
+        border-title-align: left;
+    }
+    """
 
     def __init__(self, *, xlabel: str = "step", ylabel: str = "loss (nats/char)",
                  empty: str = "", log_y: bool = False, id: str | None = None) -> None:
@@ -31,6 +61,9 @@ class CurveChart(PlotextPlot):
     def on_mount(self) -> None:
         self.set_interval(REDRAW_EVERY, self._redraw_if_dirty)
         self._redraw()
+
+    def on_resize(self) -> None:
+        self.changed()
 
     def set_curves(self, curves: list[Curve]) -> None:
         self.curves = curves
@@ -57,9 +90,11 @@ class CurveChart(PlotextPlot):
         self._dirty = False
         plt = self.plt
         plt.clear_data()
-        plt.xlabel(self.xlabel)
-        plt.ylabel(self.ylabel)
+        roomy = self.size.height >= ROOMY  # else the axis labels' row goes to the curves
+        plt.xlabel(self.xlabel if roomy else "")
+        plt.ylabel(self.ylabel if roomy else "")
         drawn = [c for c in self.curves if c.points]
+        self.border_title = self._legend(drawn)
         if not drawn:
             plt.title(self.empty)
             self.refresh()
@@ -69,6 +104,8 @@ class CurveChart(PlotextPlot):
         x0, x1 = min(xs), max(xs)
         if x1 <= x0:
             x1 = x0 + 1
+        ticks = whole_ticks(x0, x1)
+        plt.xticks(ticks, [f"{t:,}" for t in ticks])
         lo, hi = self._y_axis(drawn)
         for i, c in enumerate(drawn):
             # clipped into the range: plotext cannot draw (and fails on) a curve whose
@@ -79,12 +116,19 @@ class CurveChart(PlotextPlot):
                 continue
             if len(pts) == 1:  # one point: a short flat stroke, so it is seen at all
                 pts = [pts[0], (pts[0][0] + (x1 - x0) * 0.01, pts[0][1])]
-            plt.plot(*zip(*pts, strict=True), label=c.label, marker="braille",
-                     color=c.colour or run_colour(i))
+            plt.plot(*zip(*pts, strict=True), marker="braille", color=c.colour or run_colour(i))
         for name, value in self.references:
-            plt.plot([x0, x1], [self._y(value)] * 2, label=reference_label(name, value),
-                     marker="braille", color=REFERENCE_COLOURS.get(name, "gray"))
+            plt.plot([x0, x1], [self._y(value)] * 2, marker="braille",
+                     color=REFERENCE_COLOURS.get(name, "gray"))
         self.refresh()
+
+    def _legend(self, drawn: list[Curve]) -> Content:
+        """One line: each curve's name in its colour, then the reference lines' values."""
+        parts = [(f"━ {c.label}", rich_colour(c.colour or run_colour(i)))
+                 for i, c in enumerate(drawn)]
+        parts += [(f"─ {name} {value:.2f}", rich_colour(REFERENCE_COLOURS.get(name, "gray")))
+                  for name, value in self.references]
+        return Content.assemble(*(part for p in parts for part in (p, "  ")))
 
     def _y(self, value: float) -> float:
         if not self.log_y:

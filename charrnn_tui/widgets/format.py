@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import unicodedata
 
 _VISIBLE = {" ": "␣", "\n": "↵", "\t": "⇥", "\r": "␍"}
@@ -34,7 +35,16 @@ def duration(seconds: float | None) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
-def loss_text(loss: float | None, bpc: float | None = None) -> str:
-    if loss is None:
-        return "–"
-    return f"{loss:.3f}" + (f" ({bpc:.2f} bpc)" if bpc is not None else "")
+LN2 = math.log(2)
+# The app's one unit of loss: nats per character, as the chart, the CLI and model files
+# have it (bits per character only where there is room for detail: a tooltip, a detail line).
+LOSS_UNIT = "nats"
+
+
+def loss_text(loss: float | None) -> str:
+    return "–" if loss is None else f"{loss:.3f} {LOSS_UNIT}"
+
+
+def bits_text(loss: float) -> str:
+    """The same loss in bits per character, for detail."""
+    return f"{loss / LN2:.2f} bits per character"

@@ -20,6 +20,7 @@ class GradientChart(CurveChart):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(xlabel="positions before the last (T − t)", ylabel="‖∂L_T/∂x_t‖",
                          empty=EMPTY, log_y=True, id=id)
+        self.title = "how much each earlier character still moves the last loss"
         self.latest: dict[str, Curve] = {}
 
     def show(self, run: str, step: int, norms: tuple[float, ...], index: int = 0) -> None:

@@ -99,7 +99,7 @@ class Chooser:
                    recent: deque[int] | None = None) -> int:
         """`choose` for one stream (logits (vocab,)): the same id, with fewer calls."""
         if (params.argmax or params.ban or params.bias or self._bias is not None
-                or 0 < params.top_k < self.size or 0.0 < params.top_p < 1.0
+                or 0 < params.top_k < self.size or 0.0 < params.top_p < 1.0 or params.min_p
                 or (recent is not None and params.repetition_penalty != 1.0)):
             ids = self._weigh(logits[None], params, None if recent is None else [recent])
             if ids is not None:
@@ -163,6 +163,8 @@ class Chooser:
         if shift:
             z -= np.maximum.reduce(z, axis=1, keepdims=True)
         np.exp(z, out=z)
+        if params.min_p > 0.0:  # relative to each row's likeliest character
+            z[z < params.min_p * np.maximum.reduce(z, axis=1, keepdims=True)] = 0.0
         if 0.0 < params.top_p < 1.0:
             order = np.argsort(-z, axis=1, kind="stable")
             mass = np.cumsum(np.take_along_axis(z, order, axis=1), axis=1)

@@ -154,7 +154,7 @@ def _activation_colour(a: float) -> str:
 def colours(tr: Trace, view: str = "confidence", kind: str = "hidden", layer: int = 0,
             unit: int = 0) -> list[str]:
     """One background colour per character for the confidence or a neuron view."""
-    if view == "confidence":
+    if view == "confidence" or not len(tr.probs):  # no text yet: no activations recorded
         return [_confidence_colour(p) for p in tr.probs]
     return [_activation_colour(a) for a in tr.unit(kind, layer, unit)]
 

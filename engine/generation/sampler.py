@@ -38,6 +38,7 @@ class SamplingParams:
     bias: dict[str, float] = field(default_factory=dict)  # added to a character's logit
     repetition_penalty: float = 1.0  # a character in the window is this many times less likely
     repetition_window: int = 64  # characters of text (seed and generated) it looks back
+    min_p: float = 0.0  # drop characters less likely than this × the likeliest's (0: off)
 
     def validate(self) -> SamplingParams:
         """Refuse out-of-range values in one line each; nothing is silently replaced."""
@@ -48,6 +49,7 @@ class SamplingParams:
              f"not {self.temperature}"),
             (self.top_k >= 0, f"top-k must be 0 (no limit) or more, not {self.top_k}"),
             (0.0 < self.top_p <= 1.0, f"top-p must be above 0 and at most 1, not {self.top_p}"),
+            (0.0 <= self.min_p <= 1.0, f"min-p must be between 0 and 1, not {self.min_p}"),
             (math.isfinite(self.repetition_penalty) and 1.0 <= self.repetition_penalty <= 10.0,
              f"repetition penalty must be between 1 and 10, not {self.repetition_penalty}"),
             (self.repetition_window >= 1,
@@ -87,7 +89,7 @@ def adjusted(logits: np.ndarray, params: SamplingParams, index: dict[str, int],
 
 
 def next_distribution(logits: np.ndarray, params: SamplingParams) -> np.ndarray:
-    """Probabilities after temperature, top-k and top-p; a one-hot vector in argmax mode."""
+    """Probabilities after temperature, top-k, min-p and top-p; one-hot in argmax mode."""
     if params.argmax:
         probs = np.zeros_like(logits)
         probs[int(np.argmax(logits))] = 1.0
@@ -98,6 +100,8 @@ def next_distribution(logits: np.ndarray, params: SamplingParams) -> np.ndarray:
         kth = np.partition(z, -params.top_k)[-params.top_k]
         z = np.where(z >= kth, z, -np.inf)
     probs = np.exp(z - z.max())
+    if params.min_p > 0.0:
+        probs[probs < params.min_p * probs.max()] = 0.0
     probs /= probs.sum()
     if 0.0 < params.top_p < 1.0:
         order = np.argsort(-probs, kind="stable")

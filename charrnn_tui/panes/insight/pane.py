@@ -86,8 +86,8 @@ class InsightPane(Vertical):
         Binding("ctrl+f", "find", "Find cells", show=False,
                 tooltip="Type a regular expression to find the units that track it"),
         Binding("ctrl+s", "export", "Export", tooltip="Export the coloured text as HTML and SVG"),
-        Binding("slash", "focus_seed", "Seed", key_display="/", show=False,
-                tooltip="Type a new seed (when not typing already)"),
+        Binding("slash", "focus_seed", "Seed", key_display="/", show=False, priority=True,
+                tooltip="Go to the seed box (in the seed box itself, / is a slash)"),
     ]
 
     def __init__(self, home: str | None, store: ModelStore, corpus_source: CorpusSource, *,
@@ -245,6 +245,17 @@ class InsightPane(Vertical):
             self.query_one("#ins-unit", Input).value = str(lens.unit)
         self._apply_lens(lens)
 
+    def lens_restored(self) -> None:
+        """The controls were set from last session without their Changed messages: the
+        lens follows them (the model, once loaded, keeps it if it fits)."""
+        try:
+            layer = int(self.query_one("#ins-layer", Input).value)
+            unit = int(self.query_one("#ins-unit", Input).value)
+        except ValueError:
+            return
+        self._apply_lens(Lens(str(self.query_one("#ins-view", Select).value),
+                              str(self.query_one("#ins-kind", Select).value), layer, unit))
+
     def _apply_lens(self, lens: Lens) -> None:
         self.lens = lens
         for view in self._views():
@@ -323,6 +334,15 @@ class InsightPane(Vertical):
 
     def action_focus_seed(self) -> None:
         self.query_one("#ins-seed", Input).focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """/ jumps to the seed box from every other field (it never types there); in the
+        seed box it is a slash."""
+        return action != "focus_seed" or self.app.focused is not self.query_one("#ins-seed")
+
+    def leave_field(self) -> None:
+        """Escape: from a field to the text, where the pane's keys all work."""
+        self.query_one("#ins-text").focus()
 
     def action_find(self) -> None:
         self.query_one(InsightCells).focus_default()

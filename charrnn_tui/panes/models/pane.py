@@ -16,7 +16,7 @@ from charrnn_tui.engine.storage.store import ModelInfo, ModelStore, StoreError, 
 from charrnn_tui.messages import ModelLoadFailed, ModelReady, ModelRenamed, ModelSavedAs
 from charrnn_tui.names import free_name
 from charrnn_tui.screens.dialogs import ConfirmScreen, PromptScreen
-from charrnn_tui.widgets.format import count
+from charrnn_tui.widgets.format import bits_text, count, loss_text
 from charrnn_tui.workers import load_model
 
 CurrentModel = Callable[[], "tuple[str, Checkpoint] | None"]
@@ -28,7 +28,7 @@ def _updated(stamp: str, narrow: bool) -> str:
 
 
 NARROW = 110  # below this many columns the table drops Params and shortens the rest
-_COLUMNS = ("Name", "Model", "Params", "Corpus", "Val", "Steps", "Updated")
+_COLUMNS = ("Name", "Model", "Params", "Corpus", "Val nats", "Steps", "Updated")
 
 
 def _short(text: str, width: int = 16) -> str:
@@ -74,10 +74,13 @@ class ModelsPane(Vertical):
         yield Static("", id="models-detail", markup=False)
         with Horizontal(id="models-buttons"):
             yield Button("Load in Playground", id="load", variant="primary", compact=True)
-            yield Button("Resume training", id="resume", compact=True)
+            # short labels: all six fit at 80 columns (the footer and tooltips say more)
+            yield Button("Resume", id="resume", compact=True,
+                         tooltip="Continue training this model in the Train tab")
             yield Button("Rename", id="rename", compact=True)
             yield Button("Delete", id="delete", variant="error", compact=True)
-            yield Button("Save current as…", id="save_current", compact=True)
+            yield Button("Save as…", id="save_current", compact=True,
+                         tooltip="Save the Playground's model under a new name")
             yield Button("Compare…", id="compare", compact=True)
         yield Static("", id="models-status")
 
@@ -92,21 +95,23 @@ class ModelsPane(Vertical):
     def focus_default(self) -> None:
         self.query_one(DataTable).focus()
 
-    def refresh_models(self) -> None:
-        """Re-read the store and show what it holds."""
+    def refresh_models(self, highlight: str | None = None) -> None:
+        """Re-read the store and show what it holds, the highlight on `highlight` (a renamed
+        model's new name) or where it was."""
         self.infos = {i.name: i for i in self.store.list()}
-        self._fill_table()
+        self._fill_table(highlight)
         self.query_one("#models-status", Static).update(
             "" if self.infos else "No saved models yet: train one in the Train tab (F3).")
         for button in self.query(Button):
             button.disabled = not self.infos and button.id != "save_current"
 
-    def _fill_table(self) -> None:
+    def _fill_table(self, highlight: str | None = None) -> None:
         """The table from `infos`, at the width there is. Below NARROW columns every column
         still shows (80×24 included): Params goes, names and corpora are cut short (the line
         under the table names the highlighted model in full), steps and dates get shorter."""
         table = self.query_one(DataTable)
-        keep = self.selected_name()
+        keep = highlight or self.selected_name()
+        row = self.query_one(DataTable).cursor_row
         narrow = self.size.width < NARROW
         table.clear(columns=narrow != self.narrow)
         if narrow != self.narrow:
@@ -114,7 +119,7 @@ class ModelsPane(Vertical):
                 if not (narrow and label == "Params"):
                     table.add_column(label, key=label)
             self.narrow = narrow
-        name_width = max(12, self.size.width - 63) if narrow else 48
+        name_width = max(12, self.size.width - 66) if narrow else 48
         for info in self.infos.values():
             # Text, not str: a DataTable reads str as markup, and names are the user's
             name = Text(_short(f"{info.name} (built-in)" if info.read_only else info.name,
@@ -132,6 +137,8 @@ class ModelsPane(Vertical):
             table.add_row(*cells, key=info.name)
         if keep in self.infos:
             table.move_cursor(row=table.get_row_index(keep))
+        elif table.row_count:  # deleted: the row that took its place
+            table.move_cursor(row=min(row, table.row_count - 1))
 
     def selected_name(self) -> str | None:
         table = self.query_one(DataTable)
@@ -152,7 +159,10 @@ class ModelsPane(Vertical):
         info = self.infos.get(event.row_key.value) if event.row_key else None
         detail = "" if info is None else info.name if info.error else (
             f"{info.name} · {info.describe} · {count(info.params)} params · "
-            f"{info.corpus} · updated {_updated(info.updated, False)}")
+            f"{info.corpus} · "
+            + ("" if info.val_loss is None else
+               f"val {loss_text(info.val_loss)} = {bits_text(info.val_loss)} · ")
+            + f"updated {_updated(info.updated, False)}")
         self.query_one("#models-detail", Static).update(detail)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
@@ -207,7 +217,8 @@ class ModelsPane(Vertical):
             return
 
         def chosen(new: str | None) -> None:
-            if new and self._do(lambda: self.store.rename(name, new), f"renamed {name} to {new}"):
+            if new and self._do(lambda: self.store.rename(name, new), f"renamed {name} to {new}",
+                                highlight=new):
                 self.post_message(ModelRenamed(name, new))
 
         self.app.push_screen(PromptScreen(f"Rename {name} to", name, action="Rename",
@@ -249,13 +260,14 @@ class ModelsPane(Vertical):
         finally:
             self.store.release(name)
 
-    def _do(self, change: Callable[[], object], done: str) -> bool:
+    def _do(self, change: Callable[[], object], done: str, highlight: str | None = None
+            ) -> bool:
         try:
             change()
         except (StoreError, OSError) as e:
             self._status(f"✗ {e}")
             return False
-        self.refresh_models()
+        self.refresh_models(highlight)
         self._status(done)
         return True
 

@@ -19,12 +19,14 @@ MAX_N = 16  # candidates shown side by side
 MAX_BEAM = 16
 
 # Field id → its name in messages.
-NAMES = {"top_k": "top-k", "top_p": "top-p", "length": "length", "stop_at": "stop",
-         "ban": "ban", "bias": "bias", "penalty": "repetition penalty",
-         "window": "repetition window", "n": "N", "beam": "beam"}
-SAMPLING = ("top_k", "top_p", "stop_at", "ban", "bias", "penalty", "window")
+NAMES = {"top_k": "top-k", "top_p": "top-p", "min_p": "min-p", "length": "length",
+         "stop_at": "stop", "ban": "ban", "bias": "bias", "penalty": "repetition penalty",
+         "window": "repetition window", "n": "N", "beam": "beam", "rng": "RNG seed"}
+SAMPLING = ("top_k", "top_p", "min_p", "stop_at", "ban", "bias", "penalty", "window")
 # Which fields each action needs; a bad one among them refuses the action.
-BLOCKS = {"generate": (*SAMPLING, "length"), "compare": (*SAMPLING, "length", "n", "beam")}
+BLOCKS = {"generate": (*SAMPLING, "length", "rng"),
+          "compare": (*SAMPLING, "length", "n", "beam")}
+MAX_RNG_SEED = 2**32 - 1
 
 
 def unescape(text: str) -> str:
@@ -38,6 +40,34 @@ def unescape(text: str) -> str:
             out.append(text[i])
             i += 1
     return "".join(out)
+
+
+def escape(text: str, also: str = "") -> str:
+    r"""The inverse of `unescape`: line breaks, tabs, backslashes and the characters in
+    `also` (" " as \s, others after a backslash) as typed in a one-line box."""
+    out = []
+    for c in text:
+        if c in "\\\n\t" or c in also:
+            out.append({"\n": "\\n", "\t": "\\t", " ": "\\s"}.get(c, "\\" + c))
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+def _number(value: float) -> str:
+    """Short where that is exact (0.9, not 0.9000000000000000222)."""
+    return f"{value:g}" if float(f"{value:g}") == value else repr(float(value))
+
+
+def texts_of(params: SamplingParams) -> dict[str, str]:
+    """The sampling boxes' texts that parse back to `params` (a preset shown in the boxes)."""
+    return {"top_k": str(params.top_k), "top_p": _number(params.top_p),
+            "min_p": _number(params.min_p),
+            "stop_at": "|".join(escape(s, "|") for s in params.stop),
+            "ban": escape(params.ban, " "),
+            "bias": " ".join(f"{escape(c, ' =')}={_number(v)}" for c, v in params.bias.items()),
+            "penalty": _number(params.repetition_penalty),
+            "window": str(params.repetition_window)}
 
 
 def _int(text: str, name: str, low: int, high: int) -> int:
@@ -93,6 +123,8 @@ def parse(field: str, text: str) -> object:
         return _checked(top_k=_int(text, name, -(10**9), 10**9)).top_k
     if field == "top_p":
         return _checked(top_p=_float(text, name)).top_p
+    if field == "min_p":
+        return _checked(min_p=_float(text, name)).min_p
     if field == "length":
         return _int(text, name, 1, MAX_LENGTH)
     if field == "stop_at":
@@ -107,11 +139,13 @@ def parse(field: str, text: str) -> object:
         return _int(text, name, 1, 100_000)
     if field == "n":
         return _int(text, name, 1, MAX_N)
+    if field == "rng":  # empty: fresh randomness on every Generate
+        return _int(text, name, 0, MAX_RNG_SEED) if text.strip() else None
     if field == "beam":
         return _int(text, "beam width (0: sample instead)", 0, MAX_BEAM)
     raise KeyError(field)
 
 
 # Field id → the SamplingParams attribute it sets (the others only steer actions).
-PARAM_OF = {"top_k": "top_k", "top_p": "top_p", "stop_at": "stop", "ban": "ban",
+PARAM_OF = {"top_k": "top_k", "top_p": "top_p", "min_p": "min_p", "stop_at": "stop", "ban": "ban",
             "bias": "bias", "penalty": "repetition_penalty", "window": "repetition_window"}

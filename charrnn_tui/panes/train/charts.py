@@ -10,13 +10,12 @@ from charrnn_tui.widgets.gradient_chart import GradientChart
 
 
 class TrainCharts(Horizontal):
-    # Below 100 columns the gradient plot gives its room to the loss chart (the race
-    # screen shows both at any width).
+    # Below 100 columns the gradient plot gives its room to the loss chart (app.tcss; the
+    # race screen shows both at any width).
     DEFAULT_CSS = """
     TrainCharts { height: 1fr; min-height: 6; }
     TrainCharts #loss-chart { width: 3fr; }
     TrainCharts #train-flow { width: 2fr; }
-    .-narrow TrainCharts #train-flow { display: none; }
     """
 
     def compose(self) -> ComposeResult:

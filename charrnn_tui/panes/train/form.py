@@ -77,9 +77,11 @@ _REG_FIELDS: list[tuple[str, str, Validator]] = [
     ("warmup_steps", "Warm-up steps", Integer(0, 10**9)),
 ]
 _RUN_FIELDS: list[tuple[str, str, Validator]] = [
-    ("eval_every", "Eval every s", Number(1, 86400)),
-    ("sample_every", "Sample every s", Number(0, 86400)),
+    ("eval_every", "Eval every", Number(1, 86400)),
+    ("sample_every", "Sample every", Number(0, 86400)),
 ]
+_TOOLTIPS = {"eval_every": "seconds between validation losses",
+             "sample_every": "seconds between samples (0: none)"}
 
 
 def _positive(value: str) -> bool:
@@ -145,7 +147,7 @@ class TrainForm(VerticalScroll):
                placeholder: str = "") -> ComposeResult:
         """An input and, under it, the words for what is wrong with it (hidden when nothing)."""
         yield self._row(label, Input(id=fid, validators=[validator], compact=True,
-                                     placeholder=placeholder))
+                                     placeholder=placeholder, tooltip=_TOOLTIPS.get(fid)))
         yield Static("", id=f"{fid}-error", classes="field-error", markup=False)
 
     def show_errors(self) -> None:
@@ -167,6 +169,11 @@ class TrainForm(VerticalScroll):
         return self._choice("new_chars") or "refuse"
 
     def on_mount(self) -> None:
+        # the open preset list covers the description only in part ("best text intiny"):
+        # the description steps aside while it is open
+        hint = self.query_one("#preset-hint", Static)
+        self.watch(self.query_one("#preset", Select), "expanded",
+                   lambda expanded: setattr(hint, "visible", not expanded))
         self.query_one("#sample_every", Input).value = f"{SAMPLE_EVERY:g}"
         self.apply_preset(DEFAULT_PRESET)
 

@@ -12,13 +12,13 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, ProgressBar, Select, Static, Switch
 
 from charrnn_tui import torch_loader
-from charrnn_tui.engine.analysis.entropy import LN2
 from charrnn_tui.engine.checkpoint import Checkpoint
 from charrnn_tui.engine.data.corpus import Corpus
 from charrnn_tui.engine.models import ModelSpec, count_parameters
 from charrnn_tui.engine.storage.store import ModelStore
 from charrnn_tui.engine.training.events import (
     Evaluated,
+    Finished,
     GradientFlow,
     Notice,
     Progress,
@@ -75,6 +75,8 @@ class TrainPane(Vertical):
         self._auto_name = ""
         self.last: Progress | None = None
         self.val: Evaluated | None = None
+        self.finished: Finished | None = None  # the last run's end, while its stats show
+        self._began = 0.0  # seconds the model had trained before the current run
         self.stopping = False  # Stop pressed: the stats say so until training has ended
         self._preset = DEFAULT_PRESET  # the preset the form was last filled from
 
@@ -152,6 +154,8 @@ class TrainPane(Vertical):
         self.resume_name = new
         if new:
             self.query_one(TrainForm).set_name(new)
+            if self.finished is not None and not self.running:  # "saved as" the new name
+                self._show_finished(new)
         self._describe()
 
     def action_new_model(self) -> None:
@@ -174,10 +178,18 @@ class TrainPane(Vertical):
 
     def _clear_run(self) -> None:
         """Forget the last run's status, progress and sample: they describe another model."""
-        self.last = self.val = None
+        self.last = self.val = self.finished = None
         self.query_one("#train-stats", Static).update("")
         self.query_one("#train-sample", Static).update("")
         self.query_one("#chunk-row").display = False
+
+    def preset_restored(self) -> None:
+        """The form was set from last session without Select.Changed: the description and
+        the preset remembered as the form's source follow the restored preset."""
+        preset = self.query_one("#preset", Select).value
+        if isinstance(preset, str):
+            self._preset = preset
+            self.query_one("#preset-hint", Static).update(PRESETS[preset].description)
 
     def _preset_picked(self, preset: str) -> None:
         """A preset describes a new model. While one is loaded to continue, picking a preset
@@ -298,7 +310,10 @@ class TrainPane(Vertical):
         self.running, self.trainer, self._stop_request = True, None, None
         self.stopping = False
         self.run_name = settings.name
-        self.last = self.val = None
+        self.last = self.val = self.finished = None
+        # the model's training time before this run: elapsed, ETA and "over" all count
+        # this run alone
+        self._began = self.resume.state.seconds if self.resume is not None else 0.0
         self.query_one(GradientChart).clear()
         if self.resume is None:
             self.query_one(LossChart).set_history([], [])
@@ -430,15 +445,15 @@ class TrainPane(Vertical):
         if self.trainer is not None and self.trainer.paused:
             lines.append("paused  ", "bold")
         lines.append(f"step {p.step:,}  ")
-        lines.append("loss ", "dim").append(loss_text(p.train_loss, p.train_loss / LN2))
+        lines.append("loss ", "dim").append(loss_text(p.train_loss))
         if v is not None:
-            lines.append("  val ", "dim").append(loss_text(v.val_loss, v.val_bpc))
+            lines.append("  val ", "dim").append(loss_text(v.val_loss))
         if self.stopping:  # no ETA any more: the run ends after this step
             lines.append(f"\n{_STOPPING}", "bold")
             self.query_one("#train-stats", Static).update(lines)
             return
         lines.append(f"\n{count(p.chars_per_s)} chars/s  ")
-        lines.append("elapsed ", "dim").append(duration(p.elapsed))
+        lines.append("elapsed ", "dim").append(duration(max(0.0, p.elapsed - self._began)))
         lines.append("  ETA ", "dim").append(duration(p.eta))
         lines.append(f"  {p.device} {p.precision}  ", "dim")
         lines.append("lr ", "dim").append(f"{p.lr:.1e}")
@@ -454,11 +469,15 @@ class TrainPane(Vertical):
             self.notify(event.error, title="Training did not run", severity="error")
             self._describe()
             return
-        f = event.finished
+        self.finished = event.finished
         self.set_resume(event.name, event.ckpt)
         self._set_running(False)
+        self._show_finished(event.name)
+
+    def _show_finished(self, name: str) -> None:
+        f = self.finished
         self.query_one("#train-stats", Static).update(Text.assemble(
             (f"{_REASONS.get(f.reason, f.reason)} at step {f.step:,}", "bold"),
-            "  val ", loss_text(f.val_loss, f.val_bpc),
+            "  val ", loss_text(f.val_loss),
             f"  {count(f.chars_per_s)} chars/s over {duration(f.seconds)}\n",
-            (f"saved as {event.name} · F6 continues · F4 plays", "dim")))
+            (f"saved as {name} · F6 continues · F4 plays", "dim")))
