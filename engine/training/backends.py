@@ -23,7 +23,7 @@ from charrnn_tui.engine.checkpoint import (
 )
 from charrnn_tui.engine.data.batching import Chunk, as_tensors
 from charrnn_tui.engine.errors import ConfigError
-from charrnn_tui.engine.models import Model, NumpyRNN, map_state
+from charrnn_tui.engine.models import Model, NumpyRNN, family_of, map_state
 from charrnn_tui.engine.training.config import TrainConfig
 from charrnn_tui.engine.training.distributed import World, agree
 from charrnn_tui.engine.training.events import Event, Notice
@@ -56,10 +56,11 @@ class Backend(Protocol):
 
 def backend_for(model: Model, config: TrainConfig, optimizer: str, lr: float,
                 world: World) -> Backend:
-    """The one place that tells the numpy model from the torch ones."""
-    if isinstance(model, NumpyRNN):
-        if world.active:
-            raise ConfigError("distributed training needs the torch or scratch implementation")
+    """A model whose family has no autograd steps itself; the others take torch's step."""
+    family = family_of(model.spec)
+    if world.active and not family.distributed:
+        raise ConfigError("distributed training needs the torch or scratch implementation")
+    if not family.autograd:
         return NumpyBackend(model)
     return TorchBackend(model, config, optimizer, lr, world)
 

@@ -22,6 +22,7 @@ from charrnn_tui.engine.models import (
     ModelSpec,
     build_model,
     count_parameters,
+    family_of,
 )
 from charrnn_tui.engine.threads import ThreadTuner
 from charrnn_tui.engine.training.config import TrainConfig
@@ -64,8 +65,9 @@ def race_specs(cells: list[str], impls: list[str], vocab: list[str], *, hidden: 
             raise ConfigError(f"unknown {name} {bad[0]!r}: use {', '.join(known)}")
     specs, skipped = [], []
     for impl in dict.fromkeys(impls):
+        one_layer = family_of(impl).max_layers == 1
         for cell in dict.fromkeys(cells):
-            spec = ModelSpec(impl=impl, cell=cell, layers=layers if impl == "torch" else 1,
+            spec = ModelSpec(impl=impl, cell=cell, layers=1 if one_layer else layers,
                              hidden=hidden, embed=embed, vocab=list(vocab))
             try:
                 specs.append(spec.validate())
