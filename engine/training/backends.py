@@ -24,6 +24,7 @@ from charrnn_tui.engine.checkpoint import (
 from charrnn_tui.engine.data.batching import Chunk, as_tensors
 from charrnn_tui.engine.errors import ConfigError
 from charrnn_tui.engine.models import Model, NumpyRNN, family_of, map_state
+from charrnn_tui.engine.threads import keep_blas_threads
 from charrnn_tui.engine.training.config import TrainConfig
 from charrnn_tui.engine.training.distributed import World, agree
 from charrnn_tui.engine.training.events import Event, Notice
@@ -140,6 +141,9 @@ class NumpyBackend:
         self.model = model
 
     def step(self, chunk: Chunk, hidden, lr: float) -> tuple[float, object, bool]:
+        # numpy's BLAS count is the process's: a generation thread may have set it to one
+        # since the last step. This thread's torch count is what the thread policy chose.
+        keep_blas_threads(torch.get_num_threads())
         return self.model.train_step(chunk.x, chunk.y, hidden, lr)
 
     def train_mode(self) -> None:
