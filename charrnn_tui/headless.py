@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from charrnn_tui.engine.analysis.entropy import LN2
 from charrnn_tui.engine.checkpoint import Checkpoint
 from charrnn_tui.engine.data.corpus import Corpus
 from charrnn_tui.engine.data.sources import canonical, load_corpus, source_of
@@ -36,7 +37,7 @@ from charrnn_tui.engine.training.evaluate import SHIFTS, cross_entropy
 from charrnn_tui.engine.training.events import Evaluated, Event, Finished, Notice, Progress
 from charrnn_tui.engine.training.presets import DEFAULT_PRESET, IMPL_DEFAULTS, PRESETS
 from charrnn_tui.engine.training.resume import resume_trainer
-from charrnn_tui.engine.training.trainer import LN2, Trainer
+from charrnn_tui.engine.training.trainer import Trainer
 from charrnn_tui.names import default_name, free_name
 from charrnn_tui.resources import open_store
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from charrnn_tui.engine.analysis.entropy import LN2
 from charrnn_tui.engine.data.corpus import min_corpus_chars, split_at
 from charrnn_tui.engine.errors import ConfigError
 from charrnn_tui.engine.models import (
@@ -27,7 +28,7 @@ from charrnn_tui.engine.models import (
 from charrnn_tui.engine.threads import ThreadTuner
 from charrnn_tui.engine.training.config import TrainConfig
 from charrnn_tui.engine.training.events import Event, Finished
-from charrnn_tui.engine.training.trainer import LN2, Saver, Trainer
+from charrnn_tui.engine.training.trainer import Saver, Trainer
 
 MIN_RUNS, MAX_RUNS = 2, 4
 
