@@ -32,7 +32,7 @@ def summary(runs: list[RunCurves]) -> Text:
     return text
 
 
-class CompareScreen(Screen):
+class CompareRunsScreen(Screen):
     """Pick two or more models; the chart follows the selection, the axis and what to show."""
 
     BINDINGS = [Binding("escape,q", "app.pop_screen", "Close")]

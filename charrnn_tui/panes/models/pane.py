@@ -184,10 +184,10 @@ class ModelsPane(Vertical):
 
     def action_compare(self) -> None:
         """Overlay saved runs' curves (screens/compare.py), starting from the selected one."""
-        from charrnn_tui.screens.compare import CompareScreen
+        from charrnn_tui.screens.compare import CompareRunsScreen
 
         name = self.selected_name()
-        self.app.push_screen(CompareScreen(self.store, [name] if name else [],
+        self.app.push_screen(CompareRunsScreen(self.store, [name] if name else [],
                                            getattr(self.app, "home", None)))
 
     def _changeable(self, verb: str) -> str | None:
