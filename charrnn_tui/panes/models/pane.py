@@ -188,7 +188,7 @@ class ModelsPane(Vertical):
 
         name = self.selected_name()
         self.app.push_screen(CompareRunsScreen(self.store, [name] if name else [],
-                                           getattr(self.app, "home", None)))
+                                               getattr(self.app, "home", None)))
 
     def _changeable(self, verb: str) -> str | None:
         """The selected model, if it may be renamed or deleted now; else say why not."""
