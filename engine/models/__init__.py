@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from charrnn_tui.engine.models.arrays import ArrayModel, restore_arrays
-from charrnn_tui.engine.models.family import ModelFamily
+from charrnn_tui.engine.models.family import ModelFamily, SelfStepping
 from charrnn_tui.engine.models.numpy_rnn import NumpyRNN
 from charrnn_tui.engine.models.registry import family_of
 from charrnn_tui.engine.models.spec import CELLS, IMPLEMENTATIONS, ModelSpec
@@ -30,9 +30,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CELLS", "IMPLEMENTATIONS", "ArrayModel", "LibraryRNN", "Model", "ModelFamily",
-    "ModelSpec", "NumpyRNN", "ScratchRNN", "Weights", "build_model", "count_parameters",
-    "expected_shapes", "family_of", "load_tensors", "map_state", "restore_arrays",
-    "restore_model", "step_logits", "tensors_of",
+    "ModelSpec", "NumpyRNN", "ScratchRNN", "SelfStepping", "Weights", "build_model",
+    "count_parameters", "expected_shapes", "family_of", "load_tensors", "map_state",
+    "restore_arrays", "restore_model", "step_logits", "tensors_of",
 ]
 
 

@@ -11,7 +11,7 @@ only in the methods that need a torch model.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 import numpy as np
 
@@ -26,6 +26,19 @@ if TYPE_CHECKING:
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}
 
 
+class SelfStepping(Protocol):
+    """A model whose family has no autograd (`ModelFamily.autograd` False): it computes its
+    own gradients and keeps its own Adagrad memory, both as float64 arrays by name."""
+
+    spec: ModelSpec
+    params: dict[str, np.ndarray]
+    memory: dict[str, np.ndarray]
+
+    def train_step(self, x: np.ndarray, y: np.ndarray, h: np.ndarray, lr: float
+                   ) -> tuple[float, np.ndarray, bool]:
+        """One update: (loss, last hidden state, whether it was finite and applied)."""
+
+
 class ModelFamily(ABC):
     """One implementation: what it can build, how its weights are named and reached."""
 
@@ -35,7 +48,7 @@ class ModelFamily(ABC):
     regularisers: ClassVar[bool] = False  # the AWD-LSTM dropouts (models/library_rnn.py)
     default_optimizer: ClassVar[str] = "adagrad"
     optimizers: ClassVar[tuple[str, ...] | None] = None  # the only ones it trains with
-    autograd: ClassVar[bool] = True  # False: the model steps itself (`train_step`)
+    autograd: ClassVar[bool] = True  # False: the model steps itself (`SelfStepping`)
     distributed: ClassVar[bool] = True  # can train across ranks (DDP)
     float64: ClassVar[bool] = False  # weights and fast step in float64
     stacked_state: ClassVar[bool] = False  # state is (layers, batch, hidden), not (batch, …)

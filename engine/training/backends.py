@@ -1,8 +1,9 @@
 """How one optimizer step is taken, per model family, chosen once when training starts.
 
-Torch models (library and scratch) step with autograd, a torch optimizer, global-norm
-clipping, autocast and optionally DDP. The numpy model computes its own gradients and
-owns its Adagrad memory. The trainer's loop is the same for both.
+Models of a family with autograd (library and scratch) step with a torch optimizer,
+global-norm clipping, autocast and optionally DDP. A self-stepping model (the numpy one:
+`ModelFamily.autograd` False) computes its own gradients and owns its Adagrad memory. The
+trainer's loop is the same for both.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from charrnn_tui.engine.checkpoint import (
 )
 from charrnn_tui.engine.data.batching import Chunk, as_tensors
 from charrnn_tui.engine.errors import ConfigError
-from charrnn_tui.engine.models import Model, NumpyRNN, family_of, map_state
+from charrnn_tui.engine.models import Model, SelfStepping, family_of, map_state
 from charrnn_tui.engine.threads import keep_blas_threads
 from charrnn_tui.engine.training.config import TrainConfig
 from charrnn_tui.engine.training.distributed import World, agree
@@ -62,7 +63,7 @@ def backend_for(model: Model, config: TrainConfig, optimizer: str, lr: float,
     if world.active and not family.distributed:
         raise ConfigError("distributed training needs the torch or scratch implementation")
     if not family.autograd:
-        return NumpyBackend(model)
+        return SelfSteppingBackend(model)
     return TorchBackend(model, config, optimizer, lr, world)
 
 
@@ -131,13 +132,13 @@ class TorchBackend:
         return map_state(hidden, lambda s: s.to(target))
 
 
-class NumpyBackend:
-    """min-char-rnn: the model's own BPTT and Adagrad, on the CPU, in float64."""
+class SelfSteppingBackend:
+    """A model with its own BPTT and Adagrad (min-char-rnn's), on the CPU, in float64."""
 
     device = torch.device("cpu")
     precision = "fp32"
 
-    def __init__(self, model: NumpyRNN):
+    def __init__(self, model: SelfStepping):
         self.model = model
 
     def step(self, chunk: Chunk, hidden, lr: float) -> tuple[float, object, bool]:
@@ -147,7 +148,7 @@ class NumpyBackend:
         return self.model.train_step(chunk.x, chunk.y, hidden, lr)
 
     def train_mode(self) -> None:
-        """The numpy model has no dropout, so no mode to set."""
+        """A self-stepping model has no dropout, so no mode to set."""
 
     def optimizer_state(self) -> tuple[dict[str, torch.Tensor], dict]:
         return adagrad_memory_state(self.model.memory)
@@ -166,5 +167,6 @@ class NumpyBackend:
 
     def move(self, target: torch.device, hidden, emit: Callable[[Event], None]):
         if target.type != "cpu":
-            emit(Notice("the numpy implementation runs on the CPU only", "warning"))
+            emit(Notice(f"the {self.model.spec.impl} implementation runs on the CPU only",
+                        "warning"))
         return hidden
