@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from charrnn_tui.engine.models.arrays import ArrayModel, restore_arrays
-from charrnn_tui.engine.models.family import ModelFamily, SelfStepping
+from charrnn_tui.engine.models.family import ArrayNet, ModelFamily, SelfStepping
 from charrnn_tui.engine.models.numpy_rnn import NumpyRNN
 from charrnn_tui.engine.models.registry import family_of
 from charrnn_tui.engine.models.spec import CELLS, IMPLEMENTATIONS, ModelSpec
@@ -100,7 +100,7 @@ def map_state(state, fn):
 
 def step_logits(model: Model, char_id: int, state) -> tuple[np.ndarray, object]:
     """Feed one character to a single-stream model: float64 logits for the next one."""
-    if isinstance(model, NumpyRNN):
+    if isinstance(model, ArrayNet):
         logits, state = model.forward(np.array([[char_id]]), state)
         return logits[0, -1].astype(np.float64), state
     import torch

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from charrnn_tui.engine.models.family import ArrayNet
 from charrnn_tui.engine.models.registry import family_of
 from charrnn_tui.engine.models.spec import ModelSpec
 
@@ -19,13 +20,16 @@ if TYPE_CHECKING:
     from charrnn_tui.engine.models.numpy_rnn import NumpyRNN
 
 
-class ArrayModel:
+class ArrayModel(ArrayNet):
     """A torch or scratch model, weights only, in numpy; read one stream at a time."""
 
     def __init__(self, spec: ModelSpec, weights: dict[str, np.ndarray]):
         self.spec = spec
         self.weights = weights
         self._stepper = None
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return self.weights
 
     def init_state(self, batch: int, device: str = "cpu"):
         """Zeros shaped as the torch model's state: (layers, batch, hidden), or (batch,

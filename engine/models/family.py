@@ -26,6 +26,15 @@ if TYPE_CHECKING:
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}
 
 
+class ArrayNet(ABC):
+    """A model that runs in numpy (the numpy one, and a torch family's weights read by
+    models/arrays.py): arrays in and out, on the CPU, with no train or eval mode."""
+
+    @abstractmethod
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Its weights by stored name, as held (not copies)."""
+
+
 class SelfStepping(Protocol):
     """A model whose family has no autograd (`ModelFamily.autograd` False): it computes its
     own gradients and keeps its own Adagrad memory, both as float64 arrays by name."""

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from charrnn_tui.engine.models.family import ModelFamily
+from charrnn_tui.engine.models.family import ArrayNet, ModelFamily
 from charrnn_tui.engine.models.spec import ModelSpec
 
 if TYPE_CHECKING:
@@ -20,7 +20,7 @@ PARAM_NAMES = ("Wxh", "Whh", "Why", "bh", "by")
 CLIP = 5.0
 
 
-class NumpyRNN:
+class NumpyRNN(ArrayNet):
     def __init__(self, spec: ModelSpec, seed: int = 0):
         self.spec = spec
         rng = np.random.default_rng(seed)
@@ -36,6 +36,9 @@ class NumpyRNN:
 
     def init_state(self, batch: int, device: str = "cpu") -> np.ndarray:
         return np.zeros((batch, self.spec.hidden))
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return self.params
 
     def layer_states(self, h: np.ndarray) -> dict[str, np.ndarray]:
         """Per-layer views of a state for inspection: name → (layers, batch, hidden)."""

@@ -23,8 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from charrnn_tui.engine.models.arrays import ArrayModel
-from charrnn_tui.engine.models.numpy_rnn import NumpyRNN
+from charrnn_tui.engine.models.family import ArrayNet
 from charrnn_tui.engine.models.registry import family_of
 
 if TYPE_CHECKING:
@@ -103,12 +102,12 @@ def _sigmoid_halved(w: np.ndarray, hidden: int, cell: str) -> np.ndarray:
 class Stepper:
     """One model's weights, laid out for single steps. Read-only once built."""
 
-    def __init__(self, model: Model | ArrayModel, *, use_numpy: bool | None = None):
+    def __init__(self, model: Model | ArrayNet, *, use_numpy: bool | None = None):
         """`use_numpy`: None picks numpy on a CPU and torch elsewhere; False forces torch."""
         spec = model.spec
         self.family = family_of(spec)
         self.cell, self.layers, self.hidden = spec.cell, spec.layers, spec.hidden
-        self.arrays = isinstance(model, (NumpyRNN, ArrayModel))  # states stay numpy arrays
+        self.arrays = isinstance(model, ArrayNet)  # states stay numpy arrays
         if not self.arrays:
             from charrnn_tui.engine.models import LibraryRNN, ScratchRNN
 
@@ -283,10 +282,8 @@ class Stepper:
         return torch.addmm(self.head_b, x, self.head_t).to("cpu", torch.float64).numpy()
 
 
-def _arrays_of(model: Model | ArrayModel) -> dict[str, np.ndarray]:
+def _arrays_of(model: Model | ArrayNet) -> dict[str, np.ndarray]:
     """A CPU model's weights as arrays, named as stored."""
-    if isinstance(model, NumpyRNN):
-        return model.params
-    if isinstance(model, ArrayModel):
-        return model.weights
+    if isinstance(model, ArrayNet):
+        return model.arrays()
     return {k: v.detach().float().numpy() for k, v in model.state_dict().items()}
