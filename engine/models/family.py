@@ -56,7 +56,7 @@ class ModelFamily(ABC):
     max_layers: ClassVar[int] = 1
     regularisers: ClassVar[bool] = False  # the AWD-LSTM dropouts (models/library_rnn.py)
     default_optimizer: ClassVar[str] = "adagrad"
-    optimizers: ClassVar[tuple[str, ...] | None] = None  # the only ones it trains with
+    optimizers: ClassVar[tuple[str, ...] | None] = None  # the only ones it takes; None: any
     autograd: ClassVar[bool] = True  # False: the model steps itself (`SelfStepping`)
     distributed: ClassVar[bool] = True  # can train across ranks (DDP)
     float64: ClassVar[bool] = False  # weights and fast step in float64
