@@ -19,7 +19,7 @@ from charrnn_tui.engine.checkpoint import Checkpoint
 from charrnn_tui.engine.data.corpus import Corpus
 from charrnn_tui.engine.generation.sampler import Sampler
 from charrnn_tui.engine.generation.search import Candidate, Rank, beam_search, rank, sample_n
-from charrnn_tui.engine.models.arrays import restore_arrays
+from charrnn_tui.engine.models import restore_arrays
 from charrnn_tui.engine.storage import modelfile
 from charrnn_tui.engine.storage.store import ModelStore
 from charrnn_tui.engine.threads import use_threads

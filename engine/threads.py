@@ -118,39 +118,72 @@ def set_threads(n: int) -> None:
 
 
 def set_blas_threads(n: int) -> bool:
-    """Set numpy's OpenBLAS thread count for the calling thread only; False where numpy has
-    no OpenBLAS that allows it (then nothing changes).
+    """Set numpy's OpenBLAS thread count; False where numpy has no OpenBLAS that allows it
+    (then nothing changes).
+
+    The count is the whole process's, not the calling thread's: OpenBLAS built with
+    pthreads, as numpy's wheels ship it, has one count, and its
+    `openblas_set_num_threads_local` sets that one (only an OpenMP build keeps a count per
+    thread). So a generation thread asking for one thread leaves every other numpy product
+    in the process on one thread too; the numpy model's training sets its own count back
+    before each step (`keep_blas_threads`).
 
     The fast generation step runs in numpy. OpenBLAS's own pool would spread each small
     product over every core, and on a busy machine that is as slow as OpenMP above (an
     8×512×1024 product measured 27 ms instead of 0.6 ms on 2 shared cores).
     """
-    global _blas_local
-    if _blas_local is None:
+    setter, _ = _openblas()
+    if setter:
+        setter(n)
+    return bool(setter)
+
+
+def blas_threads() -> int | None:
+    """numpy's OpenBLAS thread count now (the process's); None where it cannot be read."""
+    _, getter = _openblas()
+    return getter() if getter else None
+
+
+def keep_blas_threads(n: int) -> None:
+    """Make the process's BLAS count `n` again if another thread changed it (a ctypes call
+    when it did not: cheap enough to run before every training step)."""
+    if blas_threads() != n:
+        set_blas_threads(n)
+
+
+def _openblas() -> tuple:
+    """numpy's OpenBLAS (setter, getter), looked up once; False for each it lacks."""
+    global _blas
+    if _blas is None:
         import ctypes
         import glob
 
         import numpy as np
 
-        _blas_local = False
+        _blas = (False, False)
         libs = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
         for path in glob.glob(os.path.join(libs, "*openblas*")):
             try:
-                _blas_local = ctypes.CDLL(path).openblas_set_num_threads_local
+                lib = ctypes.CDLL(path)
+                setter = lib.openblas_set_num_threads_local
             except (OSError, AttributeError):
                 continue
+            getter = next((getattr(lib, name) for name in _BLAS_GETTERS
+                           if hasattr(lib, name)), False)
+            _blas = (setter, getter)
             break
-    if _blas_local:
-        _blas_local(n)
-    return bool(_blas_local)
+    return _blas
 
 
-_blas_local = None  # OpenBLAS's per-thread setter, once looked up (False: none)
+_blas = None  # OpenBLAS's (setter, getter), once looked up
+# the getter's name in each OpenBLAS numpy has shipped: plain, 64-bit, scipy-openblas
+_BLAS_GETTERS = ("openblas_get_num_threads", "openblas_get_num_threads64_",
+                 "scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads")
 
 
 def use_threads(role: Role, requested: int | None = None) -> int:
     """Set this thread's count for `role` (each worker thread calls it when it starts),
-    for torch and for numpy's BLAS."""
+    for torch and for numpy's BLAS (the process's; see `set_blas_threads`)."""
     n = requested_threads(requested)
     if n is None:
         n = 1 if role == "generate" else free_cores()

@@ -13,7 +13,7 @@ from charrnn_tui.engine.analysis.entropy import reference_losses
 from charrnn_tui.engine.data.corpus import encode_text
 from charrnn_tui.engine.storage.modelfile import read_meta
 from charrnn_tui.engine.storage.store import ModelStore
-from charrnn_tui.screens.compare import CompareScreen
+from charrnn_tui.screens.compare import CompareRunsScreen
 from charrnn_tui.widgets.curves import CurveChart
 
 pytestmark = pytest.mark.usefixtures("no_shipped_models", "no_gpu")
@@ -58,7 +58,7 @@ async def test_compare_overlays_chosen_runs_with_reference_lines(two_runs, tmp_p
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.press("f5")
         await pilot.press("c")
-        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen))
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareRunsScreen))
         screen = app.screen
         runs = screen.query_one(SelectionList)
         runs.deselect_all()
@@ -87,4 +87,4 @@ async def test_compare_overlays_chosen_runs_with_reference_lines(two_runs, tmp_p
         await pilot.pause()
         assert len(chart.curves) == 2
         await pilot.press("escape")
-        assert not isinstance(app.screen, CompareScreen)
+        assert not isinstance(app.screen, CompareRunsScreen)

@@ -13,7 +13,7 @@ from test_app import SIZE, open_in_playground, saved_model
 from textual.widgets import Input, Log, Tabs
 
 from charrnn_tui.app import CharRNNApp
-from charrnn_tui.panes.playground.compare import CompareScreen
+from charrnn_tui.panes.playground.compare import CompareCandidatesScreen
 
 pytestmark = pytest.mark.usefixtures("no_shipped_models", "no_gpu")
 
@@ -69,14 +69,14 @@ async def test_closing_compare_gives_focus_back_to_where_the_user_was(cat):
         await pilot.press("ctrl+t")
         app.query_one("#ban", Input).focus()
         await pilot.press("ctrl+n")
-        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen))
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareCandidatesScreen))
         await pilot.press("escape")
         await pilot.pause()
         assert app.focused is app.query_one("#ban")
         # the Compare button is disabled while it compares: its focus goes to the seed box,
         # not nowhere (where a later Enter or key did nothing, or something unexpected)
         await pilot.click("#compare")
-        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen))
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareCandidatesScreen))
         await pilot.press("escape")
         await pilot.pause()
         assert app.focused is app.query_one("#seed")

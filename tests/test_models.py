@@ -8,7 +8,9 @@ import torch
 from helpers import kit
 
 from charrnn_tui.engine.data.corpus import encode_text
+from charrnn_tui.engine.errors import ConfigError
 from charrnn_tui.engine.models import (
+    IMPLEMENTATIONS,
     LibraryRNN,
     ModelSpec,
     NumpyRNN,
@@ -16,6 +18,7 @@ from charrnn_tui.engine.models import (
     build_model,
     count_parameters,
     expected_shapes,
+    family_of,
     load_tensors,
     restore_model,
     step_logits,
@@ -152,6 +155,20 @@ def test_expected_shapes_match_built_models(kind):
     shapes = {k: tuple(v.shape) for k, v in tensors_of(model).items()}
     assert shapes == expected_shapes(spec)
     assert count_parameters(spec) == sum(int(np.prod(s)) for s in shapes.values())
+
+
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+def test_each_implementation_has_a_family_whose_vocabulary_axes_follow_the_vocabulary(impl):
+    spec = kit.spec(impl, VOCAB)
+    family = family_of(spec)
+    assert family.name == impl
+    shapes = family.shapes(spec)
+    grown = family.shapes(ModelSpec.from_dict(spec.to_dict() | {"vocab": VOCAB + ["z"]}))
+    for name, shape in shapes.items():  # exactly the named axes grow with the vocabulary
+        changed = [a for a, (n, m) in enumerate(zip(shape, grown[name], strict=True)) if n != m]
+        assert changed == ([family.vocab_axes[name]] if name in family.vocab_axes else [])
+    with pytest.raises(ConfigError, match="implementation must be one of"):
+        family_of("jax")
 
 
 @pytest.mark.parametrize("kind", list(kit.IMPLS))

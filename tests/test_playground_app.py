@@ -9,7 +9,7 @@ from textual.widgets import Button, Input, OptionList, Select, TextArea
 
 from charrnn_tui.app import CharRNNApp
 from charrnn_tui.panes.playground.branch import BranchScreen
-from charrnn_tui.panes.playground.compare import CandidateColumn, CompareScreen
+from charrnn_tui.panes.playground.compare import CandidateColumn, CompareCandidatesScreen
 
 pytestmark = pytest.mark.usefixtures("no_shipped_models", "no_gpu")
 
@@ -81,7 +81,7 @@ async def test_bad_values_are_named_next_to_their_box_and_block_what_they_affect
         assert app.query_one("#compare", Button).disabled
         await pilot.press("ctrl+n")
         await pilot.pause()
-        assert not isinstance(app.screen, CompareScreen)
+        assert not isinstance(app.screen, CompareCandidatesScreen)
         assert play.params.bias == {"e": -2.0} and play.params.repetition_penalty == 1.2
 
 
@@ -154,7 +154,7 @@ async def test_compare_samples_and_beam_side_by_side_and_keep_one(cat):
         play = await generate(pilot, length="20")
         fill(app, n="3", length="30")
         await pilot.press("ctrl+n")
-        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen))
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareCandidatesScreen))
         columns = list(app.screen.query(CandidateColumn))
         assert len(columns) == 3
         scores = [c.candidate.logprob for c in columns]
@@ -174,7 +174,7 @@ async def test_compare_samples_and_beam_side_by_side_and_keep_one(cat):
 
         fill(app, beam="2", length="15", ban="e", stop_at=".")  # the search honours both
         await pilot.press("ctrl+n")
-        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen))
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareCandidatesScreen))
         assert "Beam search, width 2" in app.screen.title_text
         assert "up to 15 characters each" in app.screen.title_text
         columns = list(app.screen.query(CandidateColumn))

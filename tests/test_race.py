@@ -17,8 +17,8 @@ from charrnn_tui.cli import main
 from charrnn_tui.engine.errors import ConfigError
 from charrnn_tui.engine.storage.store import ModelStore
 from charrnn_tui.engine.training.events import Evaluated, GradientFlow
-from charrnn_tui.engine.training.race import Race, race_config, race_specs
-from charrnn_tui.screens.race import RaceScreen
+from charrnn_tui.engine.training.race_runner import Race, race_config, race_specs
+from charrnn_tui.screens.race_screen import RaceScreen
 from charrnn_tui.widgets.curves import CurveChart
 from charrnn_tui.widgets.gradient_chart import GradientChart
 

@@ -10,7 +10,7 @@ from helpers.mutate import set_field
 from charrnn_tui.engine.errors import ConfigError
 from charrnn_tui.engine.generation.sampler import Sampler
 from charrnn_tui.engine.models import build_model, restore_model
-from charrnn_tui.engine.models.library import embedding_dropout, locked_dropout
+from charrnn_tui.engine.models.library_rnn import embedding_dropout, locked_dropout
 from charrnn_tui.engine.storage import modelfile
 from charrnn_tui.engine.storage.modelfile import ModelFileError
 from charrnn_tui.engine.training.averaging import WeightAverage

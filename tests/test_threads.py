@@ -22,7 +22,9 @@ from charrnn_tui.engine.threads import (
     ENV_THREADS,
     IdleMeter,
     ThreadTuner,
+    blas_threads,
     cores,
+    set_blas_threads,
     set_threads,
     training_tuner,
 )
@@ -267,3 +269,46 @@ def test_the_apps_training_thread_tunes_its_count(monkeypatch):
     t.start()
     t.join(60)
     assert isinstance(seen["tuner"], ThreadTuner) and seen["count"] == 1
+
+
+def test_the_numpy_models_training_is_not_left_on_the_generation_threads_blas_count(
+        monkeypatch):
+    """numpy's OpenBLAS count is the process's: the app's sampling thread sets it to one,
+    and the numpy model's training, on a thread the policy gave two, steps on two anyway."""
+    if blas_threads() is None:
+        pytest.skip("numpy has no OpenBLAS whose thread count can be read here")
+    monkeypatch.delenv(ENV_THREADS, raising=False)
+    saved = blas_threads()
+    trainer = kit.trainer("numpy", max_steps=4)
+    counts = []
+    step = trainer.model.train_step
+
+    def recording(*args):
+        counts.append(blas_threads())
+        return step(*args)
+
+    monkeypatch.setattr(trainer.model, "train_step", recording)
+
+    class Sink:
+        def put(self, char, stop):
+            pass
+
+    def sample():
+        stream_chars(Sampler(build_model(kit.spec("numpy")), kit.ALPHABET), "the", 3, Sink(),
+                     threading.Event(), lambda skipped: None)
+
+    def train():
+        set_threads(2)  # what training_tuner gives a thread with a fixed count of two
+        trainer.run()
+
+    try:
+        set_blas_threads(2)
+        for target in (sample, train):
+            t = threading.Thread(target=target)
+            t.start()
+            t.join(60)
+            if target is sample:
+                assert blas_threads() == 1  # the whole process's, not the sampling thread's
+    finally:
+        set_blas_threads(saved)
+    assert counts == [2] * 4

@@ -11,6 +11,7 @@ import pytest
 import torch
 from helpers import kit
 
+from charrnn_tui.engine.analysis.entropy import LN2
 from charrnn_tui.engine.data.corpus import CorpusError
 from charrnn_tui.engine.models import build_model, step_logits, tensors_of
 from charrnn_tui.engine.paths import ENV_HOME
@@ -19,7 +20,7 @@ from charrnn_tui.engine.training.config import TrainConfig
 from charrnn_tui.engine.training.evaluate import mean_cross_entropy
 from charrnn_tui.engine.training.events import Evaluated, Finished, Notice, Progress, Sampled
 from charrnn_tui.engine.training.precision import cpu_has_bf16
-from charrnn_tui.engine.training.trainer import LN2, Trainer
+from charrnn_tui.engine.training.trainer import Trainer
 
 KINDS = ["torch", "scratch", "numpy"]
 

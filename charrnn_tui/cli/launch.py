@@ -15,6 +15,8 @@ import sys
 import uuid
 from dataclasses import dataclass
 
+from charrnn_tui.engine.models import family_of
+
 ENV_NO_SHARED_STORE = "TORCH_DISABLE_SHARE_RDZV_TCP_STORE"
 MAX_NPROC = 64
 
@@ -45,7 +47,7 @@ def problem(launch: Launch, *, impl: str | None, name: str | None,
     """Why this launch cannot work, said before any process starts (None when it can)."""
     if not 1 <= launch.nproc <= MAX_NPROC:
         return f"--nproc must be between 1 and {MAX_NPROC}, not {launch.nproc}"
-    if impl == "numpy":
+    if impl is not None and not family_of(impl).distributed:
         return "--nproc needs the torch or scratch implementation (numpy trains in one process)"
     try:
         low, high = node_range(launch.nnodes)

@@ -44,7 +44,7 @@ def add_parser(sub, threads: argparse.ArgumentParser) -> argparse.ArgumentParser
 
 
 def _print_table(rows: list[tuple[str, ...]]) -> None:
-    from charrnn_tui.race import COLUMNS
+    from charrnn_tui.race_results import COLUMNS
 
     widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(COLUMNS)]
     for line in (COLUMNS, *rows):
@@ -57,14 +57,14 @@ def run(args: argparse.Namespace) -> int:
     from charrnn_tui.engine.models import ModelSpec
     from charrnn_tui.engine.threads import training_tuner
     from charrnn_tui.engine.training.events import Evaluated, Event, Notice
-    from charrnn_tui.engine.training.race import (
+    from charrnn_tui.engine.training.race_runner import (
         Race,
         lap_label,
         race_config,
         race_specs,
         train_chars,
     )
-    from charrnn_tui.race import race_name, table_rows
+    from charrnn_tui.race_results import race_name, table_rows
     from charrnn_tui.resources import open_store
 
     store = open_store(args.home)

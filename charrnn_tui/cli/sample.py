@@ -125,7 +125,7 @@ def _with_preset(home: str | None, name: str, given: SamplingParams) -> Sampling
 
 def run(args: argparse.Namespace) -> int:
     from charrnn_tui.engine.generation.sampler import Sampler, SamplingParams
-    from charrnn_tui.engine.models.arrays import restore_arrays
+    from charrnn_tui.engine.models import restore_arrays
     from charrnn_tui.engine.threads import use_threads
     from charrnn_tui.resources import open_store
 

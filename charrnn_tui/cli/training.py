@@ -12,6 +12,7 @@ import torch
 
 from charrnn_tui.cli.common import UserError, load_checked
 from charrnn_tui.cli.progress import ProgressLine
+from charrnn_tui.engine.analysis.entropy import LN2
 from charrnn_tui.engine.checkpoint import Checkpoint
 from charrnn_tui.engine.data.corpus import Corpus
 from charrnn_tui.engine.data.sources import canonical, load_corpus, source_of
@@ -29,7 +30,7 @@ from charrnn_tui.engine.training.distributed import (
 from charrnn_tui.engine.training.events import Evaluated, Event, Finished, Notice
 from charrnn_tui.engine.training.presets import DEFAULT_PRESET, IMPL_DEFAULTS, PRESETS
 from charrnn_tui.engine.training.resume import resume_trainer
-from charrnn_tui.engine.training.trainer import LN2, Trainer
+from charrnn_tui.engine.training.trainer import Trainer
 from charrnn_tui.names import claim_free_name, default_name, free_name
 from charrnn_tui.resources import open_store
 

@@ -49,7 +49,7 @@ class RunList(SelectionList[str]):
         return Strip(segments)
 
 
-class CompareScreen(Screen):
+class CompareRunsScreen(Screen):
     """Pick two or more models; the chart follows the selection, the axis and what to show."""
 
     BINDINGS = [Binding("escape,q", "app.pop_screen", "Close")]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import math
 import unicodedata
+
+from charrnn_tui.engine.analysis.entropy import LN2
 
 _VISIBLE = {" ": "␣", "\n": "↵", "\t": "⇥", "\r": "␍"}
 
@@ -35,7 +36,6 @@ def duration(seconds: float | None) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
-LN2 = math.log(2)
 # The app's one unit of loss: nats per character, as the chart, the CLI and model files
 # have it (bits per character only where there is room for detail: a tooltip, a detail line).
 LOSS_UNIT = "nats"

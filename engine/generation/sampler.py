@@ -18,8 +18,7 @@ from charrnn_tui.engine.models.inference import MAX_LOGITS, SingleStream
 from charrnn_tui.engine.models.stepper import Stepper, StepState
 
 if TYPE_CHECKING:
-    from charrnn_tui.engine.models import Model
-    from charrnn_tui.engine.models.arrays import ArrayModel
+    from charrnn_tui.engine.models import ArrayModel, Model
 
 TAIL = 64  # characters of recent text kept to spot stop strings
 FAST_FEED = 16  # ids fed one fast step at a time; a longer text runs the full forward

@@ -1,9 +1,11 @@
-"""Three implementations behind one small set of functions, selected by `ModelSpec.impl`.
+"""The models: one family per implementation (family.py), chosen by `ModelSpec.impl`
+through registry.py, and the few functions everything else calls.
 
 torch is imported only by what needs it: the numpy model, the shapes of every model and
 the array model that samples on a CPU (models/arrays.py) work without it, so listing and
 sampling start without paying for the import. `LibraryRNN`, `ScratchRNN` and `Model` are
-loaded on first access (PEP 562).
+loaded on first access (PEP 562). The implementation modules are private to this package
+(an import contract in pyproject.toml); outside it, ask `family_of(spec)`.
 """
 
 from __future__ import annotations
@@ -12,36 +14,38 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from charrnn_tui.engine.models.arrays import ArrayModel, restore_arrays
+from charrnn_tui.engine.models.family import ArrayNet, ModelFamily, SelfStepping
 from charrnn_tui.engine.models.numpy_rnn import NumpyRNN
+from charrnn_tui.engine.models.registry import family_of
 from charrnn_tui.engine.models.spec import CELLS, IMPLEMENTATIONS, ModelSpec
 
 if TYPE_CHECKING:
     import torch
 
-    from charrnn_tui.engine.models.library import LibraryRNN
-    from charrnn_tui.engine.models.scratch import ScratchRNN
+    from charrnn_tui.engine.models.library_rnn import LibraryRNN
+    from charrnn_tui.engine.models.scratch_rnn import ScratchRNN
 
     Model = LibraryRNN | ScratchRNN | NumpyRNN
 
 __all__ = [
-    "CELLS", "IMPLEMENTATIONS", "LibraryRNN", "Model", "ModelSpec", "NumpyRNN", "ScratchRNN",
-    "Weights", "build_model", "count_parameters", "expected_shapes", "load_tensors",
-    "map_state", "restore_model", "step_logits", "tensors_of",
+    "CELLS", "IMPLEMENTATIONS", "ArrayModel", "LibraryRNN", "Model", "ModelFamily",
+    "ModelSpec", "NumpyRNN", "ScratchRNN", "SelfStepping", "Weights", "build_model",
+    "count_parameters", "expected_shapes", "family_of", "load_tensors", "map_state",
+    "restore_arrays", "restore_model", "step_logits", "tensors_of",
 ]
-
-_GATES = {"lstm": 4, "gru": 3, "rnn": 1}
 
 
 def __getattr__(name: str):
     if name == "LibraryRNN":
-        from charrnn_tui.engine.models.library import LibraryRNN
+        from charrnn_tui.engine.models.library_rnn import LibraryRNN
         return LibraryRNN
     if name == "ScratchRNN":
-        from charrnn_tui.engine.models.scratch import ScratchRNN
+        from charrnn_tui.engine.models.scratch_rnn import ScratchRNN
         return ScratchRNN
     if name == "Model":
-        from charrnn_tui.engine.models.library import LibraryRNN
-        from charrnn_tui.engine.models.scratch import ScratchRNN
+        from charrnn_tui.engine.models.library_rnn import LibraryRNN
+        from charrnn_tui.engine.models.scratch_rnn import ScratchRNN
         return LibraryRNN | ScratchRNN | NumpyRNN
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
@@ -54,16 +58,7 @@ class Weights(Protocol):
 
 
 def build_model(spec: ModelSpec, seed: int = 0) -> Model:
-    spec.validate()
-    if spec.impl == "numpy":
-        return NumpyRNN(spec, seed=seed)
-    import torch
-
-    from charrnn_tui.engine.models.library import LibraryRNN
-    from charrnn_tui.engine.models.scratch import ScratchRNN
-
-    torch.manual_seed(seed)
-    return LibraryRNN(spec) if spec.impl == "torch" else ScratchRNN(spec)
+    return family_of(spec.validate()).build(spec, seed)
 
 
 def tensors_of(model: Model) -> dict[str, torch.Tensor]:
@@ -71,26 +66,12 @@ def tensors_of(model: Model) -> dict[str, torch.Tensor]:
 
     A copy, so another thread may save or sample from it while training goes on.
     """
-    import torch
-
-    if isinstance(model, NumpyRNN):
-        return {k: torch.from_numpy(v.astype(np.float32)) for k, v in model.params.items()}
-    return {k: v.detach().to("cpu", torch.float32, copy=True).contiguous()
-            for k, v in model.state_dict().items()}
+    return family_of(model.spec).tensors(model)
 
 
 def load_tensors(model: Model, tensors: dict[str, torch.Tensor | np.ndarray]) -> None:
     """Copy weights into `model`: torch tensors, or the arrays modelfile.load_arrays reads."""
-    if isinstance(model, NumpyRNN):
-        for k in model.params:
-            t = tensors[k]
-            model.params[k] = np.array(t if isinstance(t, np.ndarray) else t.double().numpy(),
-                                       dtype=np.float64)
-        return
-    import torch
-
-    model.load_state_dict({k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v
-                           for k, v in tensors.items()}, strict=True)
+    family_of(model.spec).load_tensors(model, tensors)
 
 
 def restore_model(weights: Weights) -> Model:
@@ -103,18 +84,7 @@ def restore_model(weights: Weights) -> Model:
 def expected_shapes(spec: ModelSpec) -> dict[str, tuple[int, ...]]:
     """Tensor names and shapes the architecture declares, in state-dict order, worked out
     without torch (tests/test_models.py checks them against built models)."""
-    spec.validate()
-    v, h, e, g = spec.vocab_size, spec.hidden, spec.embed, _GATES[spec.cell] * spec.hidden
-    if spec.impl == "numpy":
-        return {"Wxh": (h, v), "Whh": (h, h), "Why": (v, h), "bh": (h,), "by": (v,)}
-    if spec.impl == "scratch":
-        return {"W_input": (v, g), "W_hidden": (h, g), "b_hidden": (g,), "W_softmax": (h, v),
-                "b_softmax": (v,)}
-    shapes: dict[str, tuple[int, ...]] = {"embed.weight": (v, e)}
-    for k in range(spec.layers):
-        shapes |= {f"rnn.weight_ih_l{k}": (g, e if k == 0 else h), f"rnn.weight_hh_l{k}": (g, h),
-                   f"rnn.bias_ih_l{k}": (g,), f"rnn.bias_hh_l{k}": (g,)}
-    return shapes | {"head.weight": (v, h), "head.bias": (v,)}
+    return family_of(spec.validate()).shapes(spec)
 
 
 def count_parameters(spec: ModelSpec) -> int:
@@ -130,7 +100,7 @@ def map_state(state, fn):
 
 def step_logits(model: Model, char_id: int, state) -> tuple[np.ndarray, object]:
     """Feed one character to a single-stream model: float64 logits for the next one."""
-    if isinstance(model, NumpyRNN):
+    if isinstance(model, ArrayNet):
         logits, state = model.forward(np.array([[char_id]]), state)
         return logits[0, -1].astype(np.float64), state
     import torch

@@ -8,13 +8,19 @@ never import torch (an import that costs about a second).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from charrnn_tui.engine.models.numpy_rnn import NumpyRNN
+from charrnn_tui.engine.models.family import ArrayNet
+from charrnn_tui.engine.models.registry import family_of
 from charrnn_tui.engine.models.spec import ModelSpec
 
+if TYPE_CHECKING:
+    from charrnn_tui.engine.models.numpy_rnn import NumpyRNN
 
-class ArrayModel:
+
+class ArrayModel(ArrayNet):
     """A torch or scratch model, weights only, in numpy; read one stream at a time."""
 
     def __init__(self, spec: ModelSpec, weights: dict[str, np.ndarray]):
@@ -22,19 +28,22 @@ class ArrayModel:
         self.weights = weights
         self._stepper = None
 
+    def arrays(self) -> dict[str, np.ndarray]:
+        return self.weights
+
     def init_state(self, batch: int, device: str = "cpu"):
         """Zeros shaped as the torch model's state: (layers, batch, hidden), or (batch,
         hidden) for scratch; a pair for the LSTM."""
         s = self.spec
-        zeros = np.zeros((batch, s.hidden) if s.impl == "scratch" else
-                         (s.layers, batch, s.hidden), dtype=np.float32)
+        shape = (s.layers, batch, s.hidden) if family_of(s).stacked_state else (batch, s.hidden)
+        zeros = np.zeros(shape, dtype=np.float32)
         return (zeros, zeros.copy()) if s.cell == "lstm" else zeros
 
     def layer_states(self, state) -> dict[str, np.ndarray]:
         """Per-layer views of a state for inspection: name → (layers, batch, hidden), the
         LSTM's cell through tanh, as the torch models give them."""
         h, c = state if self.spec.cell == "lstm" else (state, None)
-        if self.spec.impl == "scratch":
+        if not family_of(self.spec).stacked_state:
             h, c = h[None], None if c is None else c[None]
         return {"hidden": h} if c is None else {"hidden": h, "cell": np.tanh(c)}
 
@@ -56,10 +65,4 @@ class ArrayModel:
 
 def restore_arrays(spec: ModelSpec, weights: dict[str, np.ndarray]) -> NumpyRNN | ArrayModel:
     """A model to sample from, built from a file's weights without torch."""
-    spec.validate()
-    if spec.impl == "numpy":
-        model = NumpyRNN(spec)
-        model.params = {k: np.array(weights[k], dtype=np.float64) for k in model.params}
-        return model
-    return ArrayModel(spec, {k: np.ascontiguousarray(v, dtype=np.float32)
-                             for k, v in weights.items()})
+    return family_of(spec.validate()).array_model(spec, weights)

@@ -1,6 +1,7 @@
 """Running a trained model without training it, for every family: scoring and streaming.
 
-The numpy model has no autograd, no device and no train/eval mode; the torch ones do.
+A model that runs in numpy (`ArrayNet`) has no autograd, no device and no train/eval
+mode; the torch ones do.
 These helpers hide that difference so the evaluator and the sampler need not know it.
 """
 
@@ -12,8 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from charrnn_tui.engine.models.arrays import ArrayModel
-from charrnn_tui.engine.models.numpy_rnn import NumpyRNN
+from charrnn_tui.engine.models.family import ArrayNet
 
 if TYPE_CHECKING:
     import torch
@@ -26,8 +26,8 @@ MAX_LOGITS = 1 << 22  # logits computed at once (16 MB in fp32), whatever the vo
 @contextmanager
 def evaluating(model: Model) -> Iterator[None]:
     """Eval mode (no dropout) for the duration, then training mode again if it was on."""
-    was_training = not isinstance(model, NumpyRNN) and model.training
-    if not isinstance(model, NumpyRNN):
+    was_training = not isinstance(model, ArrayNet) and model.training
+    if not isinstance(model, ArrayNet):
         model.eval()
     try:
         yield
@@ -39,7 +39,7 @@ def evaluating(model: Model) -> Iterator[None]:
 def summed_nll(model: Model, x: np.ndarray, y: np.ndarray, state,
                device: torch.device | str) -> tuple[float, object]:
     """Total cross-entropy (nats, fp32 for torch) of targets `y` after inputs `x`."""
-    if isinstance(model, NumpyRNN):
+    if isinstance(model, ArrayNet):
         logits, state = model.forward(x, state)
         logits = logits - logits.max(axis=-1, keepdims=True)
         logp = logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
@@ -60,9 +60,9 @@ class SingleStream:
     through the fast step (models/stepper.py) instead.
     """
 
-    def __init__(self, model: Model | ArrayModel):
+    def __init__(self, model: Model | ArrayNet):
         self.model = model
-        self.is_torch = not isinstance(model, (NumpyRNN, ArrayModel))
+        self.is_torch = not isinstance(model, ArrayNet)
         if self.is_torch:
             model.eval()
         self.device = next(model.parameters()).device if self.is_torch else "cpu"

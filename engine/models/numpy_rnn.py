@@ -6,15 +6,21 @@ kept as rows, (batch, hidden), so one chunk trains every stream at once.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
+from charrnn_tui.engine.models.family import ArrayNet, ModelFamily
 from charrnn_tui.engine.models.spec import ModelSpec
+
+if TYPE_CHECKING:
+    import torch
 
 PARAM_NAMES = ("Wxh", "Whh", "Why", "bh", "by")
 CLIP = 5.0
 
 
-class NumpyRNN:
+class NumpyRNN(ArrayNet):
     def __init__(self, spec: ModelSpec, seed: int = 0):
         self.spec = spec
         rng = np.random.default_rng(seed)
@@ -30,6 +36,9 @@ class NumpyRNN:
 
     def init_state(self, batch: int, device: str = "cpu") -> np.ndarray:
         return np.zeros((batch, self.spec.hidden))
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return self.params
 
     def layer_states(self, h: np.ndarray) -> dict[str, np.ndarray]:
         """Per-layer views of a state for inspection: name → (layers, batch, hidden)."""
@@ -99,3 +108,69 @@ class NumpyRNN:
                 self.memory[k] += g * g
                 self.params[k] -= lr * g / np.sqrt(self.memory[k] + 1e-8)
         return loss, h_last, finite
+
+    def gradient_flow(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """‖∂L_T/∂x_t‖ per distance back from T: the backward recursion of
+        `loss_and_grads`, from the last output only (x_t is the one-hot character)."""
+        p = self.params
+        b, t_len = x.shape
+        hs, _ = self._hidden_states(x, self.init_state(b))
+        logits = hs[:, -1] @ p["Why"].T + p["by"]
+        probs = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        probs /= probs.sum(axis=-1, keepdims=True)
+        probs[np.arange(b), y[:, -1]] -= 1.0  # dL_T/dlogits, summed (not averaged) over streams
+        dh = probs @ p["Why"]
+        norms = np.empty(t_len)
+        for k, t in enumerate(reversed(range(t_len))):
+            h = hs[:, t]
+            dh_raw = (1.0 - h * h) * dh
+            norms[k] = np.linalg.norm(dh_raw @ p["Wxh"], axis=1).mean()  # Wxhᵀ·dh per stream
+            dh = dh_raw @ p["Whh"]
+        return norms
+
+
+class NumpyFamily(ModelFamily):
+    """min-char-rnn: float64, its own BPTT and Adagrad memory, one process on the CPU."""
+
+    name = "numpy"
+    cells = ("rnn",)
+    optimizers = ("adagrad",)
+    autograd = False
+    distributed = False
+    float64 = True
+    vocab_axes = {"Wxh": 1, "Why": 0, "by": 0}
+
+    def build(self, spec: ModelSpec, seed: int = 0) -> NumpyRNN:
+        return NumpyRNN(spec, seed=seed)
+
+    def shapes(self, spec: ModelSpec) -> dict[str, tuple[int, ...]]:
+        v, h = spec.vocab_size, spec.hidden
+        return {"Wxh": (h, v), "Whh": (h, h), "Why": (v, h), "bh": (h,), "by": (v,)}
+
+    def step_parts(self, w: dict, layers: int) -> tuple:
+        return w["Wxh"].T + w["bh"], [(None, None, w["Whh"].T, None)], w["Why"].T, w["by"]
+
+    def array_model(self, spec: ModelSpec, weights: dict[str, np.ndarray]) -> NumpyRNN:
+        model = NumpyRNN(spec)
+        model.params = {k: np.array(weights[k], dtype=np.float64) for k in model.params}
+        return model
+
+    def weights(self, model: NumpyRNN, *, copy: bool) -> dict[str, np.ndarray]:
+        return {k: v.copy() if copy else v for k, v in model.params.items()}
+
+    def load_weights(self, model: NumpyRNN, weights: dict[str, np.ndarray]) -> None:
+        model.params = {k: v.copy() for k, v in weights.items()}
+
+    def tensors(self, model: NumpyRNN) -> dict[str, torch.Tensor]:
+        import torch
+
+        return {k: torch.from_numpy(v.astype(np.float32)) for k, v in model.params.items()}
+
+    def load_tensors(self, model: NumpyRNN, tensors: dict) -> None:
+        for k in model.params:
+            t = tensors[k]
+            model.params[k] = np.array(t if isinstance(t, np.ndarray) else t.double().numpy(),
+                                       dtype=np.float64)
+
+    def gradient_flow(self, model: NumpyRNN, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return model.gradient_flow(x, y)

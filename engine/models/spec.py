@@ -33,14 +33,12 @@ class ModelSpec:
 
     def validate(self) -> ModelSpec:
         """Raise ConfigError with a user-facing reason if the combination cannot be built."""
-        if self.impl not in IMPLEMENTATIONS:
-            raise ConfigError(f"implementation must be one of {', '.join(IMPLEMENTATIONS)}")
+        from charrnn_tui.engine.models.registry import family_of
+
+        family = family_of(self.impl)
         if self.cell not in CELLS:
             raise ConfigError(f"cell must be one of {', '.join(CELLS)}")
-        if self.impl == "numpy" and self.cell != "rnn":
-            raise ConfigError("the numpy implementation has only the vanilla 'rnn' cell")
-        if self.impl != "torch" and self.layers != 1:
-            raise ConfigError(f"the {self.impl} implementation has exactly 1 layer")
+        family.validate(self)
         for name in ("layers", "hidden", "embed"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool):
@@ -55,7 +53,7 @@ class ModelSpec:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
                 raise ConfigError(f"{name.replace('_', ' ')} must be in [0, 1)")
-        if self.impl != "torch" and any(getattr(self, name) for name in REGULARISERS):
+        if not family.regularisers and any(getattr(self, name) for name in REGULARISERS):
             raise ConfigError("embedding, locked and weight dropout need the torch "
                               "implementation")
         if len(self.vocab) < 2 or len(set(self.vocab)) != len(self.vocab):

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from charrnn_tui.engine.models.arrays import ArrayModel
-from charrnn_tui.engine.models.numpy_rnn import NumpyRNN
+from charrnn_tui.engine.models.family import ArrayNet
+from charrnn_tui.engine.models.registry import family_of
 
 if TYPE_CHECKING:
     import torch
@@ -99,31 +99,15 @@ def _sigmoid_halved(w: np.ndarray, hidden: int, cell: str) -> np.ndarray:
     return np.ascontiguousarray(w)
 
 
-def _parts(kind: str, layers: int, w: dict) -> tuple:
-    """(input table, per-layer weights, head weight transposed, head bias) from the weights
-    as stored, arrays or tensors alike."""
-    if kind == "numpy":
-        return (w["Wxh"].T + w["bh"], [_Layer(None, None, w["Whh"].T, None)], w["Why"].T,
-                w["by"])
-    if kind == "scratch":
-        return (w["W_input"] + w["b_hidden"], [_Layer(None, None, w["W_hidden"], None)],
-                w["W_softmax"], w["b_softmax"])
-    table = w["embed.weight"] @ w["rnn.weight_ih_l0"].T + w["rnn.bias_ih_l0"]
-    return table, [_Layer(None if k == 0 else w[f"rnn.weight_ih_l{k}"].T,
-                          None if k == 0 else w[f"rnn.bias_ih_l{k}"],
-                          w[f"rnn.weight_hh_l{k}"].T, w[f"rnn.bias_hh_l{k}"])
-                   for k in range(layers)], w["head.weight"].T, w["head.bias"]
-
-
 class Stepper:
     """One model's weights, laid out for single steps. Read-only once built."""
 
-    def __init__(self, model: Model | ArrayModel, *, use_numpy: bool | None = None):
+    def __init__(self, model: Model | ArrayNet, *, use_numpy: bool | None = None):
         """`use_numpy`: None picks numpy on a CPU and torch elsewhere; False forces torch."""
         spec = model.spec
-        self.kind, self.cell, self.layers, self.hidden = spec.impl, spec.cell, spec.layers, \
-            spec.hidden
-        self.arrays = isinstance(model, (NumpyRNN, ArrayModel))  # states stay numpy arrays
+        self.family = family_of(spec)
+        self.cell, self.layers, self.hidden = spec.cell, spec.layers, spec.hidden
+        self.arrays = isinstance(model, ArrayNet)  # states stay numpy arrays
         if not self.arrays:
             from charrnn_tui.engine.models import LibraryRNN, ScratchRNN
 
@@ -133,12 +117,12 @@ class Stepper:
         self.on_numpy = self.arrays or (self.device.type == "cpu" and use_numpy is not False)
         if self.on_numpy:
             with np.errstate(over="ignore", invalid="ignore"):  # inf, as torch gives it
-                self._prepare_numpy(*_parts(self.kind, self.layers, _arrays_of(model)))
+                self._prepare_numpy(*self._parts(_arrays_of(model)))
             return
         import torch
 
         with torch.no_grad():
-            table, layers, head_t, head_b = _parts(self.kind, self.layers, model.state_dict())
+            table, layers, head_t, head_b = self._parts(model.state_dict())
             self.logit_bound = float((head_t.abs().sum(0) + head_b.abs()).max())
             own = lambda t: None if t is None else t.detach().contiguous().clone()  # noqa: E731
             self.table = own(table)
@@ -146,11 +130,16 @@ class Stepper:
                             for x in layers]
             self.head_t, self.head_b = own(head_t), own(head_b)
 
+    def _parts(self, w: dict) -> tuple:
+        """The family's tables for the step (ModelFamily.step_parts), layers as `_Layer`s."""
+        table, layers, head_t, head_b = self.family.step_parts(w, self.layers)
+        return table, [_Layer(*layer) for layer in layers], head_t, head_b
+
     def _prepare_numpy(self, table, layers, head_t, head_b) -> None:
         # The last layer's output lies in [-1, 1] in every cell (tanh, or a mix of
         # tanh values and a state that started at 0), so no logit exceeds this:
         self.logit_bound = float((np.abs(head_t).sum(0) + np.abs(head_b)).max())
-        dtype = np.float64 if self.kind == "numpy" else np.float32
+        dtype = np.float64 if self.family.float64 else np.float32
         fix = lambda t: None if t is None else _sigmoid_halved(  # noqa: E731
             np.asarray(t, dtype=dtype), self.hidden, self.cell)
         self._layers = []
@@ -168,22 +157,19 @@ class Stepper:
     # --- states in the model's own format and back ------------------------------------
     def from_model(self, state) -> StepState:
         """A model state (as `model.init_state`/`forward` give it) as per-layer arrays."""
-        if self.kind == "numpy":
-            return StepState([np.array(state, dtype=np.float64)], None)
         h, c = state if self.cell == "lstm" else (state, None)
-        if self.kind == "scratch":
+        if not self.family.stacked_state:
             h, c = h[None], None if c is None else c[None]
         if self.on_numpy:
+            dtype = np.float64 if self.family.float64 else np.float32
             own = lambda x: np.array(x if isinstance(x, np.ndarray)  # noqa: E731
-                                     else x.detach().float().numpy(), dtype=np.float32)
+                                     else x.detach().float().numpy(), dtype=dtype)
         else:
             own = lambda x: x.detach().clone()  # noqa: E731
         return StepState([own(x) for x in h], None if c is None else [own(x) for x in c])
 
     def to_model(self, st: StepState):
         """The inverse of `from_model`: new arrays for an array model, else new tensors."""
-        if self.kind == "numpy":
-            return st.h[0].copy()
         if self.arrays:
             stack = np.stack
         else:
@@ -193,7 +179,7 @@ class Stepper:
                 else torch.stack
         h = stack(st.h)
         c = None if st.c is None else stack(st.c)
-        if self.kind == "scratch":
+        if not self.family.stacked_state:
             h, c = h[0], None if c is None else c[0]
         return (h, c) if self.cell == "lstm" else h
 
@@ -296,10 +282,8 @@ class Stepper:
         return torch.addmm(self.head_b, x, self.head_t).to("cpu", torch.float64).numpy()
 
 
-def _arrays_of(model: Model | ArrayModel) -> dict[str, np.ndarray]:
+def _arrays_of(model: Model | ArrayNet) -> dict[str, np.ndarray]:
     """A CPU model's weights as arrays, named as stored."""
-    if isinstance(model, NumpyRNN):
-        return model.params
-    if isinstance(model, ArrayModel):
-        return model.weights
+    if isinstance(model, ArrayNet):
+        return model.arrays()
     return {k: v.detach().float().numpy() for k, v in model.state_dict().items()}

@@ -14,28 +14,21 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-from charrnn_tui.engine.models import Model, NumpyRNN
+from charrnn_tui.engine.models import Model, family_of
 
 
 class WeightAverage:
     def __init__(self, model: Model, decay: float):
         self.decay = decay
         self.updates = 0
-        self.shadow = self._weights(model, copy=True)
-
-    @staticmethod
-    def _weights(model: Model, *, copy: bool) -> dict:
-        if isinstance(model, NumpyRNN):
-            return {k: v.copy() if copy else v for k, v in model.params.items()}
-        return {k: v.detach().clone() if copy else v.detach()
-                for k, v in model.state_dict().items()}
+        self.shadow = family_of(model.spec).weights(model, copy=True)
 
     def update(self, model: Model) -> None:
         """Fold the model's current weights into the average."""
         self.updates += 1
         weight = 1.0 - min(self.decay, (1 + self.updates) / (10 + self.updates))
         with torch.no_grad():
-            for k, v in self._weights(model, copy=False).items():
+            for k, v in family_of(model.spec).weights(model, copy=False).items():
                 avg = self.shadow[k]
                 if isinstance(avg, torch.Tensor):
                     avg.lerp_(v.to(avg.dtype), weight)
@@ -49,19 +42,13 @@ class WeightAverage:
     @contextmanager
     def swapped_in(self, model: Model) -> Iterator[None]:
         """The model holds the averaged weights for the duration, its own ones after."""
-        own = self._weights(model, copy=True)
-        self._load(model, self.shadow)
+        family = family_of(model.spec)
+        own = family.weights(model, copy=True)
+        family.load_weights(model, self.shadow)
         try:
             yield
         finally:
-            self._load(model, own)
-
-    @staticmethod
-    def _load(model: Model, weights: dict) -> None:
-        if isinstance(model, NumpyRNN):
-            model.params = {k: v.copy() for k, v in weights.items()}
-        else:
-            model.load_state_dict(weights, strict=True)
+            family.load_weights(model, own)
 
     def tensors(self) -> dict[str, torch.Tensor]:
         """A copy of the averaged weights as CPU float32 tensors named as stored, like

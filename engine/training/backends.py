@@ -1,8 +1,9 @@
 """How one optimizer step is taken, per model family, chosen once when training starts.
 
-Torch models (library and scratch) step with autograd, a torch optimizer, global-norm
-clipping, autocast and optionally DDP. The numpy model computes its own gradients and
-owns its Adagrad memory. The trainer's loop is the same for both.
+Models of a family with autograd (library and scratch) step with a torch optimizer,
+global-norm clipping, autocast and optionally DDP. A self-stepping model (the numpy one:
+`ModelFamily.autograd` False) computes its own gradients and owns its Adagrad memory. The
+trainer's loop is the same for both.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from charrnn_tui.engine.checkpoint import (
 )
 from charrnn_tui.engine.data.batching import Chunk, as_tensors
 from charrnn_tui.engine.errors import ConfigError
-from charrnn_tui.engine.models import Model, NumpyRNN, map_state
+from charrnn_tui.engine.models import Model, SelfStepping, family_of, map_state
+from charrnn_tui.engine.threads import keep_blas_threads
 from charrnn_tui.engine.training.config import TrainConfig
 from charrnn_tui.engine.training.distributed import World, agree
 from charrnn_tui.engine.training.events import Event, Notice
@@ -56,11 +58,12 @@ class Backend(Protocol):
 
 def backend_for(model: Model, config: TrainConfig, optimizer: str, lr: float,
                 world: World) -> Backend:
-    """The one place that tells the numpy model from the torch ones."""
-    if isinstance(model, NumpyRNN):
-        if world.active:
-            raise ConfigError("distributed training needs the torch or scratch implementation")
-        return NumpyBackend(model)
+    """A model whose family has no autograd steps itself; the others take torch's step."""
+    family = family_of(model.spec)
+    if world.active and not family.distributed:
+        raise ConfigError("distributed training needs the torch or scratch implementation")
+    if not family.autograd:
+        return SelfSteppingBackend(model)
     return TorchBackend(model, config, optimizer, lr, world)
 
 
@@ -129,20 +132,23 @@ class TorchBackend:
         return map_state(hidden, lambda s: s.to(target))
 
 
-class NumpyBackend:
-    """min-char-rnn: the model's own BPTT and Adagrad, on the CPU, in float64."""
+class SelfSteppingBackend:
+    """A model with its own BPTT and Adagrad (min-char-rnn's), on the CPU, in float64."""
 
     device = torch.device("cpu")
     precision = "fp32"
 
-    def __init__(self, model: NumpyRNN):
+    def __init__(self, model: SelfStepping):
         self.model = model
 
     def step(self, chunk: Chunk, hidden, lr: float) -> tuple[float, object, bool]:
+        # numpy's BLAS count is the process's: a generation thread may have set it to one
+        # since the last step. This thread's torch count is what the thread policy chose.
+        keep_blas_threads(torch.get_num_threads())
         return self.model.train_step(chunk.x, chunk.y, hidden, lr)
 
     def train_mode(self) -> None:
-        """The numpy model has no dropout, so no mode to set."""
+        """A self-stepping model has no dropout, so no mode to set."""
 
     def optimizer_state(self) -> tuple[dict[str, torch.Tensor], dict]:
         return adagrad_memory_state(self.model.memory)
@@ -161,5 +167,6 @@ class NumpyBackend:
 
     def move(self, target: torch.device, hidden, emit: Callable[[Event], None]):
         if target.type != "cpu":
-            emit(Notice("the numpy implementation runs on the CPU only", "warning"))
+            emit(Notice(f"the {self.model.spec.impl} implementation runs on the CPU only",
+                        "warning"))
         return hidden

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from charrnn_tui.engine.data.corpus import TRAIN_FRACTION
 from charrnn_tui.engine.errors import ConfigError
+from charrnn_tui.engine.models import family_of
 from charrnn_tui.engine.training.optim import OPTIMIZERS, default_optimizer
 
 
@@ -43,8 +44,9 @@ class TrainConfig:
         if self.lr is not None and not (0 < self.lr < 10):
             raise ConfigError("learning rate must be between 0 and 10")
         opt = self.optimizer or default_optimizer(impl)
-        if impl == "numpy" and opt != "adagrad":
-            raise ConfigError("the numpy implementation trains with adagrad only")
+        only = family_of(impl).optimizers
+        if only is not None and opt not in only:
+            raise ConfigError(f"the {impl} implementation trains with {' or '.join(only)} only")
         if opt not in OPTIMIZERS:
             raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}")
         if self.schedule not in ("constant", "cosine"):

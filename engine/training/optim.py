@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from charrnn_tui.engine.checkpoint import OPTIMIZERS
 from charrnn_tui.engine.errors import ConfigError
+from charrnn_tui.engine.models import family_of
 
 if TYPE_CHECKING:
     import torch
@@ -16,8 +17,8 @@ _DEFAULT_LR = {"adam": 2e-3, "adamw": 2e-3, "rmsprop": 2e-3, "adagrad": 0.1}
 
 
 def default_optimizer(impl: str) -> str:
-    """The seed's choices: Adagrad for the hand-built models, Adam for the library one."""
-    return "adam" if impl == "torch" else "adagrad"
+    """The family's choice: Adagrad for the hand-built models, Adam for the library one."""
+    return family_of(impl).default_optimizer
 
 
 def default_lr(optimizer: str) -> float:

@@ -17,6 +17,7 @@ from dataclasses import asdict
 import numpy as np
 import torch
 
+from charrnn_tui.engine.analysis.entropy import LN2
 from charrnn_tui.engine.analysis.gradflow import gradient_flow
 from charrnn_tui.engine.checkpoint import (
     Checkpoint,
@@ -45,7 +46,6 @@ from charrnn_tui.engine.training.events import (
 from charrnn_tui.engine.training.optim import default_lr, default_optimizer
 from charrnn_tui.engine.training.precision import resolve_device
 
-LN2 = math.log(2)
 BAD_STEPS_BEFORE_ROLLBACK = 3
 MAX_ROLLBACKS = 3  # then training ends ("diverged"): halving the rate again would not help
 HISTORY_LIMIT = 4000  # loss points kept in the model file; older ones are thinned

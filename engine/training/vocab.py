@@ -9,7 +9,7 @@ import numpy as np
 from charrnn_tui.engine.checkpoint import Checkpoint
 from charrnn_tui.engine.data.corpus import Corpus
 from charrnn_tui.engine.errors import CharRNNError, ConfigError
-from charrnn_tui.engine.models import ModelSpec
+from charrnn_tui.engine.models import ModelSpec, family_of
 
 if TYPE_CHECKING:
     import torch
@@ -58,14 +58,6 @@ def _grow(t: torch.Tensor, axis: int, extra: int) -> torch.Tensor:
     return torch.cat([t, fresh], dim=axis)
 
 
-# tensor name → axis indexed by the vocabulary, per implementation
-_VOCAB_AXES = {
-    "torch": {"embed.weight": 0, "head.weight": 0, "head.bias": 0},
-    "scratch": {"W_input": 0, "W_softmax": 1, "b_softmax": 0},
-    "numpy": {"Wxh": 1, "Why": 0, "by": 0},
-}
-
-
 def extend(ckpt: Checkpoint, chars: list[str]) -> Checkpoint:
     """Append `chars` to the vocabulary and grow the embedding and head to match.
 
@@ -76,7 +68,7 @@ def extend(ckpt: Checkpoint, chars: list[str]) -> Checkpoint:
         return ckpt
     spec = ModelSpec.from_dict(ckpt.spec.to_dict() | {"vocab": ckpt.spec.vocab + chars})
     tensors = dict(ckpt.tensors)
-    for name, axis in _VOCAB_AXES[spec.impl].items():
+    for name, axis in family_of(spec).vocab_axes.items():
         tensors[name] = _grow(tensors[name], axis, len(chars))
     return Checkpoint(spec.validate(), tensors, {}, {}, ckpt.state, ckpt.config, ckpt.corpus)
 

@@ -194,11 +194,11 @@ class ModelsPane(Vertical):
 
     def action_compare(self) -> None:
         """Overlay saved runs' curves (screens/compare.py), starting from the selected one."""
-        from charrnn_tui.screens.compare import CompareScreen
+        from charrnn_tui.screens.compare import CompareRunsScreen
 
         name = self.selected_name()
-        self.app.push_screen(CompareScreen(self.store, [name] if name else [],
-                                           getattr(self.app, "home", None)))
+        self.app.push_screen(CompareRunsScreen(self.store, [name] if name else [],
+                                               getattr(self.app, "home", None)))
 
     def _changeable(self, verb: str) -> str | None:
         """The selected model, if it may be renamed or deleted now; else say why not."""

@@ -41,7 +41,7 @@ class CandidateColumn(VerticalScroll):
         self.screen.dismiss(self.index)
 
 
-class CompareScreen(ModalScreen[int | None]):
+class CompareCandidatesScreen(ModalScreen[int | None]):
     """Dismisses with the index of the candidate to keep, or None."""
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Close"),

@@ -24,7 +24,7 @@ from charrnn_tui.engine.paths import data_home
 from charrnn_tui.messages import StreamEnded, StreamPrimed
 from charrnn_tui.panes.playground import fields
 from charrnn_tui.panes.playground.branch import BranchScreen
-from charrnn_tui.panes.playground.compare import CompareScreen
+from charrnn_tui.panes.playground.compare import CompareCandidatesScreen
 from charrnn_tui.sampling_presets import PresetError, check_name, load_presets, save_preset
 from charrnn_tui.screens.dialogs import PromptScreen
 from charrnn_tui.streaming import Stream, StreamRunner
@@ -701,7 +701,8 @@ class PlaygroundPane(Vertical):
                 f"kept candidate {index + 1}; F6 continues, F7 branches")
             self._update_controls()
 
-        self.app.push_screen(CompareScreen(event.title, event.candidates, event.seed), keep)
+        self.app.push_screen(CompareCandidatesScreen(event.title, event.candidates,
+                                                     event.seed), keep)
 
     # --- saving -------------------------------------------------------------------------
     async def action_save(self) -> None:

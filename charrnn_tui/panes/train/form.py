@@ -10,7 +10,7 @@ from textual.validation import Function, Integer, Number, Validator
 from textual.widgets import Input, Label, Select, Static, Switch
 
 from charrnn_tui import torch_loader
-from charrnn_tui.engine.models import CELLS, IMPLEMENTATIONS, ModelSpec
+from charrnn_tui.engine.models import CELLS, IMPLEMENTATIONS, ModelSpec, family_of
 from charrnn_tui.engine.storage.store import NAME_RE
 from charrnn_tui.engine.training.config import TrainConfig
 from charrnn_tui.engine.training.optim import OPTIMIZERS
@@ -186,7 +186,8 @@ class TrainForm(VerticalScroll):
                 self.apply_preset(event.value)
         elif event.select.id == "stop_unit":
             self._refresh_enabled()
-        elif event.select.id == "impl" and event.value != "torch" and not event.select.disabled:
+        elif (event.select.id == "impl" and not event.select.disabled
+              and family_of(event.value).max_layers == 1):
             # the hand-built models have one layer and no regularisers; each its own defaults
             # (the numpy one: the plain rnn cell and the setup that beats min-char-rnn)
             self._set("layers", 1)
@@ -197,7 +198,7 @@ class TrainForm(VerticalScroll):
                                                            ).items():
                 if key != "impl":
                     self._set(key, value)
-            if event.value == "numpy":
+            if family_of(event.value).optimizers is not None:  # its one optimizer: the default
                 self._set("optimizer", "")
 
     # --- filling -----------------------------------------------------------------------

@@ -335,11 +335,11 @@ class TrainPane(Vertical):
         self.query_one(TrainForm).freeze(running)
 
     def action_race(self) -> None:
-        """Race cells/implementations on this corpus (screens/race.py)."""
+        """Race cells/implementations on this corpus (screens/race_screen.py)."""
         if not torch_loader.ready():  # the race screen imports the training stack
             self.notify(f"{torch_loader.LOADING} try again in a moment", title="Race")
             return
-        from charrnn_tui.screens.race import RaceScreen
+        from charrnn_tui.screens.race_screen import RaceScreen
 
         if self.running:
             self.notify("stop the training first: a race needs the CPU to itself",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from charrnn_tui.engine.models import ModelSpec
 from charrnn_tui.engine.storage.store import ModelStore, check_name
-from charrnn_tui.engine.training.race import (
+from charrnn_tui.engine.training.race_runner import (
     Lap,
     lap_label,
 )

@@ -24,7 +24,7 @@ from charrnn_tui.engine.training.events import (
     Notice,
     Progress,
 )
-from charrnn_tui.engine.training.race import (
+from charrnn_tui.engine.training.race_runner import (
     Lap,
     Race,
     lap_label,
@@ -32,7 +32,7 @@ from charrnn_tui.engine.training.race import (
     race_specs,
     train_chars,
 )
-from charrnn_tui.race import COLUMNS, race_name, table_rows
+from charrnn_tui.race_results import COLUMNS, race_name, table_rows
 from charrnn_tui.references import corpus_references
 from charrnn_tui.widgets.curves import Curve, CurveChart, run_colour
 from charrnn_tui.widgets.gradient_chart import GradientChart

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from charrnn_tui.engine.analysis.entropy import LN2
 from charrnn_tui.engine.data.corpus import min_corpus_chars, split_at
 from charrnn_tui.engine.errors import ConfigError
 from charrnn_tui.engine.models import (
@@ -22,11 +23,12 @@ from charrnn_tui.engine.models import (
     ModelSpec,
     build_model,
     count_parameters,
+    family_of,
 )
 from charrnn_tui.engine.threads import ThreadTuner
 from charrnn_tui.engine.training.config import TrainConfig
 from charrnn_tui.engine.training.events import Event, Finished
-from charrnn_tui.engine.training.trainer import LN2, Saver, Trainer
+from charrnn_tui.engine.training.trainer import Saver, Trainer
 
 MIN_RUNS, MAX_RUNS = 2, 4
 
@@ -64,8 +66,9 @@ def race_specs(cells: list[str], impls: list[str], vocab: list[str], *, hidden: 
             raise ConfigError(f"unknown {name} {bad[0]!r}: use {', '.join(known)}")
     specs, skipped = [], []
     for impl in dict.fromkeys(impls):
+        one_layer = family_of(impl).max_layers == 1
         for cell in dict.fromkeys(cells):
-            spec = ModelSpec(impl=impl, cell=cell, layers=layers if impl == "torch" else 1,
+            spec = ModelSpec(impl=impl, cell=cell, layers=1 if one_layer else layers,
                              hidden=hidden, embed=embed, vocab=list(vocab))
             try:
                 specs.append(spec.validate())
