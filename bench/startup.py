@@ -38,24 +38,27 @@ ANSI = re.compile(rb"\x1b\[[0-9;?<>=]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[=>78]
 SUBCOMMANDS = ("train", "sample", "eval", "race", "models", "completion")
 
 
-def best(repeat: int, run: Callable[[], float]) -> float:
-    return min(run() for _ in range(repeat))
+def best(repeat: int, run: Callable[[], float | None]) -> float | None:
+    """The fastest of `repeat` runs; None when the command fails (an older version that
+    lacks it, timed for a before/after comparison)."""
+    times = [run() for _ in range(repeat)]
+    return None if any(t is None for t in times) else min(times)
 
 
 def timed(argv: list[str], env: dict, before: Callable[[], None] | None = None):
-    def run() -> float:
+    def run() -> float | None:
         if before:
             before()
         start = time.perf_counter()
-        subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                       check=True)
-        return time.perf_counter() - start
+        done = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+        return time.perf_counter() - start if done.returncode == 0 else None
     return run
 
 
 def first_char(argv: list[str], env: dict, skip: int) -> Callable[[], float]:
     """Seconds to the first byte after `skip` bytes of output (the echoed seed)."""
-    def run() -> float:
+    def run() -> float | None:
         start = time.perf_counter()
         proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.DEVNULL)
@@ -157,8 +160,8 @@ def measure(repeat: int) -> dict:
         times["app: first screen"] = min(p[0] for p in paints)
         times["app: shipped model shown"] = min(p[1] for p in paints)
     return {"import_torch_s": round(base, 3),
-            "ratios": {k: round(v / base, 3) for k, v in times.items()},
-            "seconds": {k: round(v, 3) for k, v in times.items()}}
+            "ratios": {k: None if v is None else round(v / base, 3) for k, v in times.items()},
+            "seconds": {k: None if v is None else round(v, 3) for k, v in times.items()}}
 
 
 def main() -> None:
