@@ -384,6 +384,8 @@ def test_models_list_show_rename_export_import_rm(trained, tmp_path, monkeypatch
     assert shown["spec"]["impl"] == "torch" and shown["spec"]["hidden"] == 16
     assert shown["spec"]["vocab"] == "".join(kit.ALPHABET)
     assert shown["state"]["step"] == 30 and shown["state"]["history"].endswith("points")
+    saved = modelfile.load(home / "models" / "m" / "last.safetensors")[0].state
+    assert shown["state"]["epoch"] == saved.epoch + 1  # one epoch count: the app's, from 1
 
     assert _cli(home, "models", "rename", "m", "n")[0:2] == (0, "renamed m to n\n")
     assert _store(home).names()[-1] == "n" and "m" not in _store(home).names()

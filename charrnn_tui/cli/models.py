@@ -67,6 +67,9 @@ def run(args: argparse.Namespace) -> int:
         meta["spec"]["vocab"] = "".join(meta["spec"]["vocab"])
         for key in ("history", "val_history"):
             meta["state"][key] = f"{len(meta['state'].get(key, []))} points"
+        # the epoch under way, counted from 1 as the app and train's progress line count it
+        # (the file keeps the epochs completed)
+        meta["state"]["epoch"] = meta["state"].get("epoch", 0) + 1
         print(json.dumps(meta, indent=2, ensure_ascii=False))
     elif action == "rm":
         store.remove(args.name)
