@@ -273,16 +273,17 @@ class CharRNNApp(App[None]):
 
     async def on_model_ready(self, event: ModelReady) -> None:
         if event.purpose == "play":
+            first = self._first_load_pending  # the first-run model: stay, with the hint
+            if not first:  # before the awaits: a tab the user picks meanwhile stays picked
+                self.playground.show_hint("")
+                self.action_show_tab("playground")
             await self.playground.set_model(event.name, event.ckpt, event.model)
             await self.insight.set_model(event.name, event.ckpt)
             self._update_subtitle()
-            if self._first_load_pending:  # the first-run model: stay, with the hint
+            if first:
                 self._first_load_pending = False
                 self.call_after_refresh(self._load_torch)
                 self._load_pending_resume(event)
-            else:
-                self.playground.show_hint("")
-                self.action_show_tab("playground")
             return
         train = self.query_one(TrainPane)
         if event.name == self._resume_pending:  # last session's: Train is as it was

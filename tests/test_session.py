@@ -40,6 +40,9 @@ async def test_quit_and_reopen_lands_where_the_user_left_off(data_home, tmp_path
         app.query_one("#hidden", Input).value = "48"
         app.query_one("ModelsPane").open_model("mine", "play")
         await wait_for(pilot, lambda: app.query_one(PlaygroundPane).sampler is not None)
+        # the load ends by showing the Playground: wait for that too, or it lands after
+        # the switch to Insight below and the session keeps the Playground
+        await wait_for(pilot, lambda: app.query_one(TabbedContent).active == "playground")
         app.query_one("#temperature", TemperatureControl).value = 1.35
         app.query_one("#top_k", Input).value = "7"
         app.query_one("#argmax", Switch).value = True
