@@ -49,6 +49,9 @@ QUESTIONS = [
      "The engine's thread policy against torch's default (see "
      "[training.md](training.md#threads-on-a-busy-computer))."),
     ("memory", "Memory", ""),
+    ("startup", "Start-up",
+     "Each command and the app's first screen as a multiple (×) of `python -c \"import "
+     "torch\"` in the same run, best of the repeats (`bench/startup.py`)."),
     ("distributed", "Several processes", "See [distributed.md](distributed.md)."),
     ("gradflow", "What the gradient-flow diagnostic costs",
      "`time share`: the fraction of each 30 s run spent inside the passes at the default "
