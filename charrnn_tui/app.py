@@ -223,7 +223,13 @@ class CharRNNApp(App[None]):
         self.query_one(f"#{tab}-pane").focus_default()
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        """Focus moves into the pane, so its keys work and show in the footer at once."""
+        """Focus moves into the pane, so its keys work and show in the footer at once.
+
+        Not for a tab already left: the message comes after the switch, and focusing a
+        widget in a hidden tab makes TabbedContent show that tab again.
+        """
+        if event.pane.id != self.query_one(TabbedContent).active:
+            return
         pane = event.pane.query_one(f"#{event.pane.id}-pane")
         if event.pane.id == "models":
             self.query_one(ModelsPane).refresh_models()
