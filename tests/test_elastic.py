@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import torch
 from helpers.ports import rendezvous_port
+from helpers.procs import children, rank_pid
 
 from charrnn_tui.cli import main as cli_main
 from charrnn_tui.engine.storage.modelfile import ModelFileError, load, read_meta
@@ -62,7 +63,7 @@ class Agents:
     def kill_all(self, proc: subprocess.Popen) -> None:
         """SIGKILL an agent and its workers: a node lost at once. torchrun starts each
         worker in a session of its own, so the workers are found by their parent."""
-        for pid in [proc.pid, *_children(proc.pid)]:
+        for pid in [proc.pid, *children(proc.pid)]:
             try:
                 os.killpg(pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
@@ -117,28 +118,6 @@ def _loaded(path: Path):
         return None
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(stat.parent.name))
-        except (OSError, IndexError, ValueError):
-            continue
-    return found
-
-
-def _worker(agent_pid: int, rank: int) -> int | None:
-    """The pid of the agent's worker that has global rank `rank`, if it has one now."""
-    for pid in _children(agent_pid):
-        try:
-            if f"RANK={rank}".encode() in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
-                return pid
-        except OSError:
-            continue
-    return None
-
-
 def _continuous(history: list[list[float]]) -> bool:
     steps = [s for s, _ in history]
     return steps == sorted(set(steps))
@@ -150,7 +129,7 @@ def test_sigkilled_rank_restarts_and_resumes_from_the_autosave(agents, tmp_path)
                                f"--rdzv-endpoint=127.0.0.1:{rendezvous_port()}"],
                        [str(tmp_path / "fox.txt"), *MODEL, "--max-steps", "400",
                         "--save-every", "0.2"])
-    rank0 = _until("rank 0", lambda: _worker(run.pid, 0), [run])
+    rank0 = _until("rank 0", lambda: rank_pid(run.pid, 0), [run])
     _until("an autosave", lambda: _autosave(last), [run])
     before = _until("a whole autosave", lambda: _loaded(last), [run])  # at or before the kill
     os.kill(rank0, signal.SIGKILL)  # the saver, holding the model's name lock

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from helpers import kit
+from helpers.procs import children, rank_pid
 
 from charrnn_tui.cli import main
 from charrnn_tui.cli.launch import ENV_NO_SHARED_STORE
@@ -70,7 +71,7 @@ class Launches:
     def close(self) -> None:
         for proc in self.procs:
             if proc.poll() is None:
-                for pid in [proc.pid, *_children(proc.pid)]:
+                for pid in [proc.pid, *children(proc.pid)]:
                     try:
                         os.killpg(pid, signal.SIGKILL)
                     except (ProcessLookupError, PermissionError):
@@ -86,28 +87,6 @@ def launches(tmp_path):
         yield found
     finally:
         found.close()
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(stat.parent.name))
-        except (OSError, IndexError, ValueError):
-            continue
-    return found
-
-
-def _rank(launcher: int, rank: int) -> int | None:
-    """The pid of the launched worker with global rank `rank`, once it runs."""
-    for pid in _children(launcher):
-        try:
-            if f"RANK={rank}".encode() in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
-                return pid
-        except OSError:
-            continue
-    return None
 
 
 def _until(what: str, check, proc: subprocess.Popen):
@@ -142,7 +121,7 @@ def test_a_sigkilled_rank_restarts_and_the_run_resumes_from_its_autosave(launche
     last = tmp_path / "home/models/m/last.safetensors"
     run = launches.start(str(tmp_path / "tiny.txt"), *TINY, "--name", "m", "--nproc", "2",
                          "--max-restarts", "1", "--max-steps", "400", "--save-every", "0.2")
-    rank1 = _until("rank 1", lambda: _rank(run.pid, 1), run)
+    rank1 = _until("rank 1", lambda: rank_pid(run.pid, 1), run)
     before = _until("a whole autosave", lambda: _loaded(last), run)
     os.kill(rank1, signal.SIGKILL)
     code, out, err = _finish(run)
@@ -165,4 +144,4 @@ def test_ctrl_c_stops_every_rank_and_saves_once(launches, tmp_path):
     (saved,) = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     assert saved["reason"] == "interrupted" and saved["model"] == "m"
     assert load(last)[0].state.step == saved["steps"] > 0
-    assert [p for p in _children(run.pid)] == []  # no rank left behind
+    assert [p for p in children(run.pid)] == []  # no rank left behind
