@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from common import busy, emit
+from common import add_save_flag, busy, emit
 
 from charrnn_tui.engine.paths import ENV_HOME
 from charrnn_tui.resources import open_store
@@ -159,8 +159,8 @@ def measure(repeat: int) -> dict:
                   for _ in range(repeat)]
         times["app: first screen"] = min(p[0] for p in paints)
         times["app: shipped model shown"] = min(p[1] for p in paints)
-    return {"import_torch_s": round(base, 3),
-            "ratios": {k: None if v is None else round(v / base, 3) for k, v in times.items()},
+    return {"import torch (s)": round(base, 3),
+            **{f"{k} ×": None if v is None else round(v / base, 3) for k, v in times.items()},
             "seconds": {k: None if v is None else round(v, 3) for k, v in times.items()}}
 
 
@@ -168,10 +168,11 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeat", type=int, default=5, help="runs per figure; the best counts")
     p.add_argument("--busy", type=int, default=0, help="busy processes beside the runs")
+    add_save_flag(p)
     args = p.parse_args()
     with busy(args.busy):
         result = measure(args.repeat)
-    emit({"bench": "startup", "repeat": args.repeat, "busy": args.busy} | result)
+    emit({"bench": "startup", "repeat": args.repeat, "busy": args.busy} | result, args)
 
 
 if __name__ == "__main__":
