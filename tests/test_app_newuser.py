@@ -91,23 +91,33 @@ async def test_start_without_a_corpus_says_what_to_do():
         assert not app.query_one(TrainPane).running
 
 
-async def test_a_bad_number_is_explained_next_to_its_field_and_blocks_start(corpus_file):
-    """Item 5 (Train): the error sits under the field it is about, not only in one line."""
+async def test_a_bad_number_is_marked_on_its_row_and_explained_without_moving_a_field(
+        corpus_file):
+    """Item 5 (Train): the error is marked on the field's own row and said in words on the
+    error line; nothing below moves (an error line under the field pushed Optimizer down, and
+    the next click landed on it)."""
     app = CharRNNApp()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("f3")
+        optimizer_at = app.query_one("#optimizer").region
         app.query_one("#layers", Input).value = "0"
         app.query_one("#batch", Input).value = "lots"
         await pilot.pause()
         layers, batch = app.query_one("#layers-error", Static), app.query_one("#batch-error")
         assert layers.display and batch.display
-        assert "1" in str(layers.render()) and str(batch.render())
-        assert not app.query_one("#seq-error").display
+        assert layers.parent.has_class("-invalid") and not app.query_one("#seq-error").display
+        line = text_of(app, "#train-error")
+        assert "Layers:" in line and "Batch:" in line, line
+        assert app.query_one("#layers", Input).tooltip.startswith(
+            app.query_one("#layers", Input).validate("0").failure_descriptions[0])
+        assert app.query_one("#optimizer").region == optimizer_at
         assert app.query_one("#start").disabled
         app.query_one("#layers", Input).value = "2"
         app.query_one("#batch", Input).value = "8"
         await pilot.pause()
         assert not layers.display and not batch.display
+        assert not layers.parent.has_class("-invalid")
+        assert "Layers" not in text_of(app, "#train-error")
 
 
 # --- Models --------------------------------------------------------------------------------

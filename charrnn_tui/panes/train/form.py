@@ -31,11 +31,7 @@ def _gpu_text(kind: str | None, reason: str) -> str:
 
 
 class FormError(ValueError):
-    """A field that does not parse or a combination that cannot train; `field` is its id."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
+    """A field that does not parse or a combination that cannot train, in words."""
 
 
 @dataclass
@@ -122,10 +118,11 @@ class TrainForm(VerticalScroll):
         for fid, label, validator in _RUN_FIELDS:
             yield from self._field(fid, label, validator)
         # a row of its own, the form's full width: derived names are long
-        yield Label("Save as", classes="field-label")
+        yield Horizontal(Label("Save as", classes="field-label"),
+                         Static("", id="name-error", classes="field-error", markup=False),
+                         classes="field")
         yield Input(id="name", validators=[Function(_name_ok, _NAME_RULE)], compact=True,
                     placeholder="automatic: from the corpus and the model")
-        yield Static("", id="name-error", classes="field-error", markup=False)
         yield self._row("New chars", Select(
             [(v, k) for k, v in NEW_CHAR_POLICIES.items()], value="refuse", allow_blank=False,
             id="new_chars", compact=True, tooltip="what to do with characters of the corpus "
@@ -140,25 +137,38 @@ class TrainForm(VerticalScroll):
             yield from self._field(fid, label, validator)
 
     @staticmethod
-    def _row(label: str, widget, id: str | None = None) -> Horizontal:
-        return Horizontal(Label(label, classes="field-label"), widget, classes="field", id=id)
+    def _row(label: str, *widgets, id: str | None = None) -> Horizontal:
+        return Horizontal(Label(label, classes="field-label"), *widgets, classes="field", id=id)
 
     def _field(self, fid: str, label: str, validator: Validator,
                placeholder: str = "") -> ComposeResult:
-        """An input and, under it, the words for what is wrong with it (hidden when nothing)."""
+        """An input and, at the end of its own row, a mark when its value is wrong: the row
+        keeps its height, so an error never moves the fields below under the pointer."""
         yield self._row(label, Input(id=fid, validators=[validator], compact=True,
-                                     placeholder=placeholder, tooltip=_TOOLTIPS.get(fid)))
-        yield Static("", id=f"{fid}-error", classes="field-error", markup=False)
+                                     placeholder=placeholder, tooltip=_TOOLTIPS.get(fid)),
+                        Static("", id=f"{fid}-error", classes="field-error", markup=False))
 
-    def show_errors(self) -> None:
-        """Each input's own error in words, on the line under it (a problem of the whole,
-        such as a cell the library lacks, is the pane's error line)."""
+    def show_errors(self) -> list[str]:
+        """Mark each input whose value is wrong (its label turns red, a ✗ follows it, its
+        tooltip says why) and return the problems in words, in the form's order, for the
+        pane's error line. "Save as" has room for the words on its label's row."""
+        problems = []
         for widget in self.query(".field-error").results(Static):
-            field = self.query_one(f"#{widget.id.removesuffix('-error')}", Input)
+            fid = widget.id.removesuffix("-error")
+            field = self.query_one(f"#{fid}", Input)
             result = None if field.disabled else field.validate(field.value)
             message = result.failure_descriptions[0] if result and not result.is_valid else ""
-            widget.update(f"↑ {message}" if message else "")
+            widget.update(f"✗ {message}" if message and fid == "name" else "✗" if message
+                          else "")
             widget.display = bool(message)
+            row = widget.parent
+            row.set_class(bool(message), "-invalid")
+            help_text = _TOOLTIPS.get(fid)
+            field.tooltip = "\n\n".join(filter(None, (message, help_text))) or None
+            if message:
+                label = row.query_one(".field-label", Label).content
+                problems.append(f"{label}: {message}")
+        return problems
 
     def show_new_chars(self, show: bool) -> None:
         """The new-characters policy matters only when resuming a model."""
@@ -281,7 +291,7 @@ class TrainForm(VerticalScroll):
         widget = self.query_one(f"#{fid}", Input)
         result = widget.validate(widget.value)
         if result is not None and not result.is_valid:
-            raise FormError(fid, f"{label}: {result.failure_descriptions[0]}")
+            raise FormError(f"{label}: {result.failure_descriptions[0]}")
         return widget.value.strip()
 
     def _choice(self, fid: str) -> str:
@@ -299,7 +309,7 @@ class TrainForm(VerticalScroll):
         try:
             ModelSpec(**arch, vocab=vocab or _PLACEHOLDER_VOCAB).validate()
         except ValueError as e:
-            raise FormError("impl", str(e)) from None
+            raise FormError(str(e)) from None
         values = {fid: self._text(fid, label) for fid, label, _ in _TRAIN_FIELDS + _RUN_FIELDS}
         unit = self._choice("stop_unit")
         stop: dict = {}
@@ -316,7 +326,7 @@ class TrainForm(VerticalScroll):
         try:
             config.validate(arch["impl"])
         except ValueError as e:
-            raise FormError("optimizer", str(e)) from None
+            raise FormError(str(e)) from None
         return Settings(arch, config, self._text("name", "Save as"))
 
 

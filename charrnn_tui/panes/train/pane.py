@@ -232,8 +232,9 @@ class TrainPane(Vertical):
         vocab = self.resume.spec.vocab if self.resume else \
             self.corpus.chars if self.corpus else None
         form = self.query_one(TrainForm)
-        form.show_errors()
         try:
+            if problems := form.show_errors():
+                raise FormError(" · ".join(problems))
             settings = form.read(vocab)
         except FormError as e:
             error.update(Text(f"✗ {e}"))
