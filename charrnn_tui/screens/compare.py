@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rich.segment import Segment
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.screen import Screen
 from textual.strip import Strip
 from textual.widgets import Button, Footer, Select, SelectionList, Static
@@ -19,8 +22,18 @@ from charrnn_tui.engine.storage.modelfile import read_meta
 from charrnn_tui.engine.storage.store import ModelStore
 from charrnn_tui.references import References, recorded_references
 from charrnn_tui.widgets.curves import CurveChart
+from charrnn_tui.workers import run_in_thread
 
 SHOW = (("validation and training", "both"), ("validation", "val"), ("training", "train"))
+
+
+@dataclass
+class ReferencesRead(Message):
+    """The reference lines for runs on the corpus with this hash, or why there are none."""
+
+    sha256: str
+    lines: References
+    why: str | None
 
 
 def summary(runs: list[RunCurves]) -> Text:
@@ -120,17 +133,16 @@ class CompareRunsScreen(Screen):
         else:  # runs on different corpora: no line is a reference for all of them
             chart.set_references([])
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="compare")
     def _load_references(self, sha: str, corpus_info: dict) -> None:
-        lines, why = recorded_references(corpus_info, self.store, self.home)
-        self.app.call_from_thread(self._got_references, sha, lines, why)
+        run_in_thread(self, lambda: recorded_references(corpus_info, self.store, self.home),
+                      lambda found: ReferencesRead(sha, *found),
+                      lambda error: ReferencesRead(sha, [], f"no reference lines: {error}"),
+                      group="compare")
 
-    def _got_references(self, sha: str, lines: References, why: str | None) -> None:
-        self._references[sha] = lines
-        if not self.is_attached:  # closed while the corpus was read
-            return
-        if why:
-            self.notify(why, title="Compare", severity="warning")
+    def on_references_read(self, event: ReferencesRead) -> None:
+        self._references[event.sha256] = event.lines
+        if event.why:
+            self.notify(event.why, title="Compare", severity="warning")
         self._redraw()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:

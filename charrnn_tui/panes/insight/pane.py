@@ -7,29 +7,29 @@ write the same text alongside. The model is the Playground's, copied per thread.
 
 from __future__ import annotations
 
-import asyncio
 import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich.text import Text
-from textual import events, on, work
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.validation import Integer, Number
 from textual.widgets import Button, Input, Label, Select, Static
 
 from charrnn_tui.coloured import export_svg
 from charrnn_tui.confine import OutsideRoot, confine, default_folder
 from charrnn_tui.engine.checkpoint import Checkpoint
-from charrnn_tui.engine.data.corpus import CorpusError
-from charrnn_tui.engine.generation.insight import Trace, to_html
+from charrnn_tui.engine.generation.insight import Trace, UnitScore, to_html
 from charrnn_tui.engine.generation.sampler import SamplingParams, unknown_chars
 from charrnn_tui.engine.paths import data_home
-from charrnn_tui.engine.storage.store import ModelStore, StoreError
-from charrnn_tui.messages import StreamEnded
+from charrnn_tui.engine.storage.store import ModelStore
+from charrnn_tui.messages import ModelLoadFailed, StreamEnded
 from charrnn_tui.panes.insight.cells import InsightCells
 from charrnn_tui.panes.insight.cursor import cursor_info, legend
 from charrnn_tui.panes.insight.text import InsightText
@@ -44,6 +44,7 @@ from charrnn_tui.panes.insight.work import (
 from charrnn_tui.screens.dialogs import PromptScreen
 from charrnn_tui.streaming import Stream, StreamRunner
 from charrnn_tui.widgets.format import show_char
+from charrnn_tui.workers import run_in_thread
 
 DRAIN_HZ = 25
 PER_TICK = 8  # generated characters shown per tick: 200 a second, fast but watchable
@@ -53,6 +54,34 @@ EMPTY = ("Type a seed above: F6 generates from it, F7 colours the seed text itse
          "(paste a text there to see how the model reads it).")
 
 CorpusSource = Callable[[dict], "str | None"]
+
+
+@dataclass
+class OtherModelLoaded(Message):
+    """The model to compare with was read."""
+
+    name: str
+    ckpt: Checkpoint
+
+
+@dataclass
+class CorpusTraced(Message):
+    """A held-out slice of the model's corpus, traced to find the units that track `pattern`."""
+
+    ckpt: Checkpoint
+    source: str
+    trace: Trace
+    pattern: str
+
+
+@dataclass
+class UnitsFound(Message):
+    """The units of `ckpt` that best track a pattern in the text `where` names, or why none."""
+
+    ckpt: Checkpoint
+    where: str
+    scores: list[UnitScore]
+    error: str | None = None
 
 
 class SeedInput(Input):
@@ -218,13 +247,13 @@ class InsightPane(Vertical):
             return
         self._load_other(event.value)
 
-    @work(exclusive=True, group="insight-compare", exit_on_error=False)
-    async def _load_other(self, name: str) -> None:
-        try:
-            ckpt = await asyncio.to_thread(self.store.load, name)
-        except (StoreError, OSError, ValueError) as e:
-            self.notify(f"Could not load {name}: {e}", severity="error")
-            return
+    def _load_other(self, name: str) -> None:
+        run_in_thread(self, lambda: self.store.load(name),
+                      lambda ckpt: OtherModelLoaded(name, ckpt),
+                      lambda error: ModelLoadFailed(name, error), group="insight-compare")
+
+    def on_other_model_loaded(self, event: OtherModelLoaded) -> None:
+        name, ckpt = event.name, event.ckpt
         self.other = (name, ckpt)
         view = self.other_view
         view.reset(ckpt.spec)
@@ -234,6 +263,10 @@ class InsightPane(Vertical):
         self._status(f"Comparing with {name}: F6 generates from both with one random seed, "
                      "F7 colours the same text.")
         self._update_controls()
+
+    def on_model_load_failed(self, event: ModelLoadFailed) -> None:
+        event.stop()
+        self.notify(f"Could not load {event.name}: {event.error}", severity="error")
 
     # --- what is shown: the lens -----------------------------------------------------------
     def set_lens(self, lens: Lens) -> None:
@@ -448,57 +481,62 @@ class InsightPane(Vertical):
         event.stop()
         self._find(event.pattern, event.source)
 
-    @work(exclusive=True, group="insight-cells", exit_on_error=False)
-    async def _find(self, pattern: str, source: str) -> None:
+    def _find(self, pattern: str, source: str) -> None:
         """Rank the units on this text or on a held-out slice of the model's corpus."""
         cells = self.query_one(InsightCells)
         if self.ckpt is None:
             cells.error("No model loaded yet.")
             return
-        ckpt, view = self.ckpt, self.text_view
+        view = self.text_view
         if source == "text" and len(view.record):
-            tr, where = view.record.trace(), f"this text ({len(view.record):,} characters)"
-        else:
-            tr = await self._trace_corpus(cells, fallback=source == "text")
-            if tr is None or ckpt is not self.ckpt:
-                return
-            where = f"{len(tr.text):,} characters of the model's corpus"
-            if not len(view.record):  # nothing shown yet: show the text the units were found on
-                view.extend(steps_of(tr))
-        cells.note(f"ranking units on {where}…")
-        try:
-            scores = await asyncio.to_thread(find_units, tr, pattern)
-        except ValueError as e:
-            cells.note("")
-            cells.error(str(e))
+            self._rank(view.record.trace(), f"this text ({len(view.record):,} characters)",
+                       pattern)
             return
-        if ckpt is not self.ckpt:  # the model changed meanwhile: these units are not its
-            return
-        cells.show(scores, f"best of all units on {where}")
-        self._update_controls()
-
-    async def _trace_corpus(self, cells: InsightCells, fallback: bool) -> Trace | None:
-        """A trace of the model's corpus (kept for the next pattern); None, said why, if none."""
-        ckpt = self.ckpt
-        source = self.corpus_source(ckpt.corpus)
-        if source is None:
+        ckpt, fallback = self.ckpt, source == "text"
+        corpus = self.corpus_source(ckpt.corpus)
+        if corpus is None:
             cells.error("No text here yet and the model's corpus is not available: "
                         "generate or colour some text first." if fallback else
                         "The model's corpus is not available on this machine.")
-            return None
+            return
         cached = self._corpus_trace
-        if cached and cached[0] is ckpt and cached[1] == source:
-            return cached[2]
+        if cached and cached[0] is ckpt and cached[1] == corpus:
+            self.on_corpus_traced(CorpusTraced(ckpt, corpus, cached[2], pattern))
+            return
         cells.error("")
-        cells.note(f"reading {CORPUS_SLICE:,} characters of {Path(source).name}…")
-        try:
-            tr = await asyncio.to_thread(trace_corpus, ckpt, source, self.home)
-        except (CorpusError, OSError) as e:
+        cells.note(f"reading {CORPUS_SLICE:,} characters of {Path(corpus).name}…")
+        run_in_thread(self, lambda: trace_corpus(ckpt, corpus, self.home),
+                      lambda tr: CorpusTraced(ckpt, corpus, tr, pattern),
+                      lambda error: UnitsFound(ckpt, "", [], error), group="insight-cells")
+
+    def on_corpus_traced(self, event: CorpusTraced) -> None:
+        """Keep the trace for the next pattern, and rank the units on it."""
+        if event.ckpt is not self.ckpt:  # the model changed meanwhile
+            return
+        self._corpus_trace = (event.ckpt, event.source, event.trace)
+        view = self.text_view
+        if not len(view.record):  # nothing shown yet: show the text the units were found on
+            view.extend(steps_of(event.trace))
+        self._rank(event.trace, f"{len(event.trace.text):,} characters of the model's corpus",
+                   event.pattern)
+
+    def _rank(self, tr: Trace, where: str, pattern: str) -> None:
+        ckpt = self.ckpt
+        self.query_one(InsightCells).note(f"ranking units on {where}…")
+        run_in_thread(self, lambda: find_units(tr, pattern),
+                      lambda scores: UnitsFound(ckpt, where, scores),
+                      lambda error: UnitsFound(ckpt, "", [], error), group="insight-cells")
+
+    def on_units_found(self, event: UnitsFound) -> None:
+        cells = self.query_one(InsightCells)
+        if event.error:
             cells.note("")
-            cells.error(f"could not read the model's corpus: {e}")
-            return None
-        self._corpus_trace = (ckpt, source, tr)
-        return tr
+            cells.error(event.error)
+            return
+        if event.ckpt is not self.ckpt:  # the model changed meanwhile: these units are not its
+            return
+        cells.show(event.scores, f"best of all units on {event.where}")
+        self._update_controls()
 
     # --- export ----------------------------------------------------------------------------
     def action_export(self) -> None:

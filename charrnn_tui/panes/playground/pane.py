@@ -4,7 +4,7 @@ branch from any generated character, and compare several continuations side by s
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 from rich.text import Text
@@ -30,7 +30,7 @@ from charrnn_tui.screens.dialogs import PromptScreen
 from charrnn_tui.streaming import Stream, StreamRunner
 from charrnn_tui.widgets.format import bits_text, loss_text, show_char
 from charrnn_tui.widgets.temperature import TemperatureControl
-from charrnn_tui.workers import compare_candidates, stream_chars
+from charrnn_tui.workers import compare_candidates, run_in_thread, stream_chars
 
 DRAIN_HZ = 25
 # At speed "max" the text is shown every this many ticks, in bigger pieces: each write
@@ -51,14 +51,15 @@ ROWS = {"seed-row": ("rng",), "params-row": ("top_k", "top_p", "min_p", "length"
         "more-row2": ("penalty", "window", "n", "beam")}
 
 
+@dataclass
 class CandidatesReady(Message):
     """The compare thread finished: the candidates, or why not."""
 
-    def __init__(self, sampler: Sampler, title: str, seed: str, candidates: list[Candidate],
-                 error: str | None = None) -> None:
-        super().__init__()
-        self.sampler, self.title, self.seed = sampler, title, seed
-        self.candidates, self.error = candidates, error
+    sampler: Sampler
+    title: str
+    seed: str
+    candidates: list[Candidate]
+    error: str | None = None
 
 
 class PlaygroundPane(Vertical):
@@ -659,20 +660,14 @@ class PlaygroundPane(Vertical):
         upto = "up to " if sampler.params.stop else ""  # a stop string may end one sooner
         what += f", {upto}{length:,} characters each"
 
-        def work() -> None:
-            try:
-                found = compare_candidates(sampler, seed, length, n=n, beam=beam,
-                                           rank_by=rank)
-            except Exception as e:  # reported in the app; it stays up
-                self.post_message(CandidatesReady(sampler, what, seed, [],
-                                                  f"{type(e).__name__}: {e}"))
-            else:
-                self.post_message(CandidatesReady(sampler, what, seed, found))
-
         self._comparing = True
         self._status("comparing…")
         self._update_controls()
-        self.run_worker(work, thread=True, exit_on_error=False, group="compare")
+        run_in_thread(self, lambda: compare_candidates(sampler, seed, length, n=n, beam=beam,
+                                                       rank_by=rank),
+                      lambda found: CandidatesReady(sampler, what, seed, found),
+                      lambda error: CandidatesReady(sampler, what, seed, [], error),
+                      group="compare")
 
     def on_candidates_ready(self, event: CandidatesReady) -> None:
         self._comparing = False
