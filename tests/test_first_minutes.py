@@ -13,7 +13,7 @@ from test_app import SIZE, open_in_playground, saved_model
 from textual.widgets import Input, Log, Tabs
 
 from charrnn_tui.app import CharRNNApp
-from charrnn_tui.panes.playground.compare import CompareCandidatesScreen
+from charrnn_tui.panes.playground.candidates import CompareCandidatesScreen
 
 pytestmark = pytest.mark.usefixtures("no_shipped_models", "no_gpu")
 
@@ -251,7 +251,7 @@ async def test_every_models_button_fits_at_80_columns():
 async def test_sampling_settings_saved_as_a_preset_come_back_from_the_list(cat, data_home):
     from textual.widgets import Select
 
-    from charrnn_tui.panes.playground.pane import SAVE_PRESET
+    from charrnn_tui.panes.playground.preset_menu import SAVE_PRESET
     from charrnn_tui.sampling_presets import load_presets
     from charrnn_tui.screens.dialogs import PromptScreen
     from charrnn_tui.session import read_controls

@@ -9,7 +9,7 @@ from textual.widgets import Button, Input, OptionList, Select, TextArea
 
 from charrnn_tui.app import CharRNNApp
 from charrnn_tui.panes.playground.branch import BranchScreen
-from charrnn_tui.panes.playground.compare import CandidateColumn, CompareCandidatesScreen
+from charrnn_tui.panes.playground.candidates import CandidateColumn, CompareCandidatesScreen
 
 pytestmark = pytest.mark.usefixtures("no_shipped_models", "no_gpu")
 
