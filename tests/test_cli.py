@@ -16,7 +16,7 @@ import pytest
 from helpers import kit
 from helpers.pickle_bomb import raw_pickle
 
-from charrnn_tui.cli import evaluate as eval_command
+from charrnn_tui.cli import eval as eval_command
 from charrnn_tui.cli import main
 from charrnn_tui.cli.common import UserError
 from charrnn_tui.engine.data.corpus import CorpusError

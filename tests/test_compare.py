@@ -8,12 +8,12 @@ from helpers.pilot import wait_for
 from textual.widgets import Select, SelectionList
 
 from charrnn_tui.app import CharRNNApp
-from charrnn_tui.engine.analysis.curves import run_curves
 from charrnn_tui.engine.analysis.entropy import reference_losses
+from charrnn_tui.engine.analysis.run_curves import run_curves
 from charrnn_tui.engine.data.corpus import encode_text
 from charrnn_tui.engine.storage.modelfile import read_meta
 from charrnn_tui.engine.storage.store import ModelStore
-from charrnn_tui.screens.compare import CompareRunsScreen
+from charrnn_tui.screens.compare_runs import CompareRunsScreen
 from charrnn_tui.widgets.curves import CurveChart
 
 pytestmark = pytest.mark.usefixtures("no_shipped_models", "no_gpu")

@@ -199,8 +199,8 @@ class ModelsPane(Vertical):
             check=self._check_new), chosen)
 
     def action_compare(self) -> None:
-        """Overlay saved runs' curves (screens/compare.py), starting from the selected one."""
-        from charrnn_tui.screens.compare import CompareRunsScreen
+        """Overlay saved runs' curves (screens/compare_runs.py), starting from the selected one."""
+        from charrnn_tui.screens.compare_runs import CompareRunsScreen
 
         name = self.selected_name()
         self.app.push_screen(CompareRunsScreen(self.store, [name] if name else [],

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from charrnn_tui.engine.analysis.curves import RunCurves
 from charrnn_tui.engine.analysis.entropy import LN2
+from charrnn_tui.engine.analysis.run_curves import RunCurves
 
 MAX_POINTS = 1500  # per curve; plotext slows down with many, and a column holds 2 anyway
 RUN_COLOURS = ("blue", "green", "red", "magenta", "cyan", "yellow")

@@ -15,8 +15,8 @@ from textual.screen import Screen
 from textual.strip import Strip
 from textual.widgets import Button, Footer, Select, SelectionList, Static
 
-from charrnn_tui.charts import overlay, run_colour
-from charrnn_tui.engine.analysis.curves import AXES, RunCurves, run_curves
+from charrnn_tui.curve_data import overlay, run_colour
+from charrnn_tui.engine.analysis.run_curves import AXES, RunCurves, run_curves
 from charrnn_tui.engine.errors import CharRNNError
 from charrnn_tui.engine.storage.modelfile import read_meta
 from charrnn_tui.engine.storage.store import ModelStore

@@ -6,9 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from charrnn_tui.charts import overlay, reference_label
 from charrnn_tui.cli.svg_chart import svg_chart
-from charrnn_tui.engine.analysis.curves import AXES, run_curves
+from charrnn_tui.curve_data import overlay, reference_label
+from charrnn_tui.engine.analysis.run_curves import AXES, run_curves
 from charrnn_tui.engine.errors import CharRNNError
 from charrnn_tui.engine.storage.modelfile import read_meta
 from charrnn_tui.engine.storage.store import ModelStore
