@@ -11,15 +11,23 @@ import asyncio
 import json
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from helpers import kit
+from helpers.app import (
+    SIZE,
+    TEXT,
+    load_corpus,
+    open_in_playground,
+    saved_model,
+    select_row,
+    start_training,
+    text_of,
+)
 from helpers.pilot import wait_for
 from textual import events, messages
-from textual.widgets import Input, Select, Static, Switch, TabbedContent
+from textual.widgets import Input, Select, Switch, TabbedContent
 
-from charrnn_tui import resources
 from charrnn_tui.app import FIRST_RUN_HINT, CharRNNApp
 from charrnn_tui.engine.generation.sampler import Sampler
 from charrnn_tui.engine.storage.store import ModelStore
@@ -37,78 +45,7 @@ from charrnn_tui.screens.help import HelpScreen
 from charrnn_tui.session import session_path
 from charrnn_tui.widgets.temperature import TemperatureControl
 
-SIZE = (100, 32)
-TEXT = kit.TEXT * 3  # ~3.5k characters
-
-
 pytestmark = pytest.mark.usefixtures("no_shipped_models", "no_gpu")
-
-
-def saved_model(home: Path, name: str, text: str = TEXT, steps: int = 0) -> Path:
-    """A tiny torch LSTM under `name` in the store at `home`, trained `steps` steps."""
-    store = ModelStore(home / "models")
-    trainer = kit.trainer("torch-lstm", text, max_steps=steps or 1)
-    if steps:
-        trainer.run()
-    store.create(name)
-    path = store.save(trainer.checkpoint(), name, "last")
-    store.release(name)
-    return path
-
-
-@pytest.fixture
-def shipped(monkeypatch, tmp_path) -> str:
-    """One read-only model, "bard", shipped with the app."""
-    path = tmp_path / "assets" / "bard.safetensors"
-    path.parent.mkdir()
-    path.write_bytes(saved_model(tmp_path / "build", "bard").read_bytes())
-    monkeypatch.setattr(resources, "shipped_models", lambda: [path])
-    return "bard"
-
-
-def text_of(app, selector: str) -> str:
-    return str(app.query_one(selector, Static).render())
-
-
-async def load_corpus(pilot, path: Path) -> None:
-    app = pilot.app
-    await pilot.press("f2")
-    app.query_one("#path", Input).value = str(path)
-    app.query_one("#path", Input).focus()
-    await pilot.press("enter")
-    await wait_for(pilot, lambda: app.query_one(TrainPane).corpus is not None)
-
-
-def tiny_training(app, stop_unit: str = "", stop_value: str = "", **over: str) -> None:
-    values = {"layers": "1", "hidden": "32", "embed": "8", "dropout": "0", "batch": "4",
-              "seq": "16", "eval_every": "1", "sample_every": "0.5", "lr": "0.01"} | over
-    for fid, value in values.items():
-        app.query_one(f"#{fid}", Input).value = value
-    app.query_one("#stop_unit", Select).value = stop_unit
-    app.query_one("#stop_value", Input).value = stop_value
-
-
-async def open_in_playground(pilot) -> PlaygroundPane:
-    """Play the selected saved model (Models tab, Enter); the Playground once it is ready."""
-    await pilot.press("f5")
-    await pilot.press("enter")
-    play = pilot.app.query_one(PlaygroundPane)
-    await wait_for(pilot, lambda: play.sampler is not None)
-    return play
-
-
-async def start_training(pilot, corpus: Path, name: str | None = None, stop_unit: str = "",
-                         stop_value: str = "", **over: str) -> TrainPane:
-    """Load `corpus`, set up tiny_training (under `name`), press Start; the Train pane."""
-    app = pilot.app
-    await load_corpus(pilot, corpus)
-    await pilot.press("f3")
-    tiny_training(app, stop_unit, stop_value, **over)
-    if name is not None:
-        app.query_one("#name", Input).value = name
-    await pilot.press("f6")
-    return app.query_one(TrainPane)
-
 
 # --- frame ---------------------------------------------------------------------------------
 
@@ -484,10 +421,6 @@ async def test_temperature_control_clamps_and_follows_the_mouse():
 
 
 # --- models --------------------------------------------------------------------------------
-
-def select_row(app, name: str) -> None:
-    table = app.query_one("#models-table")
-    table.move_cursor(row=table.get_row_index(name))
 
 
 async def test_models_save_rename_delete(data_home):

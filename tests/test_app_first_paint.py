@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
+
+from helpers import FOLDER
 
 _SCRIPT = """
 import asyncio, json, sys, time
@@ -47,7 +48,7 @@ asyncio.run(main())
 
 
 def test_the_first_screen_and_generation_need_no_torch(tmp_path):
-    helpers = str(Path(__file__).parent / "helpers")
+    helpers = str(FOLDER)
     done = subprocess.run([sys.executable, "-c", _SCRIPT.format(helpers=helpers)],
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 from helpers import kit
-from helpers.pilot import wait_for
-from test_app import (
+from helpers.app import (
     SIZE,
     load_corpus,
     open_in_playground,
@@ -15,6 +14,7 @@ from test_app import (
     start_training,
     text_of,
 )
+from helpers.pilot import wait_for
 from textual.widgets import DirectoryTree, Input, Select, Static, TabbedContent
 
 from charrnn_tui.app import CharRNNApp

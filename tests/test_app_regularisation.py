@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 from helpers import kit
+from helpers.app import SIZE, TEXT, load_corpus, start_training, text_of
 from helpers.pilot import wait_for
-from test_app import SIZE, TEXT, load_corpus, start_training, text_of
 from textual.widgets import Input, Select
 
 from charrnn_tui.app import CharRNNApp

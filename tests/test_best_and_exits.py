@@ -33,12 +33,7 @@ def _saved(home: Path, name: str, corpus: Path, tags=("last", "best"), steps: in
     trainer = kit.trainer("torch-gru", max_steps=steps)
     trainer.corpus_info = {"name": corpus.name, "source": str(corpus)}
     trainer.run()
-    store = ModelStore(home / "models")
-    store.create(name)
-    for tag in tags:
-        store.save(trainer.checkpoint(), name, tag)
-    store.release(name)
-    return store.folder(name)
+    return kit.store_model(home, name, trainer.checkpoint(), tags).parent
 
 
 def test_a_name_with_only_best_is_a_model(tmp_path, corpus, capsys):

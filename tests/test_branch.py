@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from helpers import kit
-from test_stepper import _model
 
 from charrnn_tui.engine.generation import trail
 from charrnn_tui.engine.generation.sampler import Sampler, SamplingParams
 
 VOCAB = kit.ALPHABET
+_model = kit.perturbed_model
 SEED = "the cat "
 
 

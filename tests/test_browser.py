@@ -6,11 +6,11 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from helpers import REPO
 
-SCRIPT = Path(__file__).parent.parent / "scripts" / "browser_check.py"
+SCRIPT = REPO / "scripts" / "browser_check.py"
 
 
 def _script():

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from helpers import SHAKESPEARE
 from helpers.ports import refusing_port
 
 from charrnn_tui.engine.data.builtin import BUILTINS, builtin_text
@@ -13,7 +12,7 @@ from charrnn_tui.engine.data.download import ENV_TINYSHAKESPEARE_URL, tinyshakes
 from charrnn_tui.engine.data.sources import load_corpus
 from charrnn_tui.engine.paths import ENV_HOME
 
-DATA = Path(__file__).resolve().parents[2] / "shared/data/tinyshakespeare.txt"
+DATA = SHAKESPEARE
 
 
 @pytest.fixture(autouse=True)

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 from helpers import kit
+from helpers.cli import run_cli
 from helpers.pickle_bomb import raw_pickle
 
 from charrnn_tui.cli import eval as eval_command
-from charrnn_tui.cli import main
 from charrnn_tui.cli.common import UserError
 from charrnn_tui.engine.data.corpus import CorpusError
 from charrnn_tui.engine.errors import CharRNNError, ConfigError
@@ -32,12 +32,6 @@ from charrnn_tui.engine.training.vocab import VocabError
 
 SMALL = ["--cell", "lstm", "--layers", "1", "--hidden", "16", "--batch", "4", "--seq", "8"]
 RESULT_KEYS = {"val_loss", "val_bpc", "chars_per_s", "steps", "seconds", "params", "model"}
-
-
-@pytest.fixture(autouse=True)
-def _home_env(tmp_path, monkeypatch):
-    """Belt and braces: even a command that forgot --home stays in a temp folder."""
-    monkeypatch.setenv(ENV_HOME, str(tmp_path / "env-home"))
 
 
 @pytest.fixture(scope="module")
@@ -61,14 +55,8 @@ def trained(tmp_path_factory):
 
 
 def _cli(home: Path, *argv: str) -> tuple[int, str, str]:
-    """Run the CLI in this process, capturing what it prints."""
-    import contextlib
-    import io
-
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(["--home", str(home), *argv])
-    return code, out.getvalue(), err.getvalue()
+    """Run the CLI in this process on `home`, capturing what it prints."""
+    return run_cli("--home", str(home), *argv)
 
 
 def _subprocess(home: Path, *argv: str, timeout: float = 120) -> subprocess.CompletedProcess:

@@ -34,11 +34,7 @@ def _one_line(err: str) -> str:
 
 
 def _model(home: Path, name: str = "m") -> Path:
-    store = ModelStore(home / "models")
-    store.create(name)
-    path = store.save(kit.trainer("torch-gru").checkpoint(), name)
-    store.release(name)
-    return path
+    return kit.store_model(home, name, kit.trainer("torch-gru").checkpoint())
 
 
 @pytest.mark.parametrize("home_kind", ["file", "devnull"])

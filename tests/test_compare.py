@@ -19,25 +19,12 @@ from charrnn_tui.widgets.curves import CurveChart
 pytestmark = pytest.mark.usefixtures("no_shipped_models", "no_gpu")
 
 
-def _save(home, name: str, kind: str, corpus_path, steps: int = 12) -> None:
-    store = ModelStore(home / "models")
-    text = corpus_path.read_text()
-    c = encode_text(text, corpus_path.name)
-    trainer = kit.Trainer(kit.build_model(kit.spec(kind, c.chars), 0), c.data,
-                          kit.config(max_steps=steps, eval_every=1e-9, gradflow_every=0),
-                          corpus_info=c.info(str(corpus_path)))
-    trainer.run()
-    store.create(name)
-    store.save(trainer.checkpoint(), name, "last")
-    store.release(name)
-
-
 @pytest.fixture
 def two_runs(data_home, tmp_path):
     corpus = kit.write_text(tmp_path / "tiny.txt")
     with kit.one_torch_thread():
-        _save(data_home, "gated", "torch-gru", corpus)
-        _save(data_home, "plain", "numpy", corpus)
+        kit.store_model(data_home, "gated", kit.trained_on(corpus, "torch-gru", 12))
+        kit.store_model(data_home, "plain", kit.trained_on(corpus, "numpy", 12))
     return data_home
 
 

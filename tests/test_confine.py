@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from helpers.app import SIZE, open_in_playground, saved_model
 from helpers.pilot import wait_for
-from test_app import SIZE, open_in_playground, saved_model
 from textual.widgets import Input, Static
 
 from charrnn_tui.app import CharRNNApp

@@ -9,12 +9,6 @@ import pytest
 
 from charrnn_tui.engine.data.corpus import MAX_VOCAB, CorpusError, decode_bytes, encode_text
 from charrnn_tui.engine.data.sources import load_corpus
-from charrnn_tui.engine.paths import ENV_HOME
-
-
-@pytest.fixture(autouse=True)
-def _home(tmp_path, monkeypatch):
-    monkeypatch.setenv(ENV_HOME, str(tmp_path / "home"))
 
 
 def test_load_file_builds_sorted_vocab_and_round_trips(tmp_path):

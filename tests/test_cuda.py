@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 import torch
 from helpers import kit
-from test_trainer import _run
 
 from charrnn_tui.engine.generation.sampler import Sampler
 from charrnn_tui.engine.generation.search import beam_search, sample_n
@@ -20,20 +19,16 @@ from charrnn_tui.engine.models.stepper import Stepper
 from charrnn_tui.engine.storage import modelfile
 from charrnn_tui.engine.training.events import Notice, Progress
 
+_run = kit.run_events
+
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
 
 @pytest.mark.parametrize("kind", ["torch-lstm", "torch-gru", "scratch-lstm", "scratch-gru"])
 def test_training_moves_to_the_gpu_and_back_mid_run_and_keeps_learning(kind):
     tr = kit.trainer(kind, max_steps=90, lr=1e-2 if kind.startswith("torch") else 5e-2, seq=16)
-    asks = {10: "cuda", 40: "cpu", 60: "cuda"}
-
-    def ask(e):
-        if isinstance(e, Progress) and e.step in asks:
-            tr.request_device(asks.pop(e.step))
-
     before = tr.evaluate()
-    done, events = _run(tr, ask)
+    done, events = _run(tr, kit.device_requests(tr, {10: "cuda", 40: "cpu", 60: "cuda"}))
     devices = [p.device for p in events if isinstance(p, Progress)]
     assert devices[0] == "cpu" and devices[-1] == "cuda" and "cpu" in devices[40:]
     assert not [n for n in events if isinstance(n, Notice) and n.level == "warning"]
@@ -44,11 +39,7 @@ def test_training_moves_to_the_gpu_and_back_mid_run_and_keeps_learning(kind):
 def test_the_numpy_implementation_refuses_the_gpu_in_words_and_keeps_training():
     tr = kit.trainer("numpy", max_steps=8)
 
-    def ask(e):
-        if isinstance(e, Progress) and e.step == 3:
-            tr.request_device("cuda")
-
-    done, events = _run(tr, ask)
+    done, events = _run(tr, kit.device_requests(tr, {3: "cuda"}))
     assert done.step == 8 and tr.device.type == "cpu"
     assert any(isinstance(n, Notice) for n in events)
 
@@ -105,8 +96,8 @@ def test_a_model_trained_on_the_gpu_saves_and_resumes_on_a_cpu(tmp_path):
 
 
 async def test_the_apps_gpu_switch_moves_a_real_training_there_and_back(corpus_file, data_home):
+    from helpers.app import SIZE, start_training, text_of
     from helpers.pilot import wait_for
-    from test_app import SIZE, start_training, text_of
     from textual.widgets import Switch
 
     from charrnn_tui.app import CharRNNApp

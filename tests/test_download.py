@@ -6,9 +6,9 @@ import functools
 import threading
 import time
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
+from helpers import SHAKESPEARE
 from helpers.ports import refusing_port
 
 from charrnn_tui.engine.data.corpus import CorpusError
@@ -20,7 +20,7 @@ from charrnn_tui.engine.data.download import (
     tinyshakespeare_path,
 )
 
-DATA = Path(__file__).resolve().parents[2] / "shared/data/tinyshakespeare.txt"
+DATA = SHAKESPEARE
 needs_data = pytest.mark.skipif(not DATA.is_file(), reason=f"{DATA} is missing")
 
 

@@ -13,13 +13,14 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
+from helpers.lock_holder import lock_held
 from helpers.ports import rendezvous_port
-from helpers.procs import children, rank_pid
+from helpers.procs import kill_launch, rank_pid
+from helpers.waiting import until
 
 from charrnn_tui.cli import main as cli_main
 from charrnn_tui.engine.storage.modelfile import ModelFileError, load, read_meta
@@ -63,12 +64,7 @@ class Agents:
     def kill_all(self, proc: subprocess.Popen) -> None:
         """SIGKILL an agent and its workers: a node lost at once. torchrun starts each
         worker in a session of its own, so the workers are found by their parent."""
-        for pid in [proc.pid, *children(proc.pid)]:
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        proc.wait()
+        kill_launch(proc)
 
     def close(self) -> None:
         for proc in self.procs:
@@ -84,20 +80,6 @@ def agents(tmp_path):
         yield a
     finally:
         a.close()
-
-
-def _until(what: str, check, procs=()):
-    """Poll `check` until it returns something truthy; fail if an agent ends first."""
-    deadline = time.monotonic() + BOUND
-    while time.monotonic() < deadline:
-        if value := check():
-            return value
-        for p in procs:
-            if p.poll() is not None:
-                pytest.fail(f"{p.label} exited ({p.returncode}) before {what}:\n"
-                            f"{p.err_path.read_text(errors='replace')}")
-        time.sleep(0.02)
-    pytest.fail(f"no {what} after {BOUND}s")
 
 
 def _autosave(path: Path, **want):
@@ -129,9 +111,9 @@ def test_sigkilled_rank_restarts_and_resumes_from_the_autosave(agents, tmp_path)
                                f"--rdzv-endpoint=127.0.0.1:{rendezvous_port()}"],
                        [str(tmp_path / "fox.txt"), *MODEL, "--max-steps", "400",
                         "--save-every", "0.2"])
-    rank0 = _until("rank 0", lambda: rank_pid(run.pid, 0), [run])
-    _until("an autosave", lambda: _autosave(last), [run])
-    before = _until("a whole autosave", lambda: _loaded(last), [run])  # at or before the kill
+    rank0 = until("rank 0", lambda: rank_pid(run.pid, 0), [run], BOUND)
+    until("an autosave", lambda: _autosave(last), [run], BOUND)
+    before = until("a whole autosave", lambda: _loaded(last), [run], BOUND)  # at or before the kill
     os.kill(rank0, signal.SIGKILL)  # the saver, holding the model's name lock
     assert agents.wait(run) == 0, agents.log(run)
 
@@ -178,7 +160,7 @@ def test_lost_node_shrinks_the_world_and_the_run_goes_on(agents, tmp_path):
     train = [str(tmp_path / "fox.txt"), *MODEL, "--max-steps", "300", "--save-every", "0.2"]
     b = agents.start("b", [*common, f"--rdzv-conf=is_host=0,{conf}"], train)
     a = agents.start("a", [*common, f"--rdzv-conf=is_host=1,{conf}"], train)
-    _until("an autosave by 2 ranks", lambda: _autosave(last, world_size=2), [a, b])
+    until("an autosave by 2 ranks", lambda: _autosave(last, world_size=2), [a, b], BOUND)
     agents.kill_all(b)  # the node goes, its agent and worker with it
     assert agents.wait(a) == 0, agents.log(a)
 
@@ -263,17 +245,12 @@ def test_a_claim_waits_for_a_predecessor_that_is_exiting(tmp_path):
     store = ModelStore(tmp_path / "models")
     folder = store.folder("m")
     folder.mkdir(parents=True)
-    holder = subprocess.Popen([sys.executable, str(Path(__file__).parent / "helpers/hold_lock.py"),
-                               str(folder / ".lock")], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)
     try:
-        assert holder.stdout.readline().strip() == "locked"
-        with pytest.raises(StoreError, match="in use by another"):
-            store.claim("m")
-        threading.Timer(0.3, holder.stdin.close).start()  # the predecessor exits meanwhile
-        store.claim("m", wait=BOUND)
-        assert "m" in store._claims
+        with lock_held(folder / ".lock") as holder:
+            with pytest.raises(StoreError, match="in use by another"):
+                store.claim("m")
+            threading.Timer(0.3, holder.stdin.close).start()  # the predecessor exits meanwhile
+            store.claim("m", wait=BOUND)
+            assert "m" in store._claims
     finally:
-        holder.kill()
-        holder.wait()
         store.release("m")

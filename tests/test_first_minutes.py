@@ -8,19 +8,14 @@ from __future__ import annotations
 import json
 
 import pytest
+from helpers.app import SIZE, open_in_playground, saved_model
 from helpers.pilot import wait_for
-from test_app import SIZE, open_in_playground, saved_model
 from textual.widgets import Input, Log, Tabs
 
 from charrnn_tui.app import CharRNNApp
 from charrnn_tui.panes.playground.candidates import CompareCandidatesScreen
 
 pytestmark = pytest.mark.usefixtures("no_shipped_models", "no_gpu")
-
-
-@pytest.fixture
-def cat(data_home):
-    saved_model(data_home, "cat", steps=30)
 
 
 async def test_slash_goes_to_the_seed_and_never_types_into_another_field(cat):
@@ -149,7 +144,7 @@ async def test_train_form_labels_show_whole_with_a_gap_before_their_value(size):
 
 async def test_after_a_rename_train_and_the_models_highlight_follow_the_new_name(
         data_home, corpus_file):
-    from test_app import start_training, text_of
+    from helpers.app import start_training, text_of
     from textual.widgets import DataTable
 
     for name in ("aaa", "bbb"):
@@ -191,7 +186,7 @@ async def test_a_temperature_can_be_typed_and_a_bad_one_is_refused_in_words(cat)
 
 
 async def test_min_p_is_a_field_beside_top_k_and_top_p_validated_like_them(cat):
-    from test_app import text_of
+    from helpers.app import text_of
 
     app = CharRNNApp()
     async with app.run_test(size=(80, 24)) as pilot:
@@ -319,7 +314,7 @@ def test_a_damaged_presets_file_is_refused_in_words_and_bad_entries_left_out(dat
 
 
 async def test_one_loss_unit_named_everywhere_bits_in_the_detail(cat):
-    from test_app import text_of
+    from helpers.app import text_of
 
     app = CharRNNApp()
     async with app.run_test(size=SIZE) as pilot:
@@ -347,7 +342,7 @@ async def test_the_neuron_view_before_any_text_is_shown_not_a_crash(cat):
 
 
 async def test_a_resumed_run_counts_its_own_time_in_elapsed_as_in_eta(data_home, corpus_file):
-    from test_app import load_corpus, text_of, tiny_training
+    from helpers.app import load_corpus, text_of, tiny_training
 
     from charrnn_tui.engine.storage.store import ModelStore
     from charrnn_tui.panes.train.pane import TrainPane

@@ -42,11 +42,8 @@ def save(home: Path, name: str, kind: str = "torch-lstm", seed: int = 0,
     ckpt = kit.trainer(kind, CORPUS, seed=seed).checkpoint()
     if corpus_file is not None:
         ckpt.corpus = {"name": corpus_file.name, "source": str(corpus_file)}
-    store = ModelStore(home / "models")
-    store.create(name)
-    store.save(ckpt, name, "last")
-    store.release(name)
-    return store.load(name)
+    kit.store_model(home, name, ckpt)
+    return ModelStore(home / "models").load(name)
 
 
 async def open_insight(pilot, name: str) -> InsightPane:

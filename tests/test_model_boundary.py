@@ -12,8 +12,9 @@ import ast
 from pathlib import Path
 
 import pytest
+from helpers import REPO
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO
 MODELS = ROOT / "engine" / "models"
 CONCRETE = {"NumpyRNN", "ScratchRNN", "LibraryRNN", "ArrayModel"}
 

@@ -18,11 +18,10 @@ import numpy as np
 import pytest
 import safetensors.torch
 import torch
-from helpers import kit
+from helpers import FOLDER, kit
 from helpers.pickle_bomb import raw_pickle, torch_zip
 
 from charrnn_tui.engine.models import build_model, restore_model
-from charrnn_tui.engine.paths import ENV_HOME
 from charrnn_tui.engine.storage import modelfile
 from charrnn_tui.engine.storage.checksum import KEY as CHECKSUM_KEY
 from charrnn_tui.engine.storage.checksum import tensor_digest
@@ -30,14 +29,6 @@ from charrnn_tui.engine.storage.modelfile import FORMAT_VERSION, ModelFileError
 from charrnn_tui.engine.storage.store import ModelStore
 from charrnn_tui.engine.training.events import Progress
 from charrnn_tui.engine.training.trainer import Trainer
-
-HELPERS = Path(__file__).parent / "helpers"
-
-
-@pytest.fixture(autouse=True)
-def _home(tmp_path, monkeypatch):
-    monkeypatch.setenv(ENV_HOME, str(tmp_path / "home"))
-
 
 # --- helpers --------------------------------------------------------------------------------
 
@@ -400,7 +391,7 @@ def test_write_atomic_leaves_no_temp_file_and_keeps_old_on_failure(tmp_path):
 def test_sigkill_during_saves_never_leaves_a_broken_model(tmp_path):
     root = tmp_path / "models"
     env = os.environ | {"OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path.cwd())}
-    proc = subprocess.Popen([sys.executable, str(HELPERS / "save_loop.py"), str(root)],
+    proc = subprocess.Popen([sys.executable, str(FOLDER / "save_loop.py"), str(root)],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
     rng = random.Random(1234)
     last = root / "m" / "last.safetensors"

@@ -11,12 +11,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from helpers import kit
-from helpers.procs import children, rank_pid
+from helpers.procs import children, kill_launch, rank_pid
+from helpers.waiting import until
 
 from charrnn_tui.cli import main
 from charrnn_tui.cli.launch import ENV_NO_SHARED_STORE
@@ -71,12 +71,7 @@ class Launches:
     def close(self) -> None:
         for proc in self.procs:
             if proc.poll() is None:
-                for pid in [proc.pid, *children(proc.pid)]:
-                    try:
-                        os.killpg(pid, signal.SIGKILL)
-                    except (ProcessLookupError, PermissionError):
-                        pass
-                proc.wait()
+                kill_launch(proc)
 
 
 @pytest.fixture
@@ -87,18 +82,6 @@ def launches(tmp_path):
         yield found
     finally:
         found.close()
-
-
-def _until(what: str, check, proc: subprocess.Popen):
-    deadline = time.monotonic() + BOUND
-    while time.monotonic() < deadline:
-        if value := check():
-            return value
-        if proc.poll() is not None:
-            pytest.fail(f"exited ({proc.returncode}) before {what}:\n"
-                        f"{proc.err_path.read_text(errors='replace')}")
-        time.sleep(0.02)
-    pytest.fail(f"no {what} after {BOUND}s")
 
 
 def _loaded(path: Path):
@@ -121,8 +104,8 @@ def test_a_sigkilled_rank_restarts_and_the_run_resumes_from_its_autosave(launche
     last = tmp_path / "home/models/m/last.safetensors"
     run = launches.start(str(tmp_path / "tiny.txt"), *TINY, "--name", "m", "--nproc", "2",
                          "--max-restarts", "1", "--max-steps", "400", "--save-every", "0.2")
-    rank1 = _until("rank 1", lambda: rank_pid(run.pid, 1), run)
-    before = _until("a whole autosave", lambda: _loaded(last), run)
+    rank1 = until("rank 1", lambda: rank_pid(run.pid, 1), [run], BOUND)
+    before = until("a whole autosave", lambda: _loaded(last), [run], BOUND)
     os.kill(rank1, signal.SIGKILL)
     code, out, err = _finish(run)
     assert code == 0, err
@@ -136,7 +119,7 @@ def test_ctrl_c_stops_every_rank_and_saves_once(launches, tmp_path):
     last = tmp_path / "home/models/m/last.safetensors"
     run = launches.start(str(tmp_path / "tiny.txt"), *TINY, "--name", "m", "--nproc", "2",
                          "--time-budget", "600", "--save-every", "0.2")
-    _until("a whole autosave", lambda: _loaded(last), run)
+    until("a whole autosave", lambda: _loaded(last), [run], BOUND)
     run.send_signal(signal.SIGINT)  # what Ctrl-C sends the launcher
     code, out, err = _finish(run)
     assert code == 130, err

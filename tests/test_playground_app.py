@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from helpers.app import SIZE, open_in_playground, saved_model, text_of
 from helpers.pilot import wait_for
-from test_app import SIZE, open_in_playground, saved_model, text_of
 from textual.widgets import Button, Input, OptionList, Select, TextArea
 
 from charrnn_tui.app import CharRNNApp
@@ -12,11 +12,6 @@ from charrnn_tui.panes.playground.branch import BranchScreen
 from charrnn_tui.panes.playground.candidates import CandidateColumn, CompareCandidatesScreen
 
 pytestmark = pytest.mark.usefixtures("no_shipped_models", "no_gpu")
-
-
-@pytest.fixture
-def cat(data_home):
-    saved_model(data_home, "cat", steps=30)
 
 
 def fill(app, **values: str) -> None:

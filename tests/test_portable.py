@@ -6,19 +6,18 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
+
+from helpers import FOLDER
 
 from charrnn_tui.engine import threads
 from charrnn_tui.engine.threads import IdleMeter, ThreadTuner, cores, free_cores, training_tuner
-
-HELPERS = Path(__file__).parent / "helpers"
 
 
 def test_store_and_app_import_save_and_load_without_fcntl(tmp_path):
     script = textwrap.dedent(f"""
         import sys
         sys.modules["fcntl"] = None  # as on Windows: `import fcntl` raises ImportError
-        sys.path.insert(0, {str(HELPERS)!r})
+        sys.path.insert(0, {str(FOLDER)!r})
         import charrnn_tui.app  # noqa: F401
         import kit
         from charrnn_tui.engine.storage.store import ModelStore, StoreError

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 
 import pytest
 from helpers import kit
+from helpers.app import load_corpus
+from helpers.cli import run_cli
 from helpers.pilot import wait_for
-from test_app import load_corpus
 from textual.widgets import DataTable, Input
 
 from charrnn_tui.app import CharRNNApp
-from charrnn_tui.cli import main
 from charrnn_tui.engine.errors import ConfigError
 from charrnn_tui.engine.storage.store import ModelStore
 from charrnn_tui.engine.training.events import Evaluated, GradientFlow
@@ -55,17 +53,10 @@ def test_a_race_trains_each_lap_for_the_budget_and_stop_skips_the_rest():
     assert len(laps) == 1 and laps[0].finished.reason == "stopped"
 
 
-def _cli(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(list(argv))
-    return code, out.getvalue(), err.getvalue()
-
-
 def test_race_command_saves_each_run_and_prints_a_table(tmp_path):
     corpus = kit.write_text(tmp_path / "tiny.txt", TEXT)
     home = tmp_path / "home"
-    code, out, err = _cli("--home", str(home), "race", str(corpus), "--cells", "rnn,gru",
+    code, out, err = run_cli("--home", str(home), "race", str(corpus), "--cells", "rnn,gru",
                           "--impls", "scratch", "--time-budget", "0.3", "--hidden", "8",
                           "--batch", "4", "--seq", "8", "--threads", "1")
     assert code == 0, err
@@ -75,7 +66,7 @@ def test_race_command_saves_each_run_and_prints_a_table(tmp_path):
     assert sum("★" in r for r in rows) == 1
     store = ModelStore(home / "models")
     assert store.exists("tiny-race-rnn-scratch") and store.exists("tiny-race-gru-scratch")
-    code, out, _ = _cli("--home", str(home), "race", str(corpus), "--cells", "rnn",
+    code, out, _ = run_cli("--home", str(home), "race", str(corpus), "--cells", "rnn",
                         "--impls", "numpy,torch", "--time-budget", "0.3", "--hidden", "8",
                         "--batch", "4", "--seq", "8", "--threads", "1", "--json")
     assert code == 0
@@ -84,7 +75,7 @@ def test_race_command_saves_each_run_and_prints_a_table(tmp_path):
         ("numpy", "tiny-race-rnn-numpy"), ("torch", "tiny-race-rnn-torch")]
     assert all(r["val_bpc"] > 0 and r["params"] > 0 for r in result)
     # the earlier names are taken: a second race gets fresh ones, nothing is overwritten
-    code, out, _ = _cli("--home", str(home), "race", str(corpus), "--cells", "rnn,gru",
+    code, out, _ = run_cli("--home", str(home), "race", str(corpus), "--cells", "rnn,gru",
                         "--impls", "scratch", "--time-budget", "0.2", "--hidden", "8",
                         "--batch", "4", "--seq", "8", "--threads", "1")
     assert code == 0 and "tiny-race-rnn-scratch-2" in out
@@ -96,11 +87,11 @@ def test_race_command_saves_each_run_and_prints_a_table(tmp_path):
 ])
 def test_race_command_refusals_are_one_line(tmp_path, argv):
     corpus = kit.write_text(tmp_path / "tiny.txt", TEXT)
-    code, _, err = _cli("--home", str(tmp_path), "race", str(corpus), "--time-budget", "1",
+    code, _, err = run_cli("--home", str(tmp_path), "race", str(corpus), "--time-budget", "1",
                         *argv)
     assert code == 2 and "2 to 4 configurations" in err and "Traceback" not in err
     with pytest.raises(SystemExit) as exit_:
-        _cli("--home", str(tmp_path), "race", str(corpus), "--time-budget", "1",
+        run_cli("--home", str(tmp_path), "race", str(corpus), "--time-budget", "1",
              "--cells", "rnn,tree")
     assert exit_.value.code == 2
 

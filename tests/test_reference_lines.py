@@ -3,19 +3,17 @@ range, and `models compare` on the command line."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import math
 
 import pytest
 from helpers import kit
+from helpers.app import load_corpus
+from helpers.cli import run_cli
 from helpers.pilot import wait_for
-from test_app import load_corpus
 from textual.widgets import Static
 
 from charrnn_tui import resources
 from charrnn_tui.app import CharRNNApp
-from charrnn_tui.cli import main
 from charrnn_tui.engine.analysis.entropy import reference_losses
 from charrnn_tui.engine.data.corpus import encode_text
 from charrnn_tui.engine.storage.store import ModelStore
@@ -29,19 +27,6 @@ from charrnn_tui.widgets.gradient_chart import GradientChart
 TEXT = kit.TEXT * 3
 
 
-def _save(home, name: str, corpus_path, kind: str = "torch-gru") -> None:
-    c = encode_text(corpus_path.read_text(), corpus_path.name)
-    trainer = kit.Trainer(kit.build_model(kit.spec(kind, c.chars), 0), c.data,
-                          kit.config(max_steps=6, eval_every=1e-9, gradflow_every=0),
-                          corpus_info=c.info(str(corpus_path)))
-    with kit.one_torch_thread():
-        trainer.run()
-    store = ModelStore(home / "models")
-    store.create(name)
-    store.save(trainer.checkpoint(), name, "last")
-    store.release(name)
-
-
 def test_the_y_range_is_not_stretched_by_the_first_steps():
     values = [4.2] + [2.0 - i / 100 for i in range(60)]  # one early spike, then the curve
     lo, hi = y_range(values, [2.5])
@@ -53,7 +38,8 @@ def test_the_y_range_is_not_stretched_by_the_first_steps():
 @pytest.mark.usefixtures("no_gpu")
 async def test_corpus_facts_and_loss_chart_show_the_reference_lines(tmp_path, monkeypatch):
     corpus = kit.write_text(tmp_path / "tiny.txt", TEXT)
-    _save(tmp_path / "build", "bard", corpus)  # a "shipped" model of the same corpus
+    # a "shipped" model of the same corpus
+    kit.store_model(tmp_path / "build", "bard", kit.trained_on(corpus, "torch-gru", 6))
     shipped = tmp_path / "build" / "models" / "bard" / "last.safetensors"
     monkeypatch.setattr(resources, "shipped_models", lambda: [shipped])
     expected = reference_losses(encode_text(TEXT, "t").data)
@@ -89,25 +75,21 @@ async def test_the_train_tab_plots_gradient_flow_on_a_log_scale():
 def test_models_compare_prints_the_runs_and_writes_an_svg(tmp_path):
     corpus = kit.write_text(tmp_path / "tiny.txt", TEXT)
     home = tmp_path / "home"
-    _save(home, "gated", corpus)
-    _save(home, "plain", corpus, "numpy")
-    out, err = io.StringIO(), io.StringIO()
+    kit.store_model(home, "gated", kit.trained_on(corpus, "torch-gru", 6))
+    kit.store_model(home, "plain", kit.trained_on(corpus, "numpy", 6))
     svg = tmp_path / "runs.svg"
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(["--home", str(home), "models", "compare", "gated", "plain", "--svg",
-                     str(svg), "--axis", "chars"])
-    assert code == 0, err.getvalue()
-    text = out.getvalue()
+    code, text, err = run_cli("--home", str(home), "models", "compare", "gated", "plain",
+                              "--svg", str(svg), "--axis", "chars")
+    assert code == 0, err
     assert "gated: gru 16 torch" in text and "plain: rnn 16 numpy" in text
     assert "reference: bigram" in text
     drawing = svg.read_text()
     assert drawing.startswith("<svg") and drawing.count("<polyline") == 4
     assert "characters seen" in drawing and "unigram" in drawing
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
-        assert main(["--home", str(home), "models", "compare", "gated"]) == 2
-        assert main(["--home", str(home), "models", "compare", "gated", "nope"]) == 2
-        assert main(["--home", str(home), "models", "compare", "gated", "plain", "--svg",
-                     str(tmp_path / "no" / "x.svg")]) == 2
+    assert run_cli("--home", str(home), "models", "compare", "gated")[0] == 2
+    assert run_cli("--home", str(home), "models", "compare", "gated", "nope")[0] == 2
+    assert run_cli("--home", str(home), "models", "compare", "gated", "plain", "--svg",
+                   str(tmp_path / "no" / "x.svg"))[0] == 2
 
 
 async def test_charts_draw_curves_that_fall_outside_the_range_or_have_one_point():

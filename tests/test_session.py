@@ -7,14 +7,8 @@ import json
 import os
 
 import pytest
-from test_app import (  # noqa: F401 (shipped: a fixture)
-    SIZE,
-    load_corpus,
-    saved_model,
-    shipped,
-    text_of,
-    wait_for,
-)
+from helpers.app import SIZE, load_corpus, saved_model, text_of
+from helpers.pilot import wait_for
 from textual.command import CommandList, CommandPalette
 from textual.widgets import Input, Select, Switch, TabbedContent
 

@@ -10,30 +10,11 @@ import torch
 from helpers import kit
 
 from charrnn_tui.engine.generation.sampler import Sampler
-from charrnn_tui.engine.models import ModelSpec, NumpyRNN, build_model
+from charrnn_tui.engine.models import NumpyRNN
 from charrnn_tui.engine.models.stepper import Stepper
 
-KINDS = {
-    **{f"torch-{c}": dict(impl="torch", cell=c, layers=2, hidden=16, embed=8)
-       for c in ("lstm", "gru", "rnn")},
-    **{f"scratch-{c}": dict(impl="scratch", cell=c, layers=1, hidden=16, embed=8)
-       for c in ("lstm", "gru", "rnn")},
-    "numpy": dict(impl="numpy", cell="rnn", layers=1, hidden=16, embed=8),
-}
-
-
-def _model(kind: str):
-    model = build_model(ModelSpec(**KINDS[kind], vocab=kit.ALPHABET), seed=3)
-    if kind.startswith("numpy"):  # trained-looking weights, not the tiny initial ones
-        rng = np.random.default_rng(0)
-        for p in model.params.values():
-            p += rng.standard_normal(p.shape) * 0.3
-    else:
-        with torch.no_grad():
-            for p in model.parameters():
-                p.add_(torch.randn_like(p) * 0.3)
-        model.eval()
-    return model
+KINDS = kit.STEP_KINDS
+_model = kit.perturbed_model
 
 
 def _forward(model, ids: np.ndarray):

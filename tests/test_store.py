@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import safetensors.torch
 from helpers import kit
+from helpers.lock_holder import lock_held
 
-from charrnn_tui.engine.paths import ENV_HOME, models_dir
+from charrnn_tui.engine.paths import models_dir
 from charrnn_tui.engine.storage import modelfile
 from charrnn_tui.engine.storage.modelfile import ModelFileError
 from charrnn_tui.engine.storage.store import ModelStore, StoreError, check_name
-
-HELPERS = Path(__file__).parent / "helpers"
-
-
-@pytest.fixture(autouse=True)
-def _home(tmp_path, monkeypatch):
-    monkeypatch.setenv(ENV_HOME, str(tmp_path / "home"))
 
 
 @pytest.fixture
@@ -187,10 +178,7 @@ def test_read_only_models(tmp_path):
 def test_second_process_holding_the_lock_blocks_saves(store):
     _save(store, "busy")
     lock = store.root / "busy" / ".lock"
-    holder = subprocess.Popen([sys.executable, str(HELPERS / "hold_lock.py"), str(lock)],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "locked"
+    with lock_held(lock) as holder:
         with pytest.raises(StoreError, match=r"'busy' is (being saved|in use) by another"):
             _save(store, "busy", step=99)
         with pytest.raises(StoreError, match="by another"):
@@ -198,7 +186,6 @@ def test_second_process_holding_the_lock_blocks_saves(store):
         with pytest.raises(StoreError, match="by another"):
             store.rename("busy", "elsewhere")
         _save(store, "idle")  # other models are not affected
-    finally:
         holder.stdin.close()
         holder.wait(10)
     assert store.load("busy").state.step == 5

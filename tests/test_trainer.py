@@ -14,32 +14,16 @@ from helpers import kit
 from charrnn_tui.engine.analysis.entropy import LN2
 from charrnn_tui.engine.data.corpus import CorpusError
 from charrnn_tui.engine.models import build_model, step_logits, tensors_of
-from charrnn_tui.engine.paths import ENV_HOME
 from charrnn_tui.engine.training import precision
 from charrnn_tui.engine.training.config import TrainConfig
 from charrnn_tui.engine.training.evaluate import mean_cross_entropy
 from charrnn_tui.engine.training.events import Evaluated, Finished, Notice, Progress, Sampled
 from charrnn_tui.engine.training.precision import cpu_has_bf16
-from charrnn_tui.engine.training.trainer import Trainer
 
 KINDS = ["torch", "scratch", "numpy"]
 
 
-@pytest.fixture(autouse=True)
-def _home(tmp_path, monkeypatch):
-    monkeypatch.setenv(ENV_HOME, str(tmp_path))
-
-
-def _run(trainer: Trainer, on_event=None):
-    events = []
-
-    def collect(e):
-        events.append(e)
-        if on_event:
-            on_event(e)
-
-    done = trainer.run(collect)
-    return done, events
+_run = kit.run_events
 
 
 def _of(events, kind):
@@ -314,11 +298,7 @@ def test_numpy_inf_weight_is_rolled_back():
 def test_request_cpu_is_a_quiet_no_op(kind):
     tr = kit.trainer(kind, max_steps=8)
 
-    def ask(e):
-        if isinstance(e, Progress) and e.step == 3:
-            tr.request_device("cpu")
-
-    done, events = _run(tr, ask)
+    done, events = _run(tr, kit.device_requests(tr, {3: "cpu"}))
     assert done.step == 8 and tr.device.type == "cpu"
     assert [n.message for n in _of(events, Notice)] == []
 
@@ -345,11 +325,7 @@ def test_a_device_request_made_during_a_move_is_not_lost(monkeypatch):
 def test_request_cuda_without_cuda_warns_and_keeps_training():
     tr = kit.trainer("torch", max_steps=8)
 
-    def ask(e):
-        if isinstance(e, Progress) and e.step == 3:
-            tr.request_device("cuda")
-
-    done, events = _run(tr, ask)
+    done, events = _run(tr, kit.device_requests(tr, {3: "cuda"}))
     notices = _of(events, Notice)
     assert len(notices) == 1 and notices[0].level == "warning"
     assert "cannot switch device" in notices[0].message and "CUDA" in notices[0].message

@@ -11,11 +11,11 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import pytest
-from helpers import kit
+from helpers import FOLDER, kit
+from helpers.lock_holder import lock_held
+from helpers.waiting import until
 
 from charrnn_tui.engine.storage import modelfile
 from charrnn_tui.engine.storage.store import ModelStore
@@ -31,17 +31,6 @@ def _cli(home: Path, *args: str, **popen) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
 
 
-def _until(what: str, check, proc: subprocess.Popen):
-    deadline = time.monotonic() + BOUND
-    while time.monotonic() < deadline:
-        if value := check():
-            return value
-        if proc.poll() is not None:
-            pytest.fail(f"exited ({proc.returncode}) before {what}:\n{proc.stderr.read()}")
-        time.sleep(0.05)
-    pytest.fail(f"no {what} after {BOUND}s")
-
-
 def test_a_second_training_under_a_name_in_training_is_refused_and_the_first_keeps_its_model(
         tmp_path):
     home, corpus = tmp_path / "home", kit.write_text(tmp_path / "tiny.txt")
@@ -49,7 +38,7 @@ def test_a_second_training_under_a_name_in_training_is_refused_and_the_first_kee
     first = _cli(home, "train", str(corpus), "--name", "m", "--time-budget", "600",
                  "--save-every", "0.2", "--json", *TINY)
     try:
-        _until("the first autosave", last.exists, first)
+        until("the first autosave", last.exists, [first], BOUND, output=lambda p: p.stderr.read())
         second = _cli(home, "train", str(corpus), "--name", "m", "--force", "--max-steps", "2",
                       "--json", *TINY)
         out, err = second.communicate(timeout=BOUND)
@@ -72,7 +61,7 @@ def test_models_list_in_another_process_never_shows_a_half_written_file(tmp_path
     """One process saves the same model over and over; another lists the store as fast
     as it can. Every listing shows the model whole (no load error, a step it really saved)."""
     root = tmp_path / "models"
-    saver = subprocess.Popen([sys.executable, str(Path(__file__).parent / "helpers/save_loop.py"),
+    saver = subprocess.Popen([sys.executable, str(FOLDER / "save_loop.py"),
                               str(root)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              text=True)
     try:
@@ -135,16 +124,11 @@ def test_a_derived_name_another_process_is_training_is_skipped_with_a_notice(tmp
     store = ModelStore(tmp_path / "models")
     folder = store.folder("m")
     folder.mkdir(parents=True)
-    holder = subprocess.Popen([sys.executable, str(Path(__file__).parent / "helpers/hold_lock.py"),
-                               str(folder / ".lock")], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)
     try:
-        assert holder.stdout.readline().strip() == "locked"
-        assert not store.exists("m")
-        name, notice = claim_free_name(store, "m")
-        assert name == "m-2" and notice == "m: being trained by another process; saving as m-2"
-        assert "m-2" in store._claims
+        with lock_held(folder / ".lock"):
+            assert not store.exists("m")
+            name, notice = claim_free_name(store, "m")
+            assert name == "m-2" and notice == "m: being trained by another process; saving as m-2"
+            assert "m-2" in store._claims
     finally:
-        holder.kill()
-        holder.wait()
         store.release("m-2")

@@ -18,14 +18,7 @@ from charrnn_tui.engine.data.corpus import Corpus
 from charrnn_tui.engine.errors import CharRNNError
 from charrnn_tui.engine.storage.store import ModelStore
 from charrnn_tui.engine.threads import training_tuner
-from charrnn_tui.engine.training.events import (
-    Evaluated,
-    Event,
-    Finished,
-    GradientFlow,
-    Notice,
-    Progress,
-)
+from charrnn_tui.engine.training.events import Evaluated, Finished, GradientFlow, Notice, Progress
 from charrnn_tui.engine.training.race_runner import (
     Lap,
     Race,
@@ -42,6 +35,7 @@ from charrnn_tui.workers import EventBatcher, run_in_thread, store_saver
 
 if TYPE_CHECKING:
     from charrnn_tui.engine.models import ModelSpec
+    from charrnn_tui.engine.training.events import Event
     from charrnn_tui.engine.training.trainer import Saver
 
 DEFAULTS = {"cells": "rnn,gru,lstm", "impls": "torch", "budget": "60", "hidden": "128"}

@@ -34,6 +34,7 @@ from charrnn_tui.panes.insight.trace import MAX_CHARS, Lens, unit_kinds
 from charrnn_tui.panes.insight.work import Tracer, run_stream
 from charrnn_tui.streaming import Stream, StreamRunner
 from charrnn_tui.widgets.format import show_char
+from charrnn_tui.widgets.seed_keys import FOCUS_SEED, SeedKeys
 
 DRAIN_HZ = 25
 PER_TICK = 8  # generated characters shown per tick: 200 a second, fast but watchable
@@ -59,7 +60,7 @@ class SeedInput(Input):
                 self.replace(text, *self.selection)
 
 
-class InsightPane(SecondModel, LensControls, CellFinding, Exporting, Vertical):
+class InsightPane(SecondModel, LensControls, CellFinding, Exporting, SeedKeys, Vertical):
     """One stream (two when comparing) of traced characters, a 25 Hz timer shows them.
 
     Its other jobs live in modules of their own, mixed in: the model to compare with
@@ -67,6 +68,7 @@ class InsightPane(SecondModel, LensControls, CellFinding, Exporting, Vertical):
     (export.py).
     """
 
+    SEED_BOX, TEXT_VIEW = "#ins-seed", "#ins-text"
     BINDINGS = [
         Binding("f6", "generate", "Generate", tooltip="Generate from the seed, coloured"),
         Binding("f7", "colour", "Colour text",
@@ -81,8 +83,7 @@ class InsightPane(SecondModel, LensControls, CellFinding, Exporting, Vertical):
         Binding("ctrl+f", "find", "Find cells", show=False,
                 tooltip="Type a regular expression to find the units that track it"),
         Binding("ctrl+s", "export", "Export", tooltip="Export the coloured text as HTML and SVG"),
-        Binding("slash", "focus_seed", "Seed", key_display="/", show=False, priority=True,
-                tooltip="Go to the seed box (in the seed box itself, / is a slash)"),
+        FOCUS_SEED,
     ]
 
     def __init__(self, home: str | None, store: ModelStore, corpus_source: CorpusSource, *,
@@ -260,18 +261,6 @@ class InsightPane(SecondModel, LensControls, CellFinding, Exporting, Vertical):
     async def action_stop(self) -> None:
         await self._halt()
         self._update_controls()
-
-    def action_focus_seed(self) -> None:
-        self.query_one("#ins-seed", Input).focus()
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """/ jumps to the seed box from every other field (it never types there); in the
-        seed box it is a slash."""
-        return action != "focus_seed" or self.app.focused is not self.query_one("#ins-seed")
-
-    def leave_field(self) -> None:
-        """Escape: from a field to the text, where the pane's keys all work."""
-        self.query_one("#ins-text").focus()
 
     def action_find(self) -> None:
         self.query_one(InsightCells).focus_default()

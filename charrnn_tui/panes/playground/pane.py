@@ -30,6 +30,7 @@ from charrnn_tui.panes.playground.transcript import DRAIN_HZ, Transcript
 from charrnn_tui.screens.dialogs import write_to_chosen_path
 from charrnn_tui.streaming import Stream, StreamRunner
 from charrnn_tui.widgets.format import bits_text, loss_text, show_char
+from charrnn_tui.widgets.seed_keys import FOCUS_SEED, SeedKeys
 from charrnn_tui.widgets.temperature import TemperatureControl
 from charrnn_tui.workers import stream_chars
 
@@ -41,7 +42,7 @@ SPEEDS = (("slow", 40), ("normal", 200), ("fast", 1000), ("max", 0))  # characte
 DEFAULT_LENGTH = 500
 
 
-class PlaygroundPane(FieldChecks, PresetMenu, Transcript, Branching, Comparing, Vertical):
+class PlaygroundPane(FieldChecks, PresetMenu, Transcript, Branching, Comparing, SeedKeys, Vertical):
     """One sampler on one model copy; a thread generates, a 25 Hz timer shows the text.
 
     Its jobs live in modules of their own, mixed in: the settings boxes (field_checks.py),
@@ -49,6 +50,7 @@ class PlaygroundPane(FieldChecks, PresetMenu, Transcript, Branching, Comparing, 
     Compare (candidates.py).
     """
 
+    SEED_BOX, TEXT_VIEW = "#seed", "#output"
     BINDINGS = [
         Binding("left_square_bracket", "temperature(-1)", "Cooler", key_display="[",
                 tooltip="Temperature down 0.05: safer, more repetitive text"),
@@ -67,8 +69,7 @@ class PlaygroundPane(FieldChecks, PresetMenu, Transcript, Branching, Comparing, 
                 tooltip="Show or hide the stop, ban, bias, repetition, N and beam settings"),
         Binding("ctrl+l", "clear", "Clear", tooltip="Clear the text"),
         Binding("ctrl+s", "save", "Save text", tooltip="Save the text to a file"),
-        Binding("slash", "focus_seed", "Seed", key_display="/", show=False, priority=True,
-                tooltip="Go to the seed box (in the seed box itself, / is a slash)"),
+        FOCUS_SEED,
     ]
 
     def __init__(self, home: str | None, *, id: str | None = None) -> None:
@@ -329,18 +330,6 @@ class PlaygroundPane(FieldChecks, PresetMenu, Transcript, Branching, Comparing, 
         if not self.stream.producing:
             self._status("")
         self._update_controls()
-
-    def action_focus_seed(self) -> None:
-        self.query_one("#seed", Input).focus()
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """/ jumps to the seed box from every other field (it never types there); in the
-        seed box it is a slash."""
-        return action != "focus_seed" or self.app.focused is not self.query_one("#seed")
-
-    def leave_field(self) -> None:
-        """Escape: from a field to the text, where the pane's keys all work."""
-        self.query_one("#output").focus()
 
     def _can_start(self) -> bool:
         """False, with a notice, while a thread that outlived Stop still uses the sampler."""
