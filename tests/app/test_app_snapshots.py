@@ -2,7 +2,7 @@
 
 Deterministic by construction: an empty data home, no shipped models, a fixed GPU
 answer, no cursor blink. Update after a deliberate change with
-`pytest tests/test_app_snapshots.py --snapshot-update` and review the SVGs.
+`pytest tests/app/test_app_snapshots.py --snapshot-update` and review the SVGs.
 """
 
 from __future__ import annotations
