@@ -6,10 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from helpers.app import (
-    SIZE,
-    text_of,
-)
+from helpers.app import SIZE, text_of
 from helpers.pilot import wait_for
 from textual.widgets import TabbedContent
 

@@ -6,12 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers.app import (
-    SIZE,
-    TEXT,
-    load_corpus,
-    text_of,
-)
+from helpers.app import SIZE, TEXT, load_corpus, text_of
 from helpers.pilot import wait_for
 from textual.widgets import Input
 

@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from helpers.app import (
-    SIZE,
-    saved_model,
-    select_row,
-    text_of,
-)
+from helpers.app import SIZE, saved_model, select_row, text_of
 from helpers.pilot import wait_for
 from textual.widgets import Input, TabbedContent
 

@@ -8,11 +8,7 @@ import threading
 import time
 
 import pytest
-from helpers.app import (
-    SIZE,
-    open_in_playground,
-    saved_model,
-)
+from helpers.app import SIZE, open_in_playground, saved_model
 from helpers.pilot import wait_for
 from textual import events
 from textual.widgets import Input, Select, TabbedContent

@@ -14,14 +14,7 @@ import time
 
 import pytest
 from helpers import kit
-from helpers.app import (
-    SIZE,
-    TEXT,
-    load_corpus,
-    saved_model,
-    start_training,
-    text_of,
-)
+from helpers.app import SIZE, TEXT, load_corpus, saved_model, start_training, text_of
 from helpers.pilot import wait_for
 from textual import messages
 from textual.widgets import Input, Select, Switch, TabbedContent
