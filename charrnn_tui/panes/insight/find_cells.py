@@ -33,6 +33,7 @@ class UnitsFound(Message):
     """The units of `ckpt` that best track a pattern in the text `where` names, or why none."""
 
     ckpt: Checkpoint
+    pattern: str
     where: str
     scores: list[UnitScore]
     error: str | None = None
@@ -47,6 +48,9 @@ class CellFinding:
     text_view: InsightText
     corpus_source: Callable[[dict], str | None]
     _corpus_trace: tuple[Checkpoint, str, Trace] | None
+    # The pattern asked last: a thread cannot be cancelled, so an earlier search that ends
+    # later must not overwrite its answer.
+    _pattern: str | None = None
 
     def on_insight_cells_find(self, event: InsightCells.Find) -> None:
         event.stop()
@@ -55,6 +59,7 @@ class CellFinding:
     def _find(self, pattern: str, source: str) -> None:
         """Rank the units on this text or on a held-out slice of the model's corpus."""
         cells = self.query_one(InsightCells)
+        self._pattern = pattern
         if self.ckpt is None:
             cells.error("No model loaded yet.")
             return
@@ -78,13 +83,16 @@ class CellFinding:
         cells.note(f"reading {CORPUS_SLICE:,} characters of {Path(corpus).name}…")
         run_in_thread(self, lambda: trace_corpus(ckpt, corpus, self.home),
                       lambda tr: CorpusTraced(ckpt, corpus, tr, pattern),
-                      lambda error: UnitsFound(ckpt, "", [], error), group="insight-cells")
+                      lambda error: UnitsFound(ckpt, pattern, "", [], error),
+                      group="insight-cells")
 
     def on_corpus_traced(self, event: CorpusTraced) -> None:
         """Keep the trace for the next pattern, and rank the units on it."""
         if event.ckpt is not self.ckpt:  # the model changed meanwhile
             return
         self._corpus_trace = (event.ckpt, event.source, event.trace)
+        if event.pattern != self._pattern:  # another search was asked for meanwhile
+            return
         view = self.text_view
         if not len(view.record):  # nothing shown yet: show the text the units were found on
             view.extend(steps_of(event.trace))
@@ -95,10 +103,13 @@ class CellFinding:
         ckpt = self.ckpt
         self.query_one(InsightCells).note(f"ranking units on {where}…")
         run_in_thread(self, lambda: find_units(tr, pattern),
-                      lambda scores: UnitsFound(ckpt, where, scores),
-                      lambda error: UnitsFound(ckpt, "", [], error), group="insight-cells")
+                      lambda scores: UnitsFound(ckpt, pattern, where, scores),
+                      lambda error: UnitsFound(ckpt, pattern, "", [], error),
+                      group="insight-cells")
 
     def on_units_found(self, event: UnitsFound) -> None:
+        if event.pattern != self._pattern:  # an earlier search, ended after a later one
+            return
         cells = self.query_one(InsightCells)
         if event.error:
             cells.note("")

@@ -49,6 +49,9 @@ class SecondModel:
                       lambda error: ModelLoadFailed(name, error), group="insight-compare")
 
     def on_other_model_loaded(self, event: OtherModelLoaded) -> None:
+        """Show it, unless another was chosen meanwhile (a thread cannot be cancelled)."""
+        if self.query_one("#ins-compare", Select).value != event.name:
+            return
         name, ckpt = event.name, event.ckpt
         self.other = (name, ckpt)
         view = self.other_view
