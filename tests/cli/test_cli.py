@@ -76,7 +76,7 @@ def _store(home: Path) -> ModelStore:
     ("scratch", SMALL),
     ("numpy", ["--hidden", "16", "--batch", "4", "--seq", "8"]),
 ])
-def test_train_json_result(tmp_path, impl, extra):
+def test_train_json_result(tmp_path, data_home, impl, extra):
     corpus = kit.write_text(tmp_path / "tiny.txt")
     code, out, err = _cli(tmp_path / "home", "train", str(corpus), "--impl", impl, *extra,
                           "--max-steps", "20", "--json")
@@ -96,7 +96,7 @@ def test_train_json_result(tmp_path, impl, extra):
     assert ckpt.spec.impl == impl and ckpt.spec.hidden == 16 and ckpt.state.step == 20
     assert ckpt.corpus["source"] == str(corpus.resolve())
     assert Path(result["path"]) == tmp_path / "home" / "models" / name / "last.safetensors"
-    assert not (tmp_path / "env-home").exists()  # --home was honoured
+    assert not data_home.exists()  # --home was honoured, not the home the environment names
 
 
 def test_train_as_a_real_subprocess(tmp_path):

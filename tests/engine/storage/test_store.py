@@ -27,9 +27,9 @@ def _save(store: ModelStore, name: str, kind: str = "torch", step: int = 5, tag=
     return store.save(ckpt, name, tag)
 
 
-def test_default_root_follows_the_home_env(tmp_path):
+def test_default_root_follows_the_home_env(data_home):
     s = ModelStore()
-    assert s.root == tmp_path / "home" / "models" == models_dir()
+    assert s.root == data_home / "models" == models_dir()
     assert s.root.is_dir()
 
 
