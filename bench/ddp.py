@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 from common import SHAKESPEARE, add_save_flag, emit
+from procs import kill_launch, rank_pid
 
 from charrnn_tui.engine.storage.modelfile import load
 from charrnn_tui.engine.storage.store import ModelStore
@@ -55,27 +56,6 @@ def run(cmd: list[str], env: dict) -> dict:
     return json.loads([line for line in out.stdout.splitlines() if line.startswith("{")][-1])
 
 
-def _children(pid: int) -> list[int]:
-    kids = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                kids.append(int(stat.parent.name))
-        except (OSError, IndexError, ValueError):
-            continue
-    return kids
-
-
-def _rank_pid(agent: int, rank: int) -> int | None:
-    for pid in _children(agent):
-        try:
-            if f"RANK={rank}".encode() in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
-                return pid
-        except OSError:
-            continue
-    return None
-
-
 def _wait(what: str, check, limit: float = 600.0):
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
@@ -96,7 +76,7 @@ def restart_cost(home: str, train: list[str], name: str) -> dict:
             env=os.environ | ENV | {"OMP_NUM_THREADS": "1"}, start_new_session=True)
     try:
         _wait("autosave", last.exists)
-        victim = _wait("rank 1", lambda: _rank_pid(agent.pid, 1))
+        victim = _wait("rank 1", lambda: rank_pid(agent.pid, 1))
         killed = time.monotonic()
         os.kill(victim, signal.SIGKILL)
         found = _wait("restart", lambda: re.search(
@@ -104,12 +84,7 @@ def restart_cost(home: str, train: list[str], name: str) -> dict:
         return {"restart_seconds": round(time.monotonic() - killed, 2),
                 "resumed_from_step": int(found.group(1))}
     finally:  # the run is open-ended: stop the agent and its workers (own sessions)
-        for pid in [agent.pid, *_children(agent.pid)]:
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        agent.wait()
+        kill_launch(agent)
 
 
 def save_seconds(home: str, name: str, repeats: int = 5) -> float:

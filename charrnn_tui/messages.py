@@ -1,124 +1,124 @@
-"""Messages between panes and from worker threads; each pane handles its own, the app routes."""
+"""Messages between panes and from worker threads; each pane handles its own, the app routes.
+
+A message a single pane or screen posts to itself lives beside it (the Playground's
+CandidatesReady, the race screen's RaceEvents); these are the ones the app routes.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
 from textual.message import Message
 
-from charrnn_tui.engine.checkpoint import Checkpoint
-from charrnn_tui.engine.data.corpus import Corpus
-from charrnn_tui.engine.training.events import Event, Finished
+if TYPE_CHECKING:
+    from charrnn_tui.engine.checkpoint import Checkpoint
+    from charrnn_tui.engine.data.corpus import Corpus
+    from charrnn_tui.engine.models import ArrayModel, Model
+    from charrnn_tui.engine.training.events import Event, Finished
+
+Purpose = Literal["play", "resume"]  # what a loaded model is for
 
 
+@dataclass
 class CorpusLoaded(Message):
     """A corpus finished loading (posted from the loading thread)."""
 
-    def __init__(self, source: str, corpus: Corpus) -> None:
-        super().__init__()
-        self.source = source
-        self.corpus = corpus
+    source: str
+    corpus: Corpus
 
 
+@dataclass
 class CorpusFailed(Message):
-    def __init__(self, source: str, error: str) -> None:
-        super().__init__()
-        self.source = source
-        self.error = error
+    """A corpus could not be loaded; `error` says why."""
+
+    source: str
+    error: str
 
 
+@dataclass
 class DownloadProgress(Message):
-    def __init__(self, done: int, total: int | None) -> None:
-        super().__init__()
-        self.done = done
-        self.total = total
+    """Bytes of a built-in corpus downloaded so far, of `total` when the server says."""
+
+    done: int
+    total: int | None
 
 
+@dataclass
 class TrainEvents(Message):
     """A batch of engine events from the training thread, in order."""
 
-    def __init__(self, events: list[Event]) -> None:
-        super().__init__()
-        self.events = events
+    events: list[Event]
 
 
+@dataclass
 class TrainingEnded(Message):
     """Training returned (finished set) or failed (error set); model is a copy to sample from."""
 
-    def __init__(self, name: str, finished: Finished | None = None,
-                 ckpt: Checkpoint | None = None, model: object = None,
-                 error: str | None = None) -> None:
-        super().__init__()
-        self.name = name
-        self.finished = finished
-        self.ckpt = ckpt
-        self.model = model
-        self.error = error
+    name: str
+    finished: Finished | None = None
+    ckpt: Checkpoint | None = None
+    model: Model | ArrayModel | None = None
+    error: str | None = None
 
 
+@dataclass
 class ModelLoadFailed(Message):
     """A saved model could not be loaded (posted from the loading thread)."""
 
-    def __init__(self, name: str, error: str) -> None:
-        super().__init__()
-        self.name = name
-        self.error = error
+    name: str
+    error: str
 
 
+@dataclass
 class ModelReady(Message):
     """A model to sample from ("play") or to continue training ("resume") under `name`.
 
     `copy_of` names the read-only model a resumed copy came from.
     """
 
-    def __init__(self, name: str, ckpt: Checkpoint, model: object, purpose: str,
-                 copy_of: str | None = None) -> None:
-        super().__init__()
-        self.name = name
-        self.ckpt = ckpt
-        self.model = model
-        self.purpose = purpose
-        self.copy_of = copy_of
+    name: str
+    ckpt: Checkpoint
+    model: Model | ArrayModel
+    purpose: Purpose
+    copy_of: str | None = None
 
 
+@dataclass
 class ModelRenamed(Message):
     """A saved model was renamed to `new`, or deleted (`new` is None)."""
 
-    def __init__(self, old: str, new: str | None) -> None:
-        super().__init__()
-        self.old = old
-        self.new = new
+    old: str
+    new: str | None
 
 
+@dataclass
 class ModelSavedAs(Message):
     """The Playground's model `old` was saved as the new model `new`, which it now is."""
 
-    def __init__(self, old: str, new: str) -> None:
-        super().__init__()
-        self.old = old
-        self.new = new
+    old: str
+    new: str
 
 
+@dataclass
 class StreamPrimed(Message):
     """The sampler read the seed; `skipped` are characters the model does not know."""
 
-    def __init__(self, stream: int, skipped: list[str]) -> None:
-        super().__init__()
-        self.stream = stream
-        self.skipped = skipped
+    stream: int
+    skipped: list[str]
 
 
+@dataclass
 class StreamEnded(Message):
     """The sampling thread of stream number `stream` returned after `count` characters."""
 
-    def __init__(self, stream: int, count: int, error: str | None = None) -> None:
-        super().__init__()
-        self.stream = stream
-        self.count = count
-        self.error = error
+    stream: int
+    count: int
+    error: str | None = None
 
 
+@dataclass
 class TorchLoaded(Message):
     """PyTorch finished loading in the background (torch_loader.py); `error` if it failed."""
 
-    def __init__(self, error: str | None = None) -> None:
-        super().__init__()
-        self.error = error
+    error: str | None = None

@@ -1,9 +1,11 @@
 """One stream at a time from a worker thread to a pane, for every pane that streams.
 
-The Playground and Insight generate on a thread and show the result on a timer. Each
-stream gets fresh hand-off buffers and its own stop event, and a new stream starts only
-once the previous thread has ended, so two threads never share a buffer or a sampler.
-Thread code only fills buffers and posts messages; it never touches a widget.
+The Playground and Insight generate on a thread and show the result on a timer. A stream
+is more than a job for `run_in_thread`: its items arrive while it runs, through bounded
+hand-off buffers the UI drains, and it must stop on request. Each stream gets fresh
+buffers and its own stop event, and a new stream starts only once the previous thread
+has ended, so two threads never share a buffer or a sampler. The thread itself is
+started by `run_in_thread`, which posts StreamEnded when it returns or fails.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from charrnn_tui.messages import StreamEnded
-from charrnn_tui.workers import join_worker
+from charrnn_tui.workers import join_worker, run_in_thread
 
 if TYPE_CHECKING:
     from textual.dom import DOMNode
@@ -102,17 +104,10 @@ class StreamRunner:
         self.buffers = [HandOff(capacity) for _ in range(buffers)]
         self.producing = True
         stream = Stream(self.stream_id, self.buffers, self._stop)
-
-        def run() -> None:
-            try:
-                n = work(stream)
-            except Exception as e:  # reported by the owner; the app stays up
-                self.owner.post_message(StreamEnded(stream.id, 0, f"{type(e).__name__}: {e}"))
-            else:
-                self.owner.post_message(StreamEnded(stream.id, n))
-
-        self.worker = self.owner.run_worker(run, thread=True, exclusive=True,
-                                            exit_on_error=False, group=self.group)
+        self.worker = run_in_thread(self.owner, lambda: work(stream),
+                                    lambda n: StreamEnded(stream.id, n),
+                                    lambda error: StreamEnded(stream.id, 0, error),
+                                    group=self.group)
         return True
 
     async def halt(self, timeout: float = 2.0) -> None:

@@ -1,9 +1,10 @@
-"""Code that runs on worker threads: no widgets here, only the engine and thread-safe handoffs.
+"""Work off the UI thread: the one way to start it, and the jobs that run there.
 
-Training and sampling run on their own threads. They never touch a widget: the
-trainer's events are batched and posted as messages (`post_message` is thread-safe
-and, unlike `call_from_thread`, never blocks), and sampled characters go into a
-small lock-protected buffer that the UI drains on a timer (`streaming.py`).
+`run_in_thread` runs a function on a Textual thread worker and posts its result, or
+its error as text, as the caller's own typed messages: `post_message` is thread-safe
+and, unlike `call_from_thread`, never blocks. The jobs below never touch a widget:
+the trainer's events are batched and posted as messages, and sampled characters go
+into a small lock-protected buffer that the UI drains on a timer (`streaming.py`).
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from charrnn_tui.engine.checkpoint import Checkpoint
 from charrnn_tui.engine.data.corpus import Corpus
+from charrnn_tui.engine.errors import CharRNNError
 from charrnn_tui.engine.generation.sampler import Sampler
 from charrnn_tui.engine.generation.search import Candidate, Rank, beam_search, rank, sample_n
 from charrnn_tui.engine.models import restore_arrays
@@ -27,18 +29,50 @@ from charrnn_tui.engine.training.config import TrainConfig
 from charrnn_tui.engine.training.events import Event, Finished, Progress
 
 if TYPE_CHECKING:  # the training stack imports torch: only training threads load it
+    from textual.dom import DOMNode
+    from textual.message import Message
     from textual.worker import Worker
 
+    from charrnn_tui.engine.models import ArrayModel, Model
     from charrnn_tui.engine.training.trainer import Saver, Trainer
     from charrnn_tui.streaming import HandOff
+
+R = TypeVar("R")
+
+
+def error_text(error: BaseException) -> str:
+    """How the UI words a job's failure: a refusal (CharRNNError) by its own reason, which
+    is written for the user; anything else, a bug, with its type, so it can be reported."""
+    return str(error) if isinstance(error, CharRNNError) else f"{type(error).__name__}: {error}"
+
+
+def run_in_thread(owner: DOMNode, job: Callable[[], R], done: Callable[[R], Message],
+                  failed: Callable[[str], Message], *, group: str) -> Worker[None]:
+    """Run `job` on a thread worker of `owner`; post `done(result)` to `owner`, or
+    `failed(error_text(e))` if it raised, so the app stays up and says why.
+
+    The worker is exclusive in `group`: a new job cancels the worker of the last one,
+    but a thread cannot be stopped, so the last job's message may still arrive; each
+    handler checks that its message is about what the owner shows now.
+    """
+
+    def run() -> None:
+        try:
+            result = job()
+        except Exception as e:  # reported through `failed`; the app stays up
+            owner.post_message(failed(error_text(e)))
+        else:
+            owner.post_message(done(result))
+
+    return owner.run_worker(run, thread=True, exclusive=True, exit_on_error=False,
+                            group=group)
+
 
 async def join_worker(worker: Worker | None, timeout: float = 2.0) -> None:
     """Wait for a thread worker to finish, up to `timeout`, without blocking the UI loop."""
     deadline = time.monotonic() + timeout
     while worker is not None and not worker.is_finished and time.monotonic() < deadline:
         await asyncio.sleep(0.01)
-
-
 
 
 def make_trainer(corpus: Corpus, source: str | None, arch: dict, config: TrainConfig,
@@ -103,7 +137,7 @@ class EventBatcher:
 
 
 def run_training(trainer: Trainer, post: Callable[[list[Event]], None],
-                 saver: Saver | None) -> tuple[Finished, Checkpoint, object]:
+                 saver: Saver | None) -> tuple[Finished, Checkpoint, Model]:
     """Train to the end; return the result, a checkpoint, and a model copy for sampling.
 
     The copy is built here, on the training thread, where the weights are at rest:
@@ -122,7 +156,7 @@ def run_training(trainer: Trainer, post: Callable[[list[Event]], None],
     return finished, ckpt, restore_model(ckpt)
 
 
-def load_model(store: ModelStore, name: str) -> tuple[Checkpoint, object]:
+def load_model(store: ModelStore, name: str) -> tuple[Checkpoint, Model | ArrayModel]:
     """A saved model's checkpoint and a model to sample from; StoreError/ModelFileError on
     failure. Read as arrays, without torch: the Playground samples in numpy on the CPU, and
     whatever trains or inspects it converts the arrays (Checkpoint.as_torch)."""

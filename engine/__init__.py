@@ -1,4 +1,4 @@
 """charrnn engine: corpora, batching, models, training, sampling and model files.
 
-Imports torch and numpy only; never textual or rich (tests/test_boundary.py checks).
+Imports torch and numpy only; never textual or rich (tests/engine/test_boundary.py checks).
 """

@@ -1,6 +1,7 @@
 """Run test files again and again, optionally beside busy processes, keeping every failure.
 
-    python scripts/repeat_tests.py tests/test_distributed.py tests/test_elastic.py \
+    python scripts/repeat_tests.py tests/engine/training/test_distributed.py \
+        tests/cli/test_elastic.py \
         --runs 15 --busy 1 --logs /tmp/repeat
 
 Each run is a fresh `python -m pytest`; a failing run's whole output is kept in --logs. A

@@ -68,3 +68,26 @@ def corpus_file(tmp_path) -> Path:
     from helpers import kit
 
     return kit.write_text(tmp_path / "tiny.txt", kit.TEXT * 3)
+
+
+@pytest.fixture
+def shipped(monkeypatch, tmp_path) -> str:
+    """One read-only model, "bard", shipped with the app."""
+    from helpers.app import saved_model
+
+    from charrnn_tui import resources
+
+    path = tmp_path / "assets" / "bard.safetensors"
+    path.parent.mkdir()
+    path.write_bytes(saved_model(tmp_path / "build", "bard").read_bytes())
+    monkeypatch.setattr(resources, "shipped_models", lambda: [path])
+    return "bard"
+
+
+@pytest.fixture
+def cat(data_home) -> str:
+    """A tiny model, "cat", trained 30 steps on the kit's text and saved in the data home."""
+    from helpers.app import saved_model
+
+    saved_model(data_home, "cat", steps=30)
+    return "cat"

@@ -5,11 +5,11 @@ records in bench/results/ (no benchmark runs here)."""
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import re
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from helpers import REPO, bench_module
+
+ROOT = REPO
 CLI_MD = ROOT / "docs" / "cli.md"
 
 
@@ -73,16 +73,8 @@ def test_the_check_notices_a_missing_flag_and_subcommand():
     assert sorted(missing_from(text)) == ["models rename", "sample --repetition-window"]
 
 
-def _bench(name: str):
-    """A module of bench/ (not a package), loaded without touching sys.path or sys.modules."""
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "bench" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _report():
-    return _bench("report")
+    return bench_module("report")
 
 
 def test_results_md_is_what_report_builds():
@@ -128,7 +120,7 @@ def test_no_page_names_an_issue_number():
 
 def test_a_saved_benchmark_run_becomes_rows_of_its_question(tmp_path):
     """What `--save` writes is what report.py reads: a quality run's seeds share one row."""
-    common, report = _bench("common"), _report()
+    common, report = bench_module("common"), _report()
     common.RESULTS = tmp_path
     result = {"bench": "quality", "budget_s": 120, "runs": [
         {"run": "quick", "seed": s, "val_stream": v, "steps": 9, "curve": [[1.0, 2.0]]}

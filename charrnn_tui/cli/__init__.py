@@ -17,7 +17,7 @@ from charrnn_tui.cli.args import Help, Parser, threads_parent, unknown_flags
 from charrnn_tui.engine.errors import CharRNNError
 
 # the subcommand modules of this package, in the order `--help` lists them
-COMMANDS = ("train", "sample", "evaluate", "race", "models", "serve", "completion")
+COMMANDS = ("train", "sample", "eval", "race", "models", "serve", "completion")
 
 
 def _version() -> str:
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         typed = getattr(args, "parser_", parser)
         typed.error(unknown_flags(typed, unknown))
     if args.command is None:
-        from charrnn_tui.cli.app import open_app
+        from charrnn_tui.cli.open_app import open_app
 
         return open_app(args)
     try:

@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     elif action == "import":
         print(f"imported as {store.import_file(Path(args.path), args.name)}")
     elif action == "compare":
-        from charrnn_tui.cli.compare import compare
+        from charrnn_tui.cli.models_compare import compare
 
         return compare(store, args)
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from html import escape
 
-from charrnn_tui.charts import Curve, reference_label, y_range
+from charrnn_tui.curve_data import Curve, reference_label, y_range
 
 W, H = 900, 520
 LEFT, RIGHT, TOP, BOTTOM = 70, 20, 40, 60

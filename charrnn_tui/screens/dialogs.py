@@ -1,15 +1,20 @@
-"""Small modal questions: confirm a destructive step, or ask for a name or a path."""
+"""Small modal questions: confirm a destructive step, or ask for a name or a path (and
+write there: the Playground's Save and Insight's Export)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Static
+
+from charrnn_tui.confine import OutsideRoot, confine
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -83,3 +88,37 @@ class PromptScreen(ModalScreen[str | None]):
             self.query_one("#prompt-error", Static).update(Text(error))
             return
         self.dismiss(value)
+
+
+def write_to_chosen_path(owner: Widget, question: str, default: Path, action: str,
+                         write: Callable[[tuple[Path, ...]], tuple[str, str]],
+                         targets: Callable[[Path], tuple[Path, ...]] = lambda p: (p,)) -> None:
+    """Ask for a path, then `write` the files `targets` makes of it; `write` returns the
+    notice of success (text, title). A path outside the served root, a folder or a file
+    that exists is refused while typed; a failed write is said in a notice."""
+
+    def check(value: str) -> str | None:
+        try:
+            paths = targets(confine(value))
+        except OutsideRoot as e:
+            return str(e)
+        if folder := next((p for p in paths if p.is_dir()), None):
+            return f"{folder} is a folder; add a file name"
+        taken = [str(p) for p in paths if p.exists()]
+        return f"{' and '.join(taken)} exists; choose another name" if taken else None
+
+    def chosen(value: str | None) -> None:
+        if not value:
+            return
+        try:
+            paths = targets(confine(value))
+            paths[0].parent.mkdir(parents=True, exist_ok=True)
+            text, title = write(paths)
+        except (OSError, OutsideRoot) as e:
+            reason = e.strerror if isinstance(e, OSError) and e.strerror else e
+            owner.notify(f"Could not {action.lower()}: {reason}", severity="error")
+            return
+        owner.notify(text, title=title)
+
+    owner.app.push_screen(PromptScreen(question, str(default), action=action, check=check),
+                          chosen)

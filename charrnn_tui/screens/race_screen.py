@@ -3,8 +3,10 @@ tab's corpus, watch their loss curves and gradient flow overlaid, then a results
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -16,14 +18,7 @@ from charrnn_tui.engine.data.corpus import Corpus
 from charrnn_tui.engine.errors import CharRNNError
 from charrnn_tui.engine.storage.store import ModelStore
 from charrnn_tui.engine.threads import training_tuner
-from charrnn_tui.engine.training.events import (
-    Evaluated,
-    Event,
-    Finished,
-    GradientFlow,
-    Notice,
-    Progress,
-)
+from charrnn_tui.engine.training.events import Evaluated, Finished, GradientFlow, Notice, Progress
 from charrnn_tui.engine.training.race_runner import (
     Lap,
     Race,
@@ -36,27 +31,40 @@ from charrnn_tui.race_results import COLUMNS, race_name, table_rows
 from charrnn_tui.references import corpus_references
 from charrnn_tui.widgets.curves import Curve, CurveChart, run_colour
 from charrnn_tui.widgets.gradient_chart import GradientChart
-from charrnn_tui.workers import EventBatcher
+from charrnn_tui.workers import EventBatcher, run_in_thread, store_saver
+
+if TYPE_CHECKING:
+    from charrnn_tui.engine.models import ModelSpec
+    from charrnn_tui.engine.training.events import Event
+    from charrnn_tui.engine.training.trainer import Saver
 
 DEFAULTS = {"cells": "rnn,gru,lstm", "impls": "torch", "budget": "60", "hidden": "128"}
 
 
+@dataclass
 class RaceEvents(Message):
-    def __init__(self, lap: int, events: list[Event]) -> None:
-        super().__init__()
-        self.lap, self.events = lap, events
+    """A batch of one lap's engine events, in order."""
+
+    lap: int
+    events: list[Event]
 
 
+@dataclass
 class RaceStarted(Message):
-    def __init__(self, labels: list[str], names: list[str], notes: list[str]) -> None:
-        super().__init__()
-        self.labels, self.names, self.notes = labels, names, notes
+    """The race began: each lap's label, the model name it saves as, and notes to show."""
+
+    labels: list[str]
+    names: list[str]
+    notes: list[str]
 
 
+@dataclass
 class RaceEnded(Message):
-    def __init__(self, laps: list[Lap], names: list[str], error: str | None = None) -> None:
-        super().__init__()
-        self.laps, self.names, self.error = laps, names, error
+    """The race thread returned the laps it ran, or failed (`error`)."""
+
+    laps: list[Lap]
+    names: list[str]
+    error: str | None = None
 
 
 class RaceScreen(Screen):
@@ -177,9 +185,8 @@ class RaceScreen(Screen):
         {"race-start": self.action_start, "race-stop": self.action_stop,
          "race-close": self.action_close}[event.button.id]()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="race")
     def _run(self, race: Race, names: list[str]) -> None:
-        """The race thread: each lap claims its name, trains, saves, and releases it."""
+        """Run the race on a thread: each lap claims its name, trains, saves, releases it."""
         batchers: dict[int, EventBatcher] = {}
 
         def on_event(i: int, event: Event) -> None:
@@ -189,23 +196,19 @@ class RaceScreen(Screen):
             if isinstance(event, Finished):
                 batchers[i].flush()
 
-        def saver_for(i: int, spec):
+        def saver_for(i: int, spec: ModelSpec) -> Saver:
             self.store.create(names[i])
+            return store_saver(self.store, names[i])
 
-            def save(ckpt, tag: str) -> None:
-                self.store.save(ckpt, names[i], tag)
-            return save
+        def job() -> list[Lap]:
+            try:
+                return race.run(on_event, saver_for, training_tuner)
+            finally:
+                for name in names:
+                    self.store.release(name)
 
-        laps: list[Lap] = []
-        try:
-            laps = race.run(on_event, saver_for, training_tuner)
-        except Exception as e:  # reported on the screen; the app stays up
-            self.post_message(RaceEnded(laps, names, f"{type(e).__name__}: {e}"))
-        else:
-            self.post_message(RaceEnded(laps, names))
-        finally:
-            for name in names:
-                self.store.release(name)
+        run_in_thread(self, job, lambda laps: RaceEnded(laps, names),
+                      lambda error: RaceEnded([], names, error), group="race")
 
     def on_race_started(self, event: RaceStarted) -> None:
         for note in event.notes:

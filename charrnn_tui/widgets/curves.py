@@ -11,7 +11,7 @@ import math
 from textual.content import Content
 from textual_plotext import PlotextPlot
 
-from charrnn_tui.charts import Curve, run_colour, thin, y_range
+from charrnn_tui.curve_data import Curve, run_colour, thin, y_range
 
 REDRAW_EVERY = 0.3  # seconds
 ROOMY = 11  # rows from which a chart also shows its axis labels

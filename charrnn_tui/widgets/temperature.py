@@ -3,6 +3,8 @@ play. A number can be typed on it too (digits, then Enter), validated like every
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rich.style import Style
 from rich.text import Text
 from textual import events
@@ -49,11 +51,12 @@ class TemperatureControl(Widget, can_focus=True):
     typed: reactive[str | None] = reactive(None)  # a number being typed, until Enter
     error: reactive[str] = reactive("")  # why the typed number was refused
 
+    @dataclass
     class Changed(Message):
-        def __init__(self, temperature: TemperatureControl, value: float) -> None:
-            super().__init__()
-            self.temperature = temperature
-            self.value = value
+        """The temperature was set to `value`."""
+
+        temperature: TemperatureControl
+        value: float
 
         @property
         def control(self) -> TemperatureControl:

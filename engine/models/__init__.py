@@ -83,7 +83,7 @@ def restore_model(weights: Weights) -> Model:
 
 def expected_shapes(spec: ModelSpec) -> dict[str, tuple[int, ...]]:
     """Tensor names and shapes the architecture declares, in state-dict order, worked out
-    without torch (tests/test_models.py checks them against built models)."""
+    without torch (tests/engine/models/test_models.py checks them against built models)."""
     return family_of(spec.validate()).shapes(spec)
 
 

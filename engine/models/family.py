@@ -3,8 +3,8 @@
 Each implementation module (numpy_rnn.py, scratch.py, library.py) defines one family, and
 registry.py's `family_of` picks it by `ModelSpec.impl`, the way toolong's `get_watcher()`
 picks a `WatcherBase`. Code outside `engine/models/` asks the family instead of testing a
-model's class or comparing implementation names (tests/test_model_boundary.py holds it to
-that). A family is stateless and imports nothing heavy: the torch families import torch
+model's class or comparing implementation names (tests/engine/models/test_model_boundary.py
+holds it to that). A family is stateless and imports nothing heavy: the torch families import torch
 only in the methods that need a torch model.
 """
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from charrnn_tui.engine.models import ModelSpec, build_model, tensors_of
 
 # A short, highly repetitive text: a model can learn it in a few hundred steps.
 from charrnn_tui.engine.training.config import TrainConfig
+from charrnn_tui.engine.training.events import Event, Finished, Progress
 from charrnn_tui.engine.training.trainer import Trainer
 
 # A short, highly repetitive text: a model can learn it in a few hundred steps.
@@ -55,6 +57,57 @@ def checkpoint(kind: str, vocab: list[str] | None = None, seed: int = 0, **over)
     s = spec(kind, vocab, **over)
     model = build_model(s, seed)
     return Checkpoint(s, tensors_of(model), {}, {}, TrainState(), {}, {"name": "tiny.txt"})
+
+
+def run_events(trained: Trainer, on_event=None) -> tuple[Finished, list[Event]]:
+    """Train to the end; what `run` returned and every event it sent, in order (each also
+    handed to `on_event`)."""
+    events: list[Event] = []
+
+    def collect(e: Event) -> None:
+        events.append(e)
+        if on_event:
+            on_event(e)
+
+    return trained.run(collect), events
+
+
+def device_requests(trained: Trainer, asks: dict[int, str]) -> Callable[[Event], None]:
+    """An event hook that asks `trained` to move to `asks[step]` as training reaches that
+    step, as the app's GPU switch does."""
+    pending = dict(asks)
+
+    def ask(e: Event) -> None:
+        if isinstance(e, Progress) and e.step in pending:
+            trained.request_device(pending.pop(e.step))
+
+    return ask
+
+
+def store_model(home: Path, name: str, ckpt: Checkpoint, tags: tuple[str, ...] = ("last",)
+                ) -> Path:
+    """`ckpt` saved under `name` (as each of `tags`) in the store at `home`; its folder's
+    last file written."""
+    from charrnn_tui.engine.storage.store import ModelStore
+
+    store = ModelStore(home / "models")
+    store.create(name)
+    try:
+        return [store.save(ckpt, name, tag) for tag in tags][-1]
+    finally:
+        store.release(name)
+
+
+def trained_on(corpus_path: Path, kind: str, steps: int) -> Checkpoint:
+    """A tiny `kind` model trained `steps` steps on the file `corpus_path`, evaluated at every
+    step, its corpus recorded as the file (reference lines and Compare read it again)."""
+    c = encode_text(corpus_path.read_text(), corpus_path.name)
+    trained = Trainer(build_model(spec(kind, c.chars), 0), c.data,
+                      config(max_steps=steps, eval_every=1e-9, gradflow_every=0),
+                      corpus_info=c.info(str(corpus_path)))
+    with one_torch_thread():
+        trained.run()
+    return trained.checkpoint()
 
 
 def trained_file_bytes(folder: Path, kind: str, steps: int = 2) -> bytes:
@@ -106,3 +159,29 @@ class one_torch_thread:
         import torch
 
         torch.set_num_threads(self.saved)
+
+
+STEP_KINDS = {  # every implementation and cell, small, as the fast-step tests take them
+    **{f"torch-{c}": dict(impl="torch", cell=c, layers=2, hidden=16, embed=8)
+       for c in ("lstm", "gru", "rnn")},
+    **{f"scratch-{c}": dict(impl="scratch", cell=c, layers=1, hidden=16, embed=8)
+       for c in ("lstm", "gru", "rnn")},
+    "numpy": dict(impl="numpy", cell="rnn", layers=1, hidden=16, embed=8),
+}
+
+
+def perturbed_model(kind: str):
+    """A STEP_KINDS model with trained-looking weights, not the tiny initial ones."""
+    import torch
+
+    model = build_model(ModelSpec(**STEP_KINDS[kind], vocab=ALPHABET), seed=3)
+    if kind.startswith("numpy"):
+        rng = np.random.default_rng(0)
+        for p in model.params.values():
+            p += rng.standard_normal(p.shape) * 0.3
+    else:
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(torch.randn_like(p) * 0.3)
+        model.eval()
+    return model

@@ -1,28 +1,9 @@
-"""Finding a launcher's child processes through /proc (Linux), for tests that kill ranks."""
+"""A launcher's processes through /proc, for tests that kill ranks: bench/procs.py, which the
+DDP benchmark uses too."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from helpers import bench_module
 
-
-def children(pid: int) -> list[int]:
-    """The pids whose parent is `pid`, now."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(stat.parent.name))
-        except (OSError, IndexError, ValueError):
-            continue
-    return found
-
-
-def rank_pid(parent: int, rank: int) -> int | None:
-    """The pid of `parent`'s worker with global rank `rank`, if it runs now."""
-    for pid in children(parent):
-        try:
-            if f"RANK={rank}".encode() in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
-                return pid
-        except OSError:
-            continue
-    return None
+_procs = bench_module("procs")
+children, rank_pid, kill_launch = _procs.children, _procs.rank_pid, _procs.kill_launch

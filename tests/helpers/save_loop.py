@@ -1,4 +1,5 @@
-"""Driven over stdin/stdout by tests/test_modelfile.py: forks savers for the test to SIGKILL.
+"""Driven over stdin/stdout by tests/engine/storage/test_modelfile.py: forks savers for the
+test to SIGKILL.
 
     python save_loop.py MODELS_ROOT
 

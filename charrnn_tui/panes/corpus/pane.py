@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -15,7 +14,7 @@ from textual.widgets.option_list import Option
 from charrnn_tui.confine import OutsideRoot, confine, confined_source, served_root, within_root
 from charrnn_tui.engine.analysis.entropy import LN2
 from charrnn_tui.engine.data.builtin import BUILTINS
-from charrnn_tui.engine.data.corpus import Corpus, CorpusError
+from charrnn_tui.engine.data.corpus import Corpus
 from charrnn_tui.engine.data.download import tinyshakespeare_path
 from charrnn_tui.engine.data.sources import builtin_source, canonical, is_builtin, load_corpus
 from charrnn_tui.messages import CorpusFailed, CorpusLoaded, DownloadProgress
@@ -24,6 +23,7 @@ from charrnn_tui.references import entropies
 from charrnn_tui.screens.file_picker import FilePickerScreen
 from charrnn_tui.widgets.format import show_char
 from charrnn_tui.widgets.path_input import PathInput
+from charrnn_tui.workers import run_in_thread
 
 PREVIEW_CHARS = 2000
 PREVIEW_LINES = 40
@@ -145,20 +145,17 @@ class CorpusPane(Vertical):
         self.query_one("#corpus-details").loading = True
         self._load(source, self.query_one("#encoding", Input).value.strip() or None)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="corpus")
     def _load(self, source: str, encoding: str | None) -> None:
         def progress(done: int, total: int | None) -> None:
             self.post_message(DownloadProgress(done, total))
 
-        try:
+        def job() -> Corpus:
             corpus = load_corpus(source, encoding=encoding, home=self.home, progress=progress)
             entropies(corpus.data, corpus.sha256)  # here, off the UI thread; then cached
-        except CorpusError as e:
-            self.post_message(CorpusFailed(source, str(e)))
-        except Exception as e:  # anything else must not take the app down
-            self.post_message(CorpusFailed(source, f"{type(e).__name__}: {e}"))
-        else:
-            self.post_message(CorpusLoaded(source, corpus))
+            return corpus
+
+        run_in_thread(self, job, lambda corpus: CorpusLoaded(source, corpus),
+                      lambda error: CorpusFailed(source, error), group="corpus")
 
     # --- results -----------------------------------------------------------------------
     def on_download_progress(self, event: DownloadProgress) -> None:

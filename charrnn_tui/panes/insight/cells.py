@@ -7,6 +7,7 @@ a thread, because tracing a slice of the corpus takes seconds.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from rich.text import Text
 from textual import on
@@ -34,16 +35,18 @@ def pattern_error(pattern: str) -> str | None:
 class InsightCells(Vertical):
     """A regex box, a source, Find, and the best units; picking a row posts UnitChosen."""
 
+    @dataclass
     class Find(Message):
-        def __init__(self, pattern: str, source: str) -> None:
-            super().__init__()
-            self.pattern = pattern
-            self.source = source
+        """Rank the units on `pattern`, in the text shown or the model's corpus (`source`)."""
 
+        pattern: str
+        source: str
+
+    @dataclass
     class UnitChosen(Message):
-        def __init__(self, score: UnitScore) -> None:
-            super().__init__()
-            self.score = score
+        """Show this unit's activations."""
+
+        score: UnitScore
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)

@@ -7,43 +7,34 @@ write the same text alongside. The model is the Playground's, copied per thread.
 
 from __future__ import annotations
 
-import asyncio
 import random
-import time
 from collections.abc import Callable
-from pathlib import Path
 
 from rich.text import Text
-from textual import events, on, work
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.validation import Integer, Number
 from textual.widgets import Button, Input, Label, Select, Static
 
-from charrnn_tui.coloured import export_svg
-from charrnn_tui.confine import OutsideRoot, confine, default_folder
 from charrnn_tui.engine.checkpoint import Checkpoint
-from charrnn_tui.engine.data.corpus import CorpusError
-from charrnn_tui.engine.generation.insight import Trace, to_html
+from charrnn_tui.engine.generation.insight import Trace
 from charrnn_tui.engine.generation.sampler import SamplingParams, unknown_chars
-from charrnn_tui.engine.paths import data_home
-from charrnn_tui.engine.storage.store import ModelStore, StoreError
+from charrnn_tui.engine.storage.store import ModelStore
 from charrnn_tui.messages import StreamEnded
 from charrnn_tui.panes.insight.cells import InsightCells
 from charrnn_tui.panes.insight.cursor import cursor_info, legend
+from charrnn_tui.panes.insight.export import Exporting
+from charrnn_tui.panes.insight.find_cells import CellFinding
+from charrnn_tui.panes.insight.lens_controls import LensControls
+from charrnn_tui.panes.insight.second_model import SecondModel
 from charrnn_tui.panes.insight.text import InsightText
-from charrnn_tui.panes.insight.trace import MAX_CHARS, Lens, steps_of, unit_kinds
-from charrnn_tui.panes.insight.work import (
-    CORPUS_SLICE,
-    Tracer,
-    find_units,
-    run_stream,
-    trace_corpus,
-)
-from charrnn_tui.screens.dialogs import PromptScreen
+from charrnn_tui.panes.insight.trace import MAX_CHARS, Lens, unit_kinds
+from charrnn_tui.panes.insight.work import Tracer, run_stream
 from charrnn_tui.streaming import Stream, StreamRunner
 from charrnn_tui.widgets.format import show_char
+from charrnn_tui.widgets.seed_keys import FOCUS_SEED, SeedKeys
 
 DRAIN_HZ = 25
 PER_TICK = 8  # generated characters shown per tick: 200 a second, fast but watchable
@@ -69,9 +60,15 @@ class SeedInput(Input):
                 self.replace(text, *self.selection)
 
 
-class InsightPane(Vertical):
-    """One stream (two when comparing) of traced characters, a 25 Hz timer shows them."""
+class InsightPane(SecondModel, LensControls, CellFinding, Exporting, SeedKeys, Vertical):
+    """One stream (two when comparing) of traced characters, a 25 Hz timer shows them.
 
+    Its other jobs live in modules of their own, mixed in: the model to compare with
+    (second_model.py), the lens (lens_controls.py), Find cells (find_cells.py) and Export
+    (export.py).
+    """
+
+    SEED_BOX, TEXT_VIEW = "#ins-seed", "#ins-text"
     BINDINGS = [
         Binding("f6", "generate", "Generate", tooltip="Generate from the seed, coloured"),
         Binding("f7", "colour", "Colour text",
@@ -86,8 +83,7 @@ class InsightPane(Vertical):
         Binding("ctrl+f", "find", "Find cells", show=False,
                 tooltip="Type a regular expression to find the units that track it"),
         Binding("ctrl+s", "export", "Export", tooltip="Export the coloured text as HTML and SVG"),
-        Binding("slash", "focus_seed", "Seed", key_display="/", show=False, priority=True,
-                tooltip="Go to the seed box (in the seed box itself, / is a slash)"),
+        FOCUS_SEED,
     ]
 
     def __init__(self, home: str | None, store: ModelStore, corpus_source: CorpusSource, *,
@@ -197,16 +193,6 @@ class InsightPane(Vertical):
             (f"  units: {kinds}, layer 0–{spec.layers - 1}, unit 0–{spec.hidden - 1}", "dim")))
         self.text_view.border_title = name
 
-    def refresh_models(self) -> None:
-        """Offer the saved models to compare with (the list may have changed elsewhere)."""
-        select = self.query_one("#ins-compare", Select)
-        keep = select.value
-        names = [i.name for i in self.store.list() if not i.error]
-        with self.prevent(Select.Changed):
-            select.set_options((n, n) for n in names)
-            if keep in names:
-                select.value = keep
-
     @on(Select.Changed, "#ins-compare")
     async def _compare_changed(self, event: Select.Changed) -> None:
         await self._halt()
@@ -218,50 +204,7 @@ class InsightPane(Vertical):
             return
         self._load_other(event.value)
 
-    @work(exclusive=True, group="insight-compare", exit_on_error=False)
-    async def _load_other(self, name: str) -> None:
-        try:
-            ckpt = await asyncio.to_thread(self.store.load, name)
-        except (StoreError, OSError, ValueError) as e:
-            self.notify(f"Could not load {name}: {e}", severity="error")
-            return
-        self.other = (name, ckpt)
-        view = self.other_view
-        view.reset(ckpt.spec)
-        view.set_lens(self.lens)
-        view.border_title = name
-        view.display = True
-        self._status(f"Comparing with {name}: F6 generates from both with one random seed, "
-                     "F7 colours the same text.")
-        self._update_controls()
-
     # --- what is shown: the lens -----------------------------------------------------------
-    def set_lens(self, lens: Lens) -> None:
-        """Show `lens` in the controls and the views."""
-        with self.prevent(Select.Changed, Input.Changed):
-            self.query_one("#ins-view", Select).value = lens.view
-            self.query_one("#ins-kind", Select).value = lens.kind
-            self.query_one("#ins-layer", Input).value = str(lens.layer)
-            self.query_one("#ins-unit", Input).value = str(lens.unit)
-        self._apply_lens(lens)
-
-    def lens_restored(self) -> None:
-        """The controls were set from last session without their Changed messages: the
-        lens follows them (the model, once loaded, keeps it if it fits)."""
-        try:
-            layer = int(self.query_one("#ins-layer", Input).value)
-            unit = int(self.query_one("#ins-unit", Input).value)
-        except ValueError:
-            return
-        self._apply_lens(Lens(str(self.query_one("#ins-view", Select).value),
-                              str(self.query_one("#ins-kind", Select).value), layer, unit))
-
-    def _apply_lens(self, lens: Lens) -> None:
-        self.lens = lens
-        for view in self._views():
-            view.set_lens(lens)
-        self.query_one("#ins-legend", Static).update(legend(lens))
-
     @on(Select.Changed, "#ins-view, #ins-kind")
     @on(Input.Changed, "#ins-layer, #ins-unit")
     def _lens_controls_changed(self, event: Select.Changed | Input.Changed) -> None:
@@ -272,19 +215,6 @@ class InsightPane(Vertical):
         self._apply_lens(Lens(str(self.query_one("#ins-view", Select).value),
                               str(self.query_one("#ins-kind", Select).value),
                               int(layer.value), int(unit.value)))
-
-    def action_toggle_view(self) -> None:
-        view = "neuron" if self.lens.view == "confidence" else "confidence"
-        self.set_lens(Lens(view, self.lens.kind, self.lens.layer, self.lens.unit))
-
-    def action_unit(self, delta: int) -> None:
-        hidden = self.ckpt.spec.hidden if self.ckpt else 1
-        unit = (self.lens.unit + delta) % hidden
-        self.set_lens(Lens("neuron", self.lens.kind, self.lens.layer, unit))
-
-    def on_insight_cells_unit_chosen(self, event: InsightCells.UnitChosen) -> None:
-        s = event.score
-        self.set_lens(Lens("neuron", s.kind, s.layer, s.unit))
 
     # --- the side panel --------------------------------------------------------------------
     def on_insight_text_cursor_moved(self, event: InsightText.CursorMoved) -> None:
@@ -331,18 +261,6 @@ class InsightPane(Vertical):
     async def action_stop(self) -> None:
         await self._halt()
         self._update_controls()
-
-    def action_focus_seed(self) -> None:
-        self.query_one("#ins-seed", Input).focus()
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """/ jumps to the seed box from every other field (it never types there); in the
-        seed box it is a slash."""
-        return action != "focus_seed" or self.app.focused is not self.query_one("#ins-seed")
-
-    def leave_field(self) -> None:
-        """Escape: from a field to the text, where the pane's keys all work."""
-        self.query_one("#ins-text").focus()
 
     def action_find(self) -> None:
         self.query_one(InsightCells).focus_default()
@@ -442,105 +360,3 @@ class InsightPane(Vertical):
         self.query_one("#ins-colour", Button).disabled = not ready
         self.query_one("#ins-stop", Button).disabled = not self.stream.producing
         self.query_one("#ins-export", Button).disabled = not len(self._active.record)
-
-    # --- finding cells ----------------------------------------------------------------------
-    def on_insight_cells_find(self, event: InsightCells.Find) -> None:
-        event.stop()
-        self._find(event.pattern, event.source)
-
-    @work(exclusive=True, group="insight-cells", exit_on_error=False)
-    async def _find(self, pattern: str, source: str) -> None:
-        """Rank the units on this text or on a held-out slice of the model's corpus."""
-        cells = self.query_one(InsightCells)
-        if self.ckpt is None:
-            cells.error("No model loaded yet.")
-            return
-        ckpt, view = self.ckpt, self.text_view
-        if source == "text" and len(view.record):
-            tr, where = view.record.trace(), f"this text ({len(view.record):,} characters)"
-        else:
-            tr = await self._trace_corpus(cells, fallback=source == "text")
-            if tr is None or ckpt is not self.ckpt:
-                return
-            where = f"{len(tr.text):,} characters of the model's corpus"
-            if not len(view.record):  # nothing shown yet: show the text the units were found on
-                view.extend(steps_of(tr))
-        cells.note(f"ranking units on {where}…")
-        try:
-            scores = await asyncio.to_thread(find_units, tr, pattern)
-        except ValueError as e:
-            cells.note("")
-            cells.error(str(e))
-            return
-        if ckpt is not self.ckpt:  # the model changed meanwhile: these units are not its
-            return
-        cells.show(scores, f"best of all units on {where}")
-        self._update_controls()
-
-    async def _trace_corpus(self, cells: InsightCells, fallback: bool) -> Trace | None:
-        """A trace of the model's corpus (kept for the next pattern); None, said why, if none."""
-        ckpt = self.ckpt
-        source = self.corpus_source(ckpt.corpus)
-        if source is None:
-            cells.error("No text here yet and the model's corpus is not available: "
-                        "generate or colour some text first." if fallback else
-                        "The model's corpus is not available on this machine.")
-            return None
-        cached = self._corpus_trace
-        if cached and cached[0] is ckpt and cached[1] == source:
-            return cached[2]
-        cells.error("")
-        cells.note(f"reading {CORPUS_SLICE:,} characters of {Path(source).name}…")
-        try:
-            tr = await asyncio.to_thread(trace_corpus, ckpt, source, self.home)
-        except (CorpusError, OSError) as e:
-            cells.note("")
-            cells.error(f"could not read the model's corpus: {e}")
-            return None
-        self._corpus_trace = (ckpt, source, tr)
-        return tr
-
-    # --- export ----------------------------------------------------------------------------
-    def action_export(self) -> None:
-        """Write the view the cursor is in as HTML (hover shows values) and SVG."""
-        view = self._active
-        if not len(view.record):
-            self.notify("Nothing to export yet: generate or colour some text.",
-                        severity="warning")
-            return
-        tr, lens = view.record.trace(), view.shown_lens
-        name = view.border_title or "insight"
-        title = f"charrnn-tui · {name}"
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        label = lens.label.replace(" ", "-").replace(":", "-")
-        default = default_folder(data_home(self.home) / "exports") / f"{name}-{label}-{stamp}"
-
-        def targets(value: str) -> tuple[Path, Path]:
-            path = confine(value)
-            if path.suffix.lower() in (".html", ".htm", ".svg"):
-                path = path.with_suffix("")
-            return path.with_name(path.name + ".html"), path.with_name(path.name + ".svg")
-
-        def check(value: str) -> str | None:
-            try:
-                taken = [str(p) for p in targets(value) if p.exists()]
-            except OutsideRoot as e:
-                return str(e)
-            return f"{' and '.join(taken)} exists; choose another name" if taken else None
-
-        def chosen(value: str | None) -> None:
-            if not value:
-                return
-            try:
-                html, svg = targets(value)
-                html.parent.mkdir(parents=True, exist_ok=True)
-                html.write_text(to_html(tr, title=title, **lens.kwargs()), encoding="utf-8")
-                export_svg(tr, svg, title, **lens.kwargs())
-            except (OSError, OutsideRoot) as e:
-                reason = e.strerror if isinstance(e, OSError) and e.strerror else e
-                self.notify(f"Could not export: {reason}", severity="error")
-                return
-            self.notify(f"{html}\n{svg}", title=f"Exported {lens.label}")
-
-        self.app.push_screen(PromptScreen("Export the coloured text as .html and .svg to",
-                                          str(default), action="Export", check=check), chosen)

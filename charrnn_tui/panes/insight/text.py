@@ -10,6 +10,7 @@ from __future__ import annotations
 import textwrap
 from bisect import bisect_right
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 
 from rich.cells import cell_len
@@ -92,17 +93,12 @@ class InsightText(ScrollView, can_focus=True):
     }
     """
 
+    @dataclass
     class CursorMoved(Message):
         """The cursor moved (`by_user`), or the text under it changed."""
 
-        def __init__(self, view: InsightText, by_user: bool) -> None:
-            super().__init__()
-            self.view = view
-            self.by_user = by_user
-
-        @property
-        def control(self) -> InsightText:
-            return self.view
+        view: InsightText
+        by_user: bool
 
     def __init__(self, placeholder: str = "", *, id: str | None = None) -> None:
         super().__init__(id=id)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from charrnn_tui.engine.checkpoint import Checkpoint
+from charrnn_tui.engine.data.corpus import CorpusError
 from charrnn_tui.engine.data.sources import load_corpus
 from charrnn_tui.engine.generation.insight import (
     Trace,
@@ -96,7 +97,10 @@ def run_stream(tracers: list[Tracer], text: str, length: int, buffers: list[Hand
 def trace_corpus(ckpt: Checkpoint, source: str, home: str | None) -> Trace:
     """Trace a held-out slice of the model's corpus (the first CORPUS_SLICE characters
     after the training part, or its end when that part is short)."""
-    corpus = load_corpus(source, home=home)
+    try:
+        corpus = load_corpus(source, home=home)
+    except (CorpusError, OSError) as e:
+        raise CorpusError(f"could not read the model's corpus: {e}") from e
     _, held_out = corpus.split()
     ids = held_out[:CORPUS_SLICE] if len(held_out) >= CORPUS_SLICE else corpus.data[-CORPUS_SLICE:]
     return trace(restore_model(ckpt), ckpt.spec.vocab, corpus.decode(ids))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from rich.text import Text
-from textual import events, work
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -13,11 +13,17 @@ from textual.widgets import Button, DataTable, Static
 
 from charrnn_tui.engine.checkpoint import Checkpoint
 from charrnn_tui.engine.storage.store import ModelInfo, ModelStore, StoreError, check_name
-from charrnn_tui.messages import ModelLoadFailed, ModelReady, ModelRenamed, ModelSavedAs
+from charrnn_tui.messages import (
+    ModelLoadFailed,
+    ModelReady,
+    ModelRenamed,
+    ModelSavedAs,
+    Purpose,
+)
 from charrnn_tui.names import free_name
 from charrnn_tui.screens.dialogs import ConfirmScreen, PromptScreen
 from charrnn_tui.widgets.format import bits_text, count, loss_text
-from charrnn_tui.workers import load_model
+from charrnn_tui.workers import load_model, run_in_thread
 
 CurrentModel = Callable[[], "tuple[str, Checkpoint] | None"]
 
@@ -193,8 +199,8 @@ class ModelsPane(Vertical):
             check=self._check_new), chosen)
 
     def action_compare(self) -> None:
-        """Overlay saved runs' curves (screens/compare.py), starting from the selected one."""
-        from charrnn_tui.screens.compare import CompareRunsScreen
+        """Overlay saved runs' curves (screens/compare_runs.py), starting from the selected one."""
+        from charrnn_tui.screens.compare_runs import CompareRunsScreen
 
         name = self.selected_name()
         self.app.push_screen(CompareRunsScreen(self.store, [name] if name else [],
@@ -278,16 +284,12 @@ class ModelsPane(Vertical):
             return str(e)
         return f"a model named {name!r} exists" if self.store.exists(name) else None
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="models")
-    def open_model(self, name: str, purpose: str, save_as: str | None = None) -> None:
+    def open_model(self, name: str, purpose: Purpose, save_as: str | None = None) -> None:
         """Load `name` on a thread and post ModelReady to "play" it or to "resume" training."""
-        try:
-            ckpt, model = load_model(self.store, name)
-        except Exception as e:  # StoreError, ModelFileError, or worse: say so, stay up
-            self.post_message(ModelLoadFailed(name, str(e)))
-            return
-        self.post_message(ModelReady(save_as or name, ckpt, model, purpose,
-                                     copy_of=name if save_as else None))
+        run_in_thread(self, lambda: load_model(self.store, name),
+                      lambda loaded: ModelReady(save_as or name, *loaded, purpose,
+                                                copy_of=name if save_as else None),
+                      lambda error: ModelLoadFailed(name, error), group="models")
 
     def on_model_load_failed(self, event: ModelLoadFailed) -> None:
         self._status(f"✗ could not load {event.name}: {event.error}")

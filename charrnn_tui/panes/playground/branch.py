@@ -1,18 +1,24 @@
-"""Branch from here: a cursor over the generated text and the model's alternatives at it."""
+"""Branch from here: a cursor over the generated text and the model's alternatives at it,
+and the Playground's action that opens it and goes on from the character picked."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import OptionList, Static, TextArea
+from textual.widgets import Log, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
 from charrnn_tui.widgets.format import show_char
+
+if TYPE_CHECKING:
+    from charrnn_tui.engine.generation.sampler import Sampler
+    from charrnn_tui.streaming import StreamRunner
 
 SHOWN = 20_000  # characters of the stream offered (the end of it)
 # offset → the likeliest (id, character, probability) there, likeliest first; ValueError
@@ -90,3 +96,51 @@ class BranchScreen(ModalScreen[tuple[int, int] | None]):
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
         self.action_pick(event.option_index)
+
+
+class Branching:
+    """Mixed into PlaygroundPane: F7 offers its generated text in a BranchScreen and goes on
+    from the character picked, on the same `sampler` (its trail holds the alternatives)."""
+
+    sampler: Sampler | None
+    stream: StreamRunner
+    _run: tuple[int, int] | None
+
+    def _trail_pos(self, offset: int) -> int:
+        """The sampler's trail position of generated character `offset` (counted from the
+        end: the run's text and the trail's end are the same characters)."""
+        return len(self.sampler.trail.ids) - (len(self.generated) - offset)
+
+    async def action_branch(self) -> None:
+        """Open the generated text with a cursor and the alternatives at it."""
+        if self.sampler is None or self.refused("generate"):
+            return
+        await self._halt()
+        self._update_controls()
+        if not self.generated:
+            self.notify("Nothing generated yet to branch from: Generate first.",
+                        severity="warning")
+            return
+        if not self._can_start():
+            return
+        sampler, vocab = self.sampler, self.sampler.vocab
+
+        def alternatives(offset: int) -> list[tuple[int, str, float]]:
+            return [(i, vocab[i], p) for i, p in
+                    sampler.alternatives(self._trail_pos(offset), k=min(10, len(vocab)))]
+
+        self.app.push_screen(BranchScreen(self.generated, alternatives), self._branched)
+
+    def _branched(self, choice: tuple[int, int] | None) -> None:
+        if choice is None or self.stream.producing or not self._can_start():
+            return
+        offset, idx = choice
+        try:
+            char = self.sampler.branch(self._trail_pos(offset), idx)
+        except ValueError as e:
+            self.notify(str(e), severity="warning")
+            return
+        self._rewrite(self.text[:self._run[1] + offset] + char)
+        self._start(None)
+        self.query_one("#output", Log).focus()
+

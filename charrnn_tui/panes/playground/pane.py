@@ -4,7 +4,8 @@ branch from any generated character, and compare several continuations side by s
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from rich.text import Text
@@ -13,57 +14,43 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.message import Message
 from textual.widgets import Button, Collapsible, Input, Label, Log, Select, Static, Switch
 
-from charrnn_tui.confine import OutsideRoot, confine, default_folder
+from charrnn_tui.confine import default_folder
 from charrnn_tui.engine.checkpoint import Checkpoint
 from charrnn_tui.engine.generation.sampler import Sampler, SamplingParams
-from charrnn_tui.engine.generation.search import Candidate
 from charrnn_tui.engine.paths import data_home
 from charrnn_tui.messages import StreamEnded, StreamPrimed
 from charrnn_tui.panes.playground import fields
-from charrnn_tui.panes.playground.branch import BranchScreen
-from charrnn_tui.panes.playground.compare import CompareCandidatesScreen
-from charrnn_tui.sampling_presets import PresetError, check_name, load_presets, save_preset
-from charrnn_tui.screens.dialogs import PromptScreen
+from charrnn_tui.panes.playground.branch import Branching
+from charrnn_tui.panes.playground.candidates import Comparing
+from charrnn_tui.panes.playground.field_checks import MORE_WHAT, FieldChecks
+from charrnn_tui.panes.playground.preset_menu import SAVE_PRESET, PresetMenu
+from charrnn_tui.panes.playground.transcript import DRAIN_HZ, Transcript
+from charrnn_tui.screens.dialogs import write_to_chosen_path
 from charrnn_tui.streaming import Stream, StreamRunner
 from charrnn_tui.widgets.format import bits_text, loss_text, show_char
+from charrnn_tui.widgets.seed_keys import FOCUS_SEED, SeedKeys
 from charrnn_tui.widgets.temperature import TemperatureControl
-from charrnn_tui.workers import compare_candidates, stream_chars
+from charrnn_tui.workers import stream_chars
 
-DRAIN_HZ = 25
-# At speed "max" the text is shown every this many ticks, in bigger pieces: each write
-# makes the Log lay out and repaint, and that UI work takes the GIL from the sampler.
-MAX_SPEED_TICKS = 3
+if TYPE_CHECKING:
+    from charrnn_tui.engine.models import ArrayModel, Model
+
 MAX_LINES = 2000  # the view keeps this many lines; Save writes the whole text
 SPEEDS = (("slow", 40), ("normal", 200), ("fast", 1000), ("max", 0))  # characters per second
 DEFAULT_LENGTH = 500
-COMPARE_LENGTH = 2000  # the most characters per candidate in Compare
-# Rows of typed settings, each with its error line right under it.
-# The settings behind More, how the collapsed line names them, and their "off" values.
-MORE_SHOWN = (("stop_at", "stop", ("",)), ("ban", "ban", ("",)), ("bias", "bias", ("",)),
-              ("penalty", "repeat×", ("1", "1.0")), ("n", "N", ("4",)), ("beam", "beam", ("0",)))
-MORE_WHAT = "stop, ban, bias, repetition, N, beam"
-SAVE_PRESET = "save current as…"  # the preset list's last entry: an action
-ROWS = {"seed-row": ("rng",), "params-row": ("top_k", "top_p", "min_p", "length"),
-        "more-row1": ("stop_at", "ban", "bias"),
-        "more-row2": ("penalty", "window", "n", "beam")}
 
 
-class CandidatesReady(Message):
-    """The compare thread finished: the candidates, or why not."""
+class PlaygroundPane(FieldChecks, PresetMenu, Transcript, Branching, Comparing, SeedKeys, Vertical):
+    """One sampler on one model copy; a thread generates, a 25 Hz timer shows the text.
 
-    def __init__(self, sampler: Sampler, title: str, seed: str, candidates: list[Candidate],
-                 error: str | None = None) -> None:
-        super().__init__()
-        self.sampler, self.title, self.seed = sampler, title, seed
-        self.candidates, self.error = candidates, error
+    Its jobs live in modules of their own, mixed in: the settings boxes (field_checks.py),
+    the presets (preset_menu.py), the text (transcript.py), Branch (branch.py) and
+    Compare (candidates.py).
+    """
 
-
-class PlaygroundPane(Vertical):
-    """One sampler on one model copy; a thread generates, a 25 Hz timer shows the text."""
-
+    SEED_BOX, TEXT_VIEW = "#seed", "#output"
     BINDINGS = [
         Binding("left_square_bracket", "temperature(-1)", "Cooler", key_display="[",
                 tooltip="Temperature down 0.05: safer, more repetitive text"),
@@ -82,8 +69,7 @@ class PlaygroundPane(Vertical):
                 tooltip="Show or hide the stop, ban, bias, repetition, N and beam settings"),
         Binding("ctrl+l", "clear", "Clear", tooltip="Clear the text"),
         Binding("ctrl+s", "save", "Save text", tooltip="Save the text to a file"),
-        Binding("slash", "focus_seed", "Seed", key_display="/", show=False, priority=True,
-                tooltip="Go to the seed box (in the seed box itself, / is a slash)"),
+        FOCUS_SEED,
     ]
 
     def __init__(self, home: str | None, *, id: str | None = None) -> None:
@@ -183,7 +169,7 @@ class PlaygroundPane(Vertical):
         self.query_one("#seed").focus()
 
     # --- the model -----------------------------------------------------------------------
-    async def set_model(self, name: str, ckpt: Checkpoint, model: object) -> None:
+    async def set_model(self, name: str, ckpt: Checkpoint, model: Model | ArrayModel) -> None:
         """Sample from `model` (a copy nobody else uses) from now on; the old model's text
         goes, since Continue and Branch could not go on from it."""
         await self._halt()
@@ -242,124 +228,12 @@ class PlaygroundPane(Vertical):
         if event.input.id in fields.NAMES:
             self._check_fields()
 
-    def _check_fields(self) -> None:
-        """Read every typed setting: good values apply at once (a running stream follows
-        them), bad ones are named under their row and block what they affect."""
-        self.errors = {}
-        for fid in fields.NAMES:
-            box = self.query_one(f"#{fid}", Input)
-            try:
-                value = fields.parse(fid, box.value)
-            except ValueError as e:
-                self.errors[fid] = str(e)
-            else:
-                if fid in fields.PARAM_OF:
-                    setattr(self.params, fields.PARAM_OF[fid], value)
-            box.set_class(fid in self.errors, "-invalid")
-        for row, ids in ROWS.items():
-            line = self.query_one(f"#{row}-error", Static)
-            messages = [self.errors[f] for f in ids if f in self.errors]
-            line.update(Text("; ".join(messages), "bold red"))
-            line.display = bool(messages)
-        if any(f in self.errors for f in ROWS["more-row1"] + ROWS["more-row2"]):
-            self.query_one("#more", Collapsible).collapsed = False  # never hide an error
-        self.query_one("#more", Collapsible).title = Content(self._more_title())
-        self._unmark_preset()
-        self._update_controls()
-
-    def _more_title(self) -> str:
-        """The More line names the settings behind it that are on, as typed: a stop string
-        or a ban hidden under a collapsed line would end or change text for no visible
-        reason."""
-        on = [f"{label} {self.query_one(f'#{fid}', Input).value.strip()}"
-              for fid, label, off in MORE_SHOWN
-              if self.query_one(f"#{fid}", Input).value.strip() not in off]
-        return f"More: {' · '.join(on) if on else MORE_WHAT} (ctrl+t)"
-
-    def refused(self, action: str) -> bool:
-        """True, saying why and focusing the box, when a bad setting blocks `action`."""
-        self._check_fields()  # the boxes as they are now, not as of their last Changed
-        bad = [f for f in fields.BLOCKS[action] if f in self.errors]
-        if bad:
-            self.notify(f"Fix {fields.NAMES[bad[0]]} first: {self.errors[bad[0]]}",
-                        severity="warning")
-            self.query_one(f"#{bad[0]}", Input).focus()
-        return bool(bad)
-
-    def _value(self, fid: str):
-        return fields.parse(fid, self.query_one(f"#{fid}", Input).value)
-
-    # --- saved sampling presets --------------------------------------------------------
-    def _fill_presets(self, chosen: str | None = None) -> None:
-        """The preset list from the file (a bad file or entry is said, not fatal)."""
-        try:
-            self.presets, skipped = load_presets(self.home)
-        except PresetError as e:
-            self.presets, skipped = {}, [str(e)]
-        for line in skipped:
-            self.notify(line, title="Sampling presets", severity="warning")
-        select = self.query_one("#sampling-preset", Select)
-        with select.prevent(Select.Changed):
-            select.set_options([(n, n) for n in self.presets] + [(SAVE_PRESET, SAVE_PRESET)])
-            if chosen in self.presets:
-                select.value = chosen
-
-    def _unmark_preset(self) -> None:
-        """The list names a preset only while the settings are that preset's."""
-        select = self.query_one("#sampling-preset", Select)
-        name = select.value
-        if isinstance(name, str) and self.presets.get(name) != self.params:
-            with select.prevent(Select.Changed):
-                select.clear()
-
     @on(Select.Changed, "#sampling-preset")
     def _preset_chosen(self, event: Select.Changed) -> None:
         if event.value == SAVE_PRESET:
             self._save_preset()
         elif isinstance(event.value, str) and event.value in self.presets:
             self.apply_preset(self.presets[event.value])
-
-    def apply_preset(self, params: SamplingParams) -> None:
-        """Show `params` in the controls; they apply from there, as if typed."""
-        self.query_one(TemperatureControl).value = params.temperature
-        self.query_one("#argmax", Switch).value = params.argmax
-        self.params.temperature, self.params.argmax = params.temperature, params.argmax
-        for fid, text in fields.texts_of(params).items():
-            self.query_one(f"#{fid}", Input).value = text
-        self._check_fields()
-
-    def _save_preset(self) -> None:
-        select = self.query_one("#sampling-preset", Select)
-        with select.prevent(Select.Changed):
-            select.clear()  # "save…" is an action, not a choice to keep showing
-        self._check_fields()
-        bad = [f for f in fields.SAMPLING if f in self.errors]
-        if bad:
-            self.notify(f"Fix {fields.NAMES[bad[0]]} first: {self.errors[bad[0]]}",
-                        severity="warning")
-            return
-        params = replace(self.params, bias=dict(self.params.bias))
-
-        def check(name: str) -> str | None:
-            try:
-                check_name(name)
-            except PresetError as e:
-                return str(e)
-            return None
-
-        def chosen(name: str | None) -> None:
-            if not name:
-                return
-            try:
-                save_preset(self.home, name, params)
-            except PresetError as e:
-                self.notify(str(e), title="Preset not saved", severity="error")
-                return
-            self._fill_presets(name)
-            self.notify(f"Saved the sampling settings as {name!r}", title="Preset saved")
-
-        self.app.push_screen(PromptScreen("Save the sampling settings as", "", action="Save",
-                                          check=check), chosen)
 
     @on(Switch.Changed, "#argmax")
     def _argmax_changed(self, event: Switch.Changed) -> None:
@@ -370,11 +244,6 @@ class PlaygroundPane(Vertical):
     def _speed_changed(self) -> None:
         for buffer in self.stream.buffers:
             buffer.capacity = self._per_tick() or 4096
-
-    def _per_tick(self) -> int:
-        """Characters shown per timer tick; 0 means as many as are ready."""
-        speed = self.query_one("#speed", Select).value
-        return max(1, round(speed / DRAIN_HZ)) if isinstance(speed, int) and speed else 0
 
     # --- generating ------------------------------------------------------------------------
     async def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -462,18 +331,6 @@ class PlaygroundPane(Vertical):
             self._status("")
         self._update_controls()
 
-    def action_focus_seed(self) -> None:
-        self.query_one("#seed", Input).focus()
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """/ jumps to the seed box from every other field (it never types there); in the
-        seed box it is a slash."""
-        return action != "focus_seed" or self.app.focused is not self.query_one("#seed")
-
-    def leave_field(self) -> None:
-        """Escape: from a field to the text, where the pane's keys all work."""
-        self.query_one("#output").focus()
-
     def _can_start(self) -> bool:
         """False, with a notice, while a thread that outlived Stop still uses the sampler."""
         if self.stream.busy or self._comparing:
@@ -494,9 +351,6 @@ class PlaygroundPane(Vertical):
         self._status("generating…")
         self._drain_timer.resume()
         self._update_controls()
-
-    def _take(self, limit: int | None = None) -> str:
-        return "".join(self.stream.buffers[0].take(limit)) if self.stream.buffers else ""
 
     async def _halt(self) -> None:
         """Stop the sampling thread, wait for it, and show what it already generated."""
@@ -538,42 +392,6 @@ class PlaygroundPane(Vertical):
         return (f"at stop {''.join(show_char(c) for c in ends[0])}" if ends
                 else "stopped")
 
-    def _drain(self) -> None:
-        per_tick = self._per_tick()
-        self._ticks += 1
-        if not per_tick and self.stream.producing and self._ticks % MAX_SPEED_TICKS:
-            return
-        text = self._take(per_tick or None)
-        if text:
-            self._write(text)
-        if not self.stream.producing and not self.stream.pending():
-            self._drain_timer.pause()
-            self._update_controls()
-
-    def _write(self, text: str) -> None:
-        """Append to the transcript and the view, wrapping at the view's width."""
-        self._transcript.append(text)
-        log = self.query_one("#output", Log)
-        width = max(10, log.scrollable_content_region.width - 1)
-        out: list[str] = []
-        for ch in text.replace("\t", "    "):
-            if ch == "\n":
-                self._column = 0
-            elif self._column >= width:
-                out.append("\n")
-                self._column = 1
-            else:
-                self._column += 1
-            out.append(ch)
-        log.write("".join(out))
-
-    def _rewrite(self, text: str) -> None:
-        """Show `text` in place of everything (after a branch cut the end off)."""
-        self.query_one("#output", Log).clear()
-        self._transcript.clear()
-        self._column = 0
-        self._write(text)
-
     def _update_controls(self) -> None:
         ready = self.sampler is not None
         blocked = any(f in self.errors for f in fields.BLOCKS["generate"])
@@ -590,120 +408,6 @@ class PlaygroundPane(Vertical):
         self.query_one("#clear", Button).disabled = not self._transcript
         self.query_one("#save", Button).disabled = not self._transcript
 
-    @property
-    def text(self) -> str:
-        """Everything shown since the last Clear, seeds included, unwrapped."""
-        return "".join(self._transcript)
-
-    @property
-    def generated(self) -> str:
-        """The current run's generated text: what Branch offers."""
-        return self.text[self._run[1]:] if self._run is not None else ""
-
-    # --- branch from here ---------------------------------------------------------------
-    def _trail_pos(self, offset: int) -> int:
-        """The sampler's trail position of generated character `offset` (counted from the
-        end: the run's text and the trail's end are the same characters)."""
-        return len(self.sampler.trail.ids) - (len(self.generated) - offset)
-
-    async def action_branch(self) -> None:
-        """Open the generated text with a cursor and the alternatives at it."""
-        if self.sampler is None or self.refused("generate"):
-            return
-        await self._halt()
-        self._update_controls()
-        if not self.generated:
-            self.notify("Nothing generated yet to branch from: Generate first.",
-                        severity="warning")
-            return
-        if not self._can_start():
-            return
-        sampler, vocab = self.sampler, self.sampler.vocab
-
-        def alternatives(offset: int) -> list[tuple[int, str, float]]:
-            return [(i, vocab[i], p) for i, p in
-                    sampler.alternatives(self._trail_pos(offset), k=min(10, len(vocab)))]
-
-        self.app.push_screen(BranchScreen(self.generated, alternatives), self._branched)
-
-    def _branched(self, choice: tuple[int, int] | None) -> None:
-        if choice is None or self.stream.producing or not self._can_start():
-            return
-        offset, idx = choice
-        try:
-            char = self.sampler.branch(self._trail_pos(offset), idx)
-        except ValueError as e:
-            self.notify(str(e), severity="warning")
-            return
-        self._rewrite(self.text[:self._run[1] + offset] + char)
-        self._start(None)
-        self.query_one("#output", Log).focus()
-
-    # --- N continuations side by side ---------------------------------------------------
-    async def action_compare(self) -> None:
-        """N samples (or a beam search) of what comes after the text, side by side."""
-        if self.sampler is None or self._comparing or self.refused("compare"):
-            return
-        await self._halt()
-        self._update_controls()
-        if not self._can_start():
-            return
-        seed = (self.text[self._run[0]:] if self._run is not None
-                else self.query_one("#seed", Input).value.replace("\\n", "\n"))
-        length = min(self._value("length"), COMPARE_LENGTH)
-        n, beam = self._value("n"), self._value("beam")
-        rank = str(self.query_one("#rank", Select).value)
-        sampler = self.sampler
-        what = (f"Beam search, width {beam}, ranked per character" if beam else
-                f"{n} samples, ranked by {rank} log-probability")
-        upto = "up to " if sampler.params.stop else ""  # a stop string may end one sooner
-        what += f", {upto}{length:,} characters each"
-
-        def work() -> None:
-            try:
-                found = compare_candidates(sampler, seed, length, n=n, beam=beam,
-                                           rank_by=rank)
-            except Exception as e:  # reported in the app; it stays up
-                self.post_message(CandidatesReady(sampler, what, seed, [],
-                                                  f"{type(e).__name__}: {e}"))
-            else:
-                self.post_message(CandidatesReady(sampler, what, seed, found))
-
-        self._comparing = True
-        self._status("comparing…")
-        self._update_controls()
-        self.run_worker(work, thread=True, exit_on_error=False, group="compare")
-
-    def on_candidates_ready(self, event: CandidatesReady) -> None:
-        self._comparing = False
-        self._status("")
-        self._update_controls()
-        if event.error:
-            self.notify(event.error, title="Compare failed", severity="error")
-            return
-        if event.sampler is not self.sampler:  # another model was loaded meanwhile
-            return
-
-        def keep(index: int | None) -> None:
-            if (index is None or self.stream.producing or self._comparing
-                    or event.sampler is not self.sampler):
-                return
-            text = event.candidates[index].text
-            if self._run is None or self.text[self._run[0]:] != event.seed:
-                if self._transcript:
-                    self._write("\n\n")
-                self._write(event.seed)
-                self._run = (len(self.text) - len(event.seed), len(self.text))
-                self.sampler.prime(event.seed)
-            self.sampler.feed([self.sampler.index[c] for c in text])
-            self._write(text)
-            self._status(
-                f"kept candidate {index + 1}; F6 continues, F7 branches")
-            self._update_controls()
-
-        self.app.push_screen(CompareCandidatesScreen(event.title, event.candidates,
-                                                     event.seed), keep)
-
     # --- saving -------------------------------------------------------------------------
     async def action_save(self) -> None:
         if not self._transcript:
@@ -714,29 +418,8 @@ class PlaygroundPane(Vertical):
                    / f"{self.model_name or 'sample'}-{stamp}.txt")
         text = self.text
 
-        def check(value: str) -> str | None:
-            try:
-                path = confine(value)
-            except OutsideRoot as e:
-                return str(e)
-            if path.is_dir():
-                return f"{path} is a folder; add a file name"
-            if path.exists():
-                return f"{path} exists; choose another name"
-            return None
+        def write(paths: tuple[Path, ...]) -> tuple[str, str]:
+            paths[0].write_text(text, encoding="utf-8")
+            return f"Saved {len(text):,} characters to {paths[0]}", "Saved"
 
-        def chosen(value: str | None) -> None:
-            if not value:
-                return
-            try:
-                path = confine(value)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(text, encoding="utf-8")
-            except (OSError, OutsideRoot) as e:
-                reason = e.strerror if isinstance(e, OSError) and e.strerror else e
-                self.notify(f"Could not save: {reason}", severity="error")
-                return
-            self.notify(f"Saved {len(text):,} characters to {path}", title="Saved")
-
-        self.app.push_screen(PromptScreen("Save the generated text to", str(default),
-                                          action="Save", check=check), chosen)
+        write_to_chosen_path(self, "Save the generated text to", default, "Save", write)
