@@ -12,7 +12,7 @@ from charrnn_tui.cli.launch import run as run_ranks
 from charrnn_tui.engine.data.builtin import BUILTINS
 from charrnn_tui.engine.data.sources import builtin_source
 from charrnn_tui.engine.models import CELLS, IMPLEMENTATIONS, ModelSpec
-from charrnn_tui.engine.training.config import TrainConfig
+from charrnn_tui.engine.training.config import DEFAULT_PATIENCE, TrainConfig
 from charrnn_tui.engine.training.optim import OPTIMIZERS
 from charrnn_tui.engine.training.presets import DEFAULT_PRESET, PRESETS
 from charrnn_tui.engine.training.vocab import POLICIES
@@ -87,6 +87,11 @@ def add_parser(sub, threads: argparse.ArgumentParser) -> argparse.ArgumentParser
                    help=f"seed for the weights and the batches {_preset_default('seed')}")
     t.add_argument("--eval-every", type=finite(), metavar="SECONDS",
                    help=f"validation loss every SECONDS {_preset_default('eval_every')}")
+    t.add_argument("--patience", type=whole(0), metavar="N",
+                   help="stop after N evaluations in a row without a better validation loss "
+                        "and keep the best weights (0: never; default: "
+                        f"{DEFAULT_PATIENCE} for a run without --time-budget, --epochs or "
+                        "--max-steps, else 0)")
     t.add_argument("--save-every", type=finite(), metavar="SECONDS",
                    help="seconds between autosaves of the model's last file (default: "
                         f"{TrainConfig.autosave_every:g}); "

@@ -27,7 +27,13 @@ from charrnn_tui.engine.training.distributed import (
     launched_by_torchrun,
     shutdown,
 )
-from charrnn_tui.engine.training.events import Evaluated, Event, Finished, Notice
+from charrnn_tui.engine.training.events import (
+    Evaluated,
+    Event,
+    Finished,
+    Notice,
+    why_stopped,
+)
 from charrnn_tui.engine.training.presets import DEFAULT_PRESET, IMPL_DEFAULTS, PRESETS
 from charrnn_tui.engine.training.resume import resume_trainer
 from charrnn_tui.engine.training.trainer import Trainer
@@ -37,7 +43,8 @@ from charrnn_tui.resources import open_store
 _SPEC_ARGS = ("impl", "cell", "layers", "hidden", "embed", "dropout",
               "embed_dropout", "locked_dropout", "weight_dropout")
 _TRAIN_ARGS = ("batch", "seq", "lr", "optimizer", "schedule", "epochs", "time_budget",
-               "max_steps", "precision", "seed", "eval_every", "ema", "warmup_steps")
+               "max_steps", "precision", "seed", "eval_every", "ema", "warmup_steps",
+               "patience")
 _STOPS = ("epochs", "time_budget", "max_steps")
 
 
@@ -228,8 +235,10 @@ def _train(args: argparse.Namespace, store: ModelStore, world: World,
               file=sys.stderr)
         return 1
     path = store.file(name)
-    result = {"model": name, "path": str(path), "reason": "interrupted" if interrupted
-              else done.reason, "val_loss": done.val_loss, "val_bpc": done.val_bpc,
+    reason = "interrupted" if interrupted else done.reason
+    why = why_stopped(reason, trainer.config.patience_in_use)
+    result = {"model": name, "path": str(path), "reason": reason, "why": why,
+              "val_loss": done.val_loss, "val_bpc": done.val_bpc,
               "chars_per_s": round(done.chars_per_s, 1), "steps": done.step,
               "seconds": round(done.seconds, 2), "params": count_parameters(trainer.spec),
               "device": trainer.device.type, "precision": trainer.precision,
@@ -239,7 +248,7 @@ def _train(args: argparse.Namespace, store: ModelStore, world: World,
     else:
         loss = ("no validation loss yet" if done.val_loss is None else
                 f"validation loss {done.val_loss:.4f} nats/char ({done.val_bpc:.3f} bpc)")
-        print(f"saved {name} ({path}); {loss} after {done.step} steps")
+        print(f"{why}; saved {name} ({path}); {loss} after {done.step} steps")
     if interrupted:
         print(f"charrnn-tui: interrupted; the model was saved to {path}", file=sys.stderr)
         return 130
@@ -259,7 +268,8 @@ def _emergency_save(trainer: Trainer, saver) -> Finished:
         pass
     st = trainer.state
     bpc = None if st.last_val is None else st.last_val / LN2
-    return Finished("interrupted", st.step, st.last_val, bpc, 0.0, 0.0)
+    return Finished("interrupted", st.step, st.last_val, bpc, 0.0, 0.0,
+                    why_stopped("interrupted"))
 
 
 class _PlainReporter:
@@ -276,3 +286,5 @@ class _PlainReporter:
             print(f"step {event.step}: val {event.val_loss:.4f} nats/char", file=sys.stderr)
         elif isinstance(event, Notice):
             print(f"charrnn-tui: {event.message}", file=sys.stderr)
+        elif isinstance(event, Finished) and event.why:
+            print(f"charrnn-tui: {event.why}", file=sys.stderr)

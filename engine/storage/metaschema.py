@@ -147,6 +147,7 @@ CONFIG: dict[str, Rule] = {
     "run_origin": (lambda v: isinstance(v, list) and len(v) == 3 and all(map(_is_num, v))
                    and all(x >= 0 for x in v), "three non-negative numbers"),
     "warmup_steps": integer(), "ema": number(0.0, 1.0, below=True),
+    "patience": integer(none=True),
 }
 CORPUS: dict[str, Rule] = {
     "name": text(), "source": text(), "sha256": text(64), "chars": integer(),

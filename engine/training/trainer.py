@@ -42,6 +42,7 @@ from charrnn_tui.engine.training.events import (
     Notice,
     Progress,
     Sampled,
+    why_stopped,
 )
 from charrnn_tui.engine.training.optim import default_lr, default_optimizer
 from charrnn_tui.engine.training.precision import resolve_device
@@ -94,6 +95,13 @@ class _Run:
     bad_streak: int = 0
     rollbacks: int = 0
     reason: str = "stopped"
+    # this run's best evaluation: its loss and step, what to go back to, and the
+    # evaluations since then that were no better (patience counts these)
+    best_val: float | None = None
+    best_step: int = 0
+    best: tuple | None = None
+    stale: int = 0
+    evaluated_step: int = -1  # the step of the last evaluation
 
     def __post_init__(self) -> None:
         self.last_report = self.last_eval = self.last_sample = self.start
@@ -274,6 +282,9 @@ class Trainer:
                 break
             if eval_due:
                 self._evaluate(run)
+                if self._out_of_patience(run):
+                    run.reason = "patience"
+                    break
             self._sample_if_due(run)
             self._autosave_if_due(run)
             self._gradient_flow_if_due(run)
@@ -354,15 +365,25 @@ class Trainer:
             return "steps", eval_due
         return None, eval_due
 
+    def _out_of_patience(self, run: _Run) -> bool:
+        patience = self.config.patience_in_use
+        return bool(patience) and run.stale >= patience
+
     def _evaluate(self, run: _Run) -> None:
         """Score the validation split; a new best is saved as the model's best file."""
         st = self.state
         val = share_from_main(self.world, self.evaluate() if run.main else 0.0, self.device)
-        run.last_eval = time.perf_counter()
+        run.last_eval, run.evaluated_step = time.perf_counter(), st.step
         if not math.isfinite(val):  # not recorded: NaN is not a loss, nor valid JSON
             run.emit(Notice(f"step {st.step}: validation loss is not finite", "warning"))
             return
         self._last_good = self.backend.snapshot()
+        # every rank has `val`, so every rank keeps the same best and stops together
+        if run.best_val is None or val < run.best_val:
+            run.best_val, run.best_step, run.stale = val, st.step, 0
+            run.best = (self._last_good, self.average.snapshot() if self.average else None)
+        else:
+            run.stale += 1
         if not run.main:
             return
         st.last_val = val
@@ -460,19 +481,37 @@ class Trainer:
         run.loss_sum, run.loss_n, run.last_report = 0.0, 0, now
 
     def _end(self, run: _Run) -> Finished:
-        """A last evaluation (unless quitting), a save, the result."""
+        """A last evaluation (unless quitting), the run's best weights back if the last
+        were worse, a save, the result."""
         st = self.state
         st.seconds = run.began_seconds + run.elapsed()
         chars_per_s = run.rate()
-        if (st.step > run.began_step or st.last_val is None) and self._final_eval:
+        if ((st.step > run.began_step or st.last_val is None) and self._final_eval
+                and run.evaluated_step != st.step):
             self._evaluate(run)
+        if run.evaluated_step == st.step and run.best is not None and run.best_step < st.step:
+            self._go_back_to_best(run)
         if run.saver:
             self._save(run.saver, "last", run.emit)
         done = Finished(reason=run.reason, step=st.step, val_loss=st.last_val,
                         val_bpc=None if st.last_val is None else st.last_val / LN2,
-                        chars_per_s=chars_per_s, seconds=st.seconds - run.began_seconds)
+                        chars_per_s=chars_per_s, seconds=st.seconds - run.began_seconds,
+                        why=why_stopped(run.reason, self.config.patience_in_use))
         run.emit(done)
         return done
+
+    def _go_back_to_best(self, run: _Run) -> None:
+        """The run ends holding its best evaluated weights (and their optimizer state), so
+        what is saved, played and continued is the best model, not the last one. The
+        counters go on: the text already read is not read again."""
+        weights, average = run.best
+        self.backend.restore(weights)
+        if self.average and average is not None:
+            self.average.restore(average)
+            self.average.to(self.backend.device)
+        last, self.state.last_val = self.state.last_val, run.best_val
+        run.emit(Notice(f"kept the best weights, from step {run.best_step:,} (validation "
+                        f"{run.best_val:.4f}; the last were {last:.4f})"))
 
     def _save(self, saver: Saver, tag: str, emit: Callable[[Event], None]) -> None:
         try:

@@ -12,7 +12,7 @@ from textual.widgets import Input, Label, Select, Static, Switch
 from charrnn_tui import torch_loader
 from charrnn_tui.engine.models import CELLS, IMPLEMENTATIONS, ModelSpec, family_of
 from charrnn_tui.engine.storage.store import NAME_RE
-from charrnn_tui.engine.training.config import TrainConfig
+from charrnn_tui.engine.training.config import DEFAULT_PATIENCE, TrainConfig
 from charrnn_tui.engine.training.optim import OPTIMIZERS
 from charrnn_tui.engine.training.precision import accelerator_available
 from charrnn_tui.engine.training.presets import DEFAULT_PRESET, IMPL_DEFAULTS, PRESETS
@@ -78,10 +78,23 @@ _REG_FIELDS: list[tuple[str, str, Validator]] = [
 ]
 _RUN_FIELDS: list[tuple[str, str, Validator]] = [
     ("eval_every", "Eval every", Number(1, 86400)),
+    ("patience", "Patience", Function(lambda v: not v.strip() or _whole(v),
+                                      "a whole number, 0 or more, or empty for auto")),
     ("sample_every", "Sample every", Number(0, 86400)),
 ]
 _TOOLTIPS = {"eval_every": "seconds between validation losses",
+             "patience": "evaluations without a better validation loss before training stops "
+                         f"and keeps its best weights (empty: {DEFAULT_PATIENCE} without a "
+                         "stop, never with one; 0: never)",
              "sample_every": "seconds between samples (0: none)"}
+_PLACEHOLDERS = {"patience": "auto"}
+
+
+def _whole(value: str) -> bool:
+    try:
+        return int(value) >= 0
+    except ValueError:
+        return False
 
 
 def _positive(value: str) -> bool:
@@ -120,7 +133,7 @@ class TrainForm(VerticalScroll):
         yield self._row("", Select([(u, f) for u, f in STOP_UNITS], allow_blank=False,
                                    id="stop_unit", compact=True))
         for fid, label, validator in _RUN_FIELDS:
-            yield from self._field(fid, label, validator)
+            yield from self._field(fid, label, validator, _PLACEHOLDERS.get(fid, ""))
         # a row of its own, the form's full width: derived names are long
         yield Label("Save as", classes="field-label")
         yield Input(id="name", validators=[Function(_name_ok, _NAME_RULE)], compact=True,
@@ -221,7 +234,8 @@ class TrainForm(VerticalScroll):
         self._set("eval_every", config.eval_every)  # the preset's, as `train --help` says
 
     def _fill_training(self, config: TrainConfig, *, stop: bool) -> None:
-        for key in ("batch", "seq", "lr", "seed", "schedule", "ema", "warmup_steps"):
+        for key in ("batch", "seq", "lr", "seed", "schedule", "ema", "warmup_steps",
+                    "patience"):
             self._set(key, getattr(config, key))
         if not self.query_one("#optimizer").disabled:
             self._set("optimizer", config.optimizer or "")
@@ -240,7 +254,7 @@ class TrainForm(VerticalScroll):
             self._set(key, getattr(spec, key))
         self._set("optimizer", config.get("optimizer") or "")
         known = {k: config[k] for k in ("batch", "seq", "lr", "seed", "schedule", "ema",
-                                        "warmup_steps") if k in config}
+                                        "warmup_steps", "patience") if k in config}
         self._fill_training(TrainConfig(**known), stop=False)
         self.locked = True
         self._refresh_enabled()
@@ -312,7 +326,8 @@ class TrainForm(VerticalScroll):
             optimizer=self._choice("optimizer") or None, schedule=self._choice("schedule"),
             seed=int(values["seed"]), eval_every=float(values["eval_every"]),
             sample_every=float(values["sample_every"]), device=self.device,
-            ema=float(reg["ema"]), warmup_steps=int(reg["warmup_steps"]), **stop)
+            ema=float(reg["ema"]), warmup_steps=int(reg["warmup_steps"]),
+            patience=int(values["patience"]) if values["patience"] else None, **stop)
         try:
             config.validate(arch["impl"])
         except ValueError as e:

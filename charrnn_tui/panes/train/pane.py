@@ -40,8 +40,6 @@ if TYPE_CHECKING:  # the training stack imports torch; the run loads it on its t
     from charrnn_tui.engine.training.trainer import Trainer
 
 _STOPPING = "stopping: a last evaluation, then saving…"
-_REASONS = {"budget": "time budget reached", "epochs": "epochs done", "steps": "steps done",
-            "stopped": "stopped"}
 
 
 class TrainPane(Vertical):
@@ -477,7 +475,7 @@ class TrainPane(Vertical):
     def _show_finished(self, name: str) -> None:
         f = self.finished
         self.query_one("#train-stats", Static).update(Text.assemble(
-            (f"{_REASONS.get(f.reason, f.reason)} at step {f.step:,}", "bold"),
+            (f"{f.why or f.reason} · step {f.step:,}", "bold"),
             "  val ", loss_text(f.val_loss),
             f"  {count(f.chars_per_s)} chars/s over {duration(f.seconds)}\n",
             (f"saved as {name} · F6 continues · F4 plays", "dim")))
