@@ -1,8 +1,10 @@
 """Open-ended training: patience ends a run that stopped improving and keeps its best
-weights; the command line and the app say why a run ended."""
+weights; the command line and the app say why a run ended; a resumed run continues its
+schedule; the auto preset fits the model to the text."""
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -11,11 +13,12 @@ from helpers import kit
 from helpers.pilot import wait_for
 
 from charrnn_tui.cli import main
-from charrnn_tui.engine.models import tensors_of
+from charrnn_tui.engine.models import ModelSpec, count_parameters, tensors_of
 from charrnn_tui.engine.paths import ENV_HOME
 from charrnn_tui.engine.storage.store import ModelStore
 from charrnn_tui.engine.training.config import DEFAULT_PATIENCE, TrainConfig
-from charrnn_tui.engine.training.events import Evaluated, Notice
+from charrnn_tui.engine.training.events import Evaluated, Notice, Progress
+from charrnn_tui.engine.training.presets import DEFAULT_PRESET, PRESETS, auto_preset
 
 # Training alternates a and b; validation (the last tenth) is a run of a's then of b's. The
 # more the model learns "after a comes b", the worse it predicts the validation text, so
@@ -130,3 +133,74 @@ async def test_the_app_stops_on_patience_says_why_and_plays_the_best(tmp_path, d
         assert played.state.last_val == best.state.best_val
         assert all(torch.equal(torch.as_tensor(played.tensors[k]), best.tensors[k])
                    for k in best.tensors)
+
+
+# --- resume: the schedule spans the model's whole training ---------------------------------
+
+def _lrs(trainer) -> list[float]:
+    lrs: list[float] = []
+    trainer.run(lambda e: lrs.append(e.lr) if isinstance(e, Progress) else None)
+    return lrs
+
+
+def test_a_resumed_cosine_run_goes_on_from_the_middle_of_the_longer_schedule():
+    """A cosine run of N steps, resumed for N more, continues as one run of 2N would from
+    step N: neither back at the peak rate nor stalled at the floor, ending at the floor."""
+    from charrnn_tui.engine.training.resume import resume_trainer
+
+    cfg = dict(max_steps=40, schedule="cosine", lr=0.01, min_lr_ratio=0.1, optimizer="adam")
+    first = kit.trainer("torch-lstm", **cfg)
+    first_lrs = _lrs(first)
+    assert first_lrs[0] == pytest.approx(0.01, rel=0.01)
+    assert first_lrs[-1] == pytest.approx(0.001, rel=0.05)  # decayed to the floor
+    ckpt = first.checkpoint()
+    resumed, _ = resume_trainer(ckpt, kit.corpus(), kit.config(**cfg), corpus_info={})
+    before = resumed.evaluate()
+    lrs = _lrs(resumed)
+    halfway = 0.001 + 0.009 * 0.5  # cosine at 40 / 80 of the way
+    assert lrs[0] == pytest.approx(halfway, rel=0.05)
+    assert lrs[-1] == pytest.approx(0.001, rel=0.05)
+    assert all(a >= b for a, b in itertools.pairwise(lrs))  # one decay, no restart
+    assert resumed.state.step == 80 and resumed.evaluate() < before  # still learning
+
+
+def test_a_fresh_cosine_run_starts_at_the_peak():
+    tr = kit.trainer("torch-lstm", max_steps=20, schedule="cosine", lr=0.01)
+    assert _lrs(tr)[0] == pytest.approx(0.01, rel=0.01)
+
+
+# --- the auto preset -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("chars,hidden,dropout", [
+    (5_000_000, 256, 0.0), (1_115_394, 256, 0.0), (436_248, 256, 0.2), (200_000, 256, 0.3),
+    (100_000, 192, 0.3), (20_000, 128, 0.3)])
+def test_auto_sizes_the_model_and_its_dropout_to_the_text(chars, hidden, dropout):
+    preset, why = auto_preset(chars)
+    assert (preset.model["hidden"], preset.model["dropout"]) == (hidden, dropout)
+    assert preset.model["layers"] == 2 and "\n" not in why
+    assert f"2×{hidden} LSTM" in why and (f"dropout {dropout:g}" in why if dropout
+                                         else "without dropout" in why)
+    assert not any(k in preset.train for k in ("time_budget", "epochs", "max_steps"))
+    assert TrainConfig(**preset.train).patience_in_use == DEFAULT_PATIENCE
+
+
+def test_auto_evaluates_more_often_on_a_short_text_within_bounds():
+    every = [auto_preset(n)[0].train["eval_every"]
+             for n in (10_000, 436_248, 1_115_394, 3_000_000, 50_000_000)]
+    assert every == sorted(every) and every[0] == 10 and every[-1] == 60
+    assert "validation every 14 s" in auto_preset(1_115_394)[1]
+
+
+def test_auto_is_the_default_and_fits_a_smaller_model_to_a_smaller_text():
+    assert DEFAULT_PRESET == "auto" and PRESETS["auto"].model == auto_preset(10**6)[0].model
+    small, big = (count_parameters(ModelSpec(**auto_preset(n)[0].model, vocab=["a", "b"]))
+                  for n in (30_000, 2_000_000))
+    assert small < big / 3
+
+
+def test_train_says_what_auto_chose(tmp_path, capsys):
+    corpus = kit.write_text(tmp_path / "ab.txt", UNLEARNABLE)
+    assert main(["--home", str(tmp_path / "home"), "train", str(corpus), "--max-steps", "2",
+                 "--batch", "4", "--seq", "8", "--json"]) == 0
+    err = capsys.readouterr().err
+    assert "charrnn-tui: auto for a 1k-character text: 2×128 LSTM with dropout 0.3" in err

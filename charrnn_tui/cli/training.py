@@ -34,7 +34,13 @@ from charrnn_tui.engine.training.events import (
     Notice,
     why_stopped,
 )
-from charrnn_tui.engine.training.presets import DEFAULT_PRESET, IMPL_DEFAULTS, PRESETS
+from charrnn_tui.engine.training.presets import (
+    AUTO,
+    DEFAULT_PRESET,
+    IMPL_DEFAULTS,
+    PRESETS,
+    auto_preset,
+)
 from charrnn_tui.engine.training.resume import resume_trainer
 from charrnn_tui.engine.training.trainer import Trainer
 from charrnn_tui.names import claim_free_name, default_name, free_name
@@ -62,6 +68,9 @@ def _train_overrides(args: argparse.Namespace) -> dict:
 
 def _fresh_setup(args: argparse.Namespace, corpus: Corpus) -> tuple[ModelSpec, TrainConfig]:
     preset = PRESETS[args.preset or DEFAULT_PRESET]
+    if preset.name == AUTO:
+        preset, why = auto_preset(len(corpus.data))
+        print(f"charrnn-tui: {why}", file=sys.stderr, flush=True)
     model = dict(preset.model)
     train = dict(preset.train)
     impl = args.impl or model["impl"]

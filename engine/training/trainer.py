@@ -234,26 +234,39 @@ class Trainer:
 
     # --- the loop ---------------------------------------------------------------------
     def _progress(self, run: _Run) -> float:
-        """How far through its budget the run is, 0 to 1 (0 throughout an open-ended run)."""
+        """How far through its budget the run is, 0 to 1 (0 throughout an open-ended run).
+
+        The schedule spans the model's whole training: a run that continues a model
+        trained for T with a budget B is at T / (T + B) when it starts, as a single run of
+        T + B would be at that point, not at 0 (back to the peak rate) nor at 1 (stalled
+        at the floor). A fresh run, or a restart of one, starts at 0.
+        """
         cfg, st = self.config, self.state
         step0, seconds0, fraction0 = run.origin
         if cfg.time_budget:
-            return min(1.0, (st.seconds - seconds0) / cfg.time_budget)
+            return min(1.0, st.seconds / (seconds0 + cfg.time_budget))
         if cfg.epochs:
-            return min(1.0, (run.epoch_fraction() - fraction0) / cfg.epochs)
+            return min(1.0, run.epoch_fraction() / (fraction0 + cfg.epochs))
         if cfg.max_steps:
-            return min(1.0, (st.step - step0) / cfg.max_steps)
+            return min(1.0, st.step / (step0 + cfg.max_steps))
         return 0.0
 
     def _eta(self, run: _Run, trained: float) -> float | None:
         """Seconds left, measured after the step just taken. A time budget knows its end;
         epochs and steps extrapolate, but not from the first second of warm-up."""
-        if self.config.time_budget:
-            return max(0.0, self.config.time_budget - trained)
-        done = self._progress(run)
+        cfg, st = self.config, self.state
+        step0, _, fraction0 = run.origin
+        if cfg.time_budget:
+            return max(0.0, cfg.time_budget - trained)
+        if cfg.epochs:
+            done = (run.epoch_fraction() - fraction0) / cfg.epochs
+        elif cfg.max_steps:
+            done = (st.step - step0) / cfg.max_steps
+        else:
+            return None
         if done <= 0 or trained < 1.0:
             return None
-        return trained * (1 - done) / done
+        return trained * (1 - min(done, 1.0)) / min(done, 1.0)
 
     def _lr(self, progress: float) -> float:
         scale = 1.0

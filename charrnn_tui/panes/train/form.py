@@ -15,7 +15,13 @@ from charrnn_tui.engine.storage.store import NAME_RE
 from charrnn_tui.engine.training.config import DEFAULT_PATIENCE, TrainConfig
 from charrnn_tui.engine.training.optim import OPTIMIZERS
 from charrnn_tui.engine.training.precision import accelerator_available
-from charrnn_tui.engine.training.presets import DEFAULT_PRESET, IMPL_DEFAULTS, PRESETS
+from charrnn_tui.engine.training.presets import (
+    AUTO,
+    DEFAULT_PRESET,
+    IMPL_DEFAULTS,
+    PRESETS,
+    auto_preset,
+)
 
 STOP_UNITS = (("seconds", "time_budget"), ("epochs", "epochs"), ("steps", "max_steps"),
               ("never (Stop by hand)", ""))
@@ -110,6 +116,7 @@ class TrainForm(VerticalScroll):
     ARCH_IDS = ("impl", "cell", "layers", "hidden", "embed", "dropout", "optimizer", *_REG_ARCH)
     locked = False  # resuming: the model fixes its architecture and optimizer
     frozen = False  # training runs
+    corpus_chars: int | None = None  # the text's length, which the auto preset fits
 
     def compose(self) -> ComposeResult:
         yield self._row("Preset", Select([(p, p) for p in PRESETS], value=DEFAULT_PRESET,
@@ -225,6 +232,8 @@ class TrainForm(VerticalScroll):
 
     def apply_preset(self, name: str) -> None:
         preset = PRESETS[name]
+        if name == AUTO and self.corpus_chars:
+            preset, _ = auto_preset(self.corpus_chars)
         defaults = ModelSpec()
         for key in ("impl", "cell", "layers", "hidden", "embed", "dropout", *_REG_ARCH):
             if not self.query_one(f"#{key}").disabled:

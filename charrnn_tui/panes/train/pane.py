@@ -24,7 +24,7 @@ from charrnn_tui.engine.training.events import (
     Progress,
     Sampled,
 )
-from charrnn_tui.engine.training.presets import DEFAULT_PRESET, PRESETS
+from charrnn_tui.engine.training.presets import AUTO, DEFAULT_PRESET, PRESETS, auto_preset
 from charrnn_tui.messages import TrainEvents, TrainingEnded
 from charrnn_tui.names import default_name, free_name
 from charrnn_tui.panes.train.charts import TrainCharts
@@ -114,6 +114,10 @@ class TrainPane(Vertical):
     # --- what will be trained ------------------------------------------------------------
     def set_corpus(self, corpus: Corpus, source: str) -> None:
         self.corpus, self.source = corpus, source
+        form = self.query_one(TrainForm)
+        form.corpus_chars = len(corpus)
+        if self._preset == AUTO and not form.locked and not self.running:
+            form.apply_preset(AUTO)  # sized to this text
         self.query_one(LossChart).set_references(
             corpus_references(corpus.data, corpus.sha256, self.store))
         self._suggest_name()
@@ -252,6 +256,8 @@ class TrainPane(Vertical):
         line.append(spec.describe())
         if vocab:
             line.append(f"  {count(count_parameters(spec))} params", "dim")
+        if self.corpus and not self.resume and self._preset == AUTO:
+            line.append(f"\n{auto_preset(len(self.corpus))[1]}", "dim")
         self.query_one("#train-target", Static).update(line)
         return settings
 
