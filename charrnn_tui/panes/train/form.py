@@ -17,6 +17,7 @@ from charrnn_tui.engine.training.optim import OPTIMIZERS
 from charrnn_tui.engine.training.precision import accelerator_available
 from charrnn_tui.engine.training.presets import (
     AUTO,
+    AUTO_ADAPTS,
     DEFAULT_PRESET,
     IMPL_DEFAULTS,
     PRESETS,
@@ -24,7 +25,7 @@ from charrnn_tui.engine.training.presets import (
 )
 
 STOP_UNITS = (("seconds", "time_budget"), ("epochs", "epochs"), ("steps", "max_steps"),
-              ("never (Stop by hand)", ""))
+              ("no limit (patience)", ""))
 NEW_CHAR_POLICIES = {"refuse": "refuse the corpus", "map": "map to a space",
                      "extend": "grow the vocabulary"}  # keys: engine.vocab.POLICIES
 SAMPLE_EVERY = 10.0
@@ -241,6 +242,16 @@ class TrainForm(VerticalScroll):
         config = TrainConfig(**preset.train)
         self._fill_training(config, stop=True)
         self._set("eval_every", config.eval_every)  # the preset's, as `train --help` says
+
+    def fit_auto(self, chars: int) -> None:
+        """The auto preset's choices for a text of `chars` characters (size, dropout,
+        evaluation interval), leaving the fields it does not fit as the user left them."""
+        self.corpus_chars = chars
+        if self.locked:
+            return
+        preset, _ = auto_preset(chars)
+        for key in AUTO_ADAPTS:
+            self._set(key, preset.model.get(key, preset.train.get(key)))
 
     def _fill_training(self, config: TrainConfig, *, stop: bool) -> None:
         for key in ("batch", "seq", "lr", "seed", "schedule", "ema", "warmup_steps",

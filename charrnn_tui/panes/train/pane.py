@@ -116,8 +116,8 @@ class TrainPane(Vertical):
         self.corpus, self.source = corpus, source
         form = self.query_one(TrainForm)
         form.corpus_chars = len(corpus)
-        if self._preset == AUTO and not form.locked and not self.running:
-            form.apply_preset(AUTO)  # sized to this text
+        if self._preset == AUTO and not self.running:
+            form.fit_auto(len(corpus))  # sized to this text
         self.query_one(LossChart).set_references(
             corpus_references(corpus.data, corpus.sha256, self.store))
         self._suggest_name()
