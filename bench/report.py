@@ -104,7 +104,8 @@ def figures(record: dict) -> list[dict]:
     if "figures" in record:
         return [dict(record["figures"])]
     result = record.get("result", {})
-    skip = {"bench", "torch", "threads", "cpus", "curve", "params"}
+    skip = {"bench", "torch", "threads", "cpus", "curve", "params", "reads", "auto",
+            "machine"}
     plain = {k: v for k, v in result.items()
              if k not in skip and isinstance(v, (int, float, str)) and not isinstance(v, bool)}
     runs = result.get("runs")

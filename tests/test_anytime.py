@@ -204,3 +204,35 @@ def test_train_says_what_auto_chose(tmp_path, capsys):
                  "--batch", "4", "--seq", "8", "--json"]) == 0
     err = capsys.readouterr().err
     assert "charrnn-tui: auto for a 1k-character text: 2×128 LSTM with dropout 0.3" in err
+
+
+# --- schedule-free AdamW -------------------------------------------------------------------
+
+def test_schedule_free_learns_and_reads_its_average():
+    tr = kit.trainer("torch-lstm", max_steps=150, seq=16, lr=1e-2, optimizer="sf-adamw",
+                     warmup_steps=10)
+    before = tr.evaluate()
+    done = tr.run()
+    assert done.val_loss < before - 0.5
+    y = {k: v.clone() for k, v in tensors_of(tr.model).items()}
+    saved = tr.checkpoint().tensors  # the average x, not the y being trained
+    assert any(not torch.allclose(saved[k], y[k]) for k in y)
+    assert all(torch.allclose(v, tensors_of(tr.model)[k]) for k, v in y.items())  # put back
+
+
+def test_schedule_free_resumes_from_a_model_file_as_if_never_stopped(tmp_path):
+    from charrnn_tui.engine.storage import modelfile
+    from charrnn_tui.engine.training.resume import resume_trainer
+
+    cfg = dict(max_steps=10, lr=1e-2, optimizer="sf-adamw", warmup_steps=5)
+    whole = kit.trainer("torch-lstm", **cfg)
+    whole.run()
+    whole.run()
+    first = kit.trainer("torch-lstm", **cfg)
+    first.run()
+    modelfile.save(tmp_path / "m.safetensors", first.checkpoint())
+    ckpt, _ = modelfile.load_arrays(tmp_path / "m.safetensors")
+    second, _ = resume_trainer(ckpt, kit.corpus(), kit.config(**cfg), corpus_info={})
+    second.run()
+    a, b = whole.checkpoint().tensors, second.checkpoint().tensors
+    assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)

@@ -11,7 +11,7 @@ import copy
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -158,9 +158,14 @@ class Trainer:
         # evaluation, sampling and saving use this average when it is on (config.ema)
         self.average = WeightAverage(model, config.ema) if config.ema else None
 
-    def _averaged(self):
-        """The averaged weights swapped into the model for the duration, if averaging."""
-        return self.average.swapped_in(self.model) if self.average else contextlib.nullcontext()
+    @contextlib.contextmanager
+    def _averaged(self) -> Iterator[None]:
+        """The weights to evaluate, sample and save in the model for the duration: the
+        schedule-free average and/or the weight average (config.ema), when in use."""
+        with self.backend.reading_weights():
+            with self.average.swapped_in(self.model) if self.average else \
+                    contextlib.nullcontext():
+                yield
 
     # --- control from other threads -------------------------------------------------
     def pause(self) -> None:
@@ -221,7 +226,8 @@ class Trainer:
             cfg["run_origin"] = list(self._run_origin)
         if self.run_id is not None:
             cfg["run_id"] = self.run_id
-        tensors = self.average.tensors() if self.average else tensors_of(self.model)
+        with self.backend.reading_weights():
+            tensors = self.average.tensors() if self.average else tensors_of(self.model)
         return Checkpoint(self.spec, tensors, optim_tensors, optim_meta,
                           copy.deepcopy(self.state), cfg, dict(self.corpus_info))
 
