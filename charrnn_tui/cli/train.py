@@ -73,7 +73,8 @@ def add_parser(sub, threads: argparse.ArgumentParser) -> argparse.ArgumentParser
     t.add_argument("--lr", type=finite(0.0, 10.0, below=True),
                    help=f"peak learning rate {_preset_default('lr')}")
     t.add_argument("--optimizer", choices=OPTIMIZERS,
-                   help="update rule (default: adam for torch, adagrad for scratch and numpy)")
+                   help="update rule (default: adam for torch, adagrad for scratch and numpy; "
+                        "sf-adamw: Schedule-Free AdamW, which needs no schedule)")
     t.add_argument("--schedule", choices=("constant", "cosine"),
                    help=f"learning-rate schedule {_preset_default('schedule')}")
     stop = t.add_mutually_exclusive_group()
