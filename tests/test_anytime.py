@@ -14,7 +14,6 @@ from helpers.pilot import wait_for
 
 from charrnn_tui.cli import main
 from charrnn_tui.engine.models import ModelSpec, count_parameters, tensors_of
-from charrnn_tui.engine.paths import ENV_HOME
 from charrnn_tui.engine.storage.store import ModelStore
 from charrnn_tui.engine.training.config import DEFAULT_PATIENCE, TrainConfig
 from charrnn_tui.engine.training.events import Evaluated, Notice, Progress
@@ -26,11 +25,6 @@ from charrnn_tui.engine.training.presets import DEFAULT_PRESET, PRESETS, auto_pr
 UNLEARNABLE = "ab" * 450 + "a" * 50 + "b" * 50
 TINY = ["--batch", "4", "--seq", "8", "--eval-every", "1e-9", "--lr", "0.05",
         "--impl", "torch", "--layers", "1", "--hidden", "16", "--embed", "8"]
-
-
-@pytest.fixture(autouse=True)
-def _home(tmp_path, monkeypatch):
-    monkeypatch.setenv(ENV_HOME, str(tmp_path))
 
 
 def test_patience_is_on_for_open_ended_runs_and_off_for_budgeted_ones():
@@ -203,7 +197,7 @@ def test_train_says_what_auto_chose(tmp_path, capsys):
     assert main(["--home", str(tmp_path / "home"), "train", str(corpus), "--max-steps", "2",
                  "--batch", "4", "--seq", "8", "--json"]) == 0
     err = capsys.readouterr().err
-    assert "charrnn-tui: auto for a 1k-character text: 2×128 LSTM with dropout 0.3" in err
+    assert "charrnn-tui: auto for a 1,000-character text: 2×128 LSTM with dropout 0.3" in err
 
 
 # --- schedule-free AdamW -------------------------------------------------------------------

@@ -66,11 +66,12 @@ def _train_overrides(args: argparse.Namespace) -> dict:
     return over
 
 
-def _fresh_setup(args: argparse.Namespace, corpus: Corpus) -> tuple[ModelSpec, TrainConfig]:
-    preset = PRESETS[args.preset or DEFAULT_PRESET]
+def _fresh_setup(args: argparse.Namespace,
+                 corpus: Corpus) -> tuple[ModelSpec, TrainConfig, str | None]:
+    """The model and training setup, and what auto chose for this text (None: no auto)."""
+    preset, why = PRESETS[args.preset or DEFAULT_PRESET], None
     if preset.name == AUTO:
         preset, why = auto_preset(len(corpus.data))
-        print(f"charrnn-tui: {why}", file=sys.stderr, flush=True)
     model = dict(preset.model)
     train = dict(preset.train)
     impl = args.impl or model["impl"]
@@ -86,7 +87,7 @@ def _fresh_setup(args: argparse.Namespace, corpus: Corpus) -> tuple[ModelSpec, T
             train.pop(k, None)
     if "optimizer" in over:
         train.pop("lr", None)
-    return spec.validate(), TrainConfig(**(train | over))
+    return spec.validate(), TrainConfig(**(train | over)), why
 
 
 def _recorded_source(ckpt: Checkpoint) -> str:
@@ -186,12 +187,14 @@ def _train(args: argparse.Namespace, store: ModelStore, world: World,
         corpus = load_corpus(args.corpus, encoding=args.encoding, home=args.home)
         for notice in corpus.notices:
             print(f"charrnn-tui: {notice}", file=sys.stderr)
-        spec, config = _fresh_setup(args, corpus)
+        spec, config, why = _fresh_setup(args, corpus)
         base = args.name or check_name(default_name(corpus.name, spec.cell, spec.layers,
                                                     spec.hidden))
         source = canonical(args.corpus)
         trainer = Trainer(build_model(spec, config.seed), corpus.data, config,
                           corpus_info=corpus.info(source))
+        if why and world.is_main:  # once training can start: a refusal stays one line
+            print(f"charrnn-tui: {why}", file=sys.stderr, flush=True)
         name = base
         if world.is_main and args.name:  # only rank 0 writes; only once training can start
             store.create(name, force=args.force)

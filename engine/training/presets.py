@@ -86,7 +86,8 @@ def auto_preset(chars: int) -> tuple[Preset, str]:
     every = float(min(60, max(10, round(val * _EVAL_SECONDS_PER_CHAR))))
     model = _AUTO_MODEL | {"hidden": hidden, "dropout": dropout}
     train = _AUTO_TRAIN | {"eval_every": every}
-    size = f"{chars / 1e6:.1f}M" if chars >= 1_000_000 else f"{chars / 1e3:.0f}k"
+    size = (f"{chars / 1e6:.1f}M" if chars >= 1_000_000 else f"{chars / 1e3:.0f}k"
+            if chars >= 10_000 else f"{chars:,}")
     held = (f"with dropout {dropout:g} (a short text is soon learnt by heart)" if dropout
             else "without dropout (long enough not to be learnt by heart)")
     why = (f"auto for a {size}-character text: 2×{hidden} LSTM {held}, validation every "
