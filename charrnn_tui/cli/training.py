@@ -175,6 +175,7 @@ def train(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace, store: ModelStore, world: World,
            tuner: ThreadTuner | None) -> int:
     restart = _elastic_restart(args, store, world)
+    why = None  # what the auto preset chose for this text
     if args.resume or restart:
         trainer, name = _resume_setup(args, store, world, restart)
     else:
@@ -193,8 +194,6 @@ def _train(args: argparse.Namespace, store: ModelStore, world: World,
         source = canonical(args.corpus)
         trainer = Trainer(build_model(spec, config.seed), corpus.data, config,
                           corpus_info=corpus.info(source))
-        if why and world.is_main:  # once training can start: a refusal stays one line
-            print(f"charrnn-tui: {why}", file=sys.stderr, flush=True)
         name = base
         if world.is_main and args.name:  # only rank 0 writes; only once training can start
             store.create(name, force=args.force)
@@ -203,6 +202,8 @@ def _train(args: argparse.Namespace, store: ModelStore, world: World,
             if notice:
                 print(f"charrnn-tui: {notice}", file=sys.stderr)
     trainer.run_id = elastic.run_token()
+    if why and world.is_main:  # once training starts: a refusal stays one line
+        print(f"charrnn-tui: {why}", file=sys.stderr, flush=True)
 
     interrupted = False
     save_error: list[Exception] = []  # the last save of `last` failed, with this
