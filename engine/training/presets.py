@@ -27,7 +27,7 @@ _AUTO_MODEL = {"impl": "torch", "cell": "lstm", "layers": 2, "hidden": 256, "emb
 _AUTO_TRAIN = {"batch": 16, "seq": 50, "lr": 5e-3, "schedule": "constant", "ema": 0.9995,
                "eval_every": 15.0}
 PRESETS: dict[str, Preset] = {p.name: p for p in (
-    Preset(AUTO, "sized to your text; trains until it stops improving, keeps the best",
+    Preset(AUTO, "sized to your text; trains until no better",
            _AUTO_MODEL, _AUTO_TRAIN),
     Preset("tiny", "a few seconds to see it learn; 1×128 LSTM",
            {"impl": "torch", "cell": "lstm", "layers": 1, "hidden": 128, "embed": 32},
