@@ -230,3 +230,13 @@ def test_schedule_free_resumes_from_a_model_file_as_if_never_stopped(tmp_path):
     second.run()
     a, b = whole.checkpoint().tensors, second.checkpoint().tensors
     assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
+
+
+def test_the_rsqrt_schedule_needs_no_budget_and_halves_at_three_times_its_steps():
+    tr = kit.trainer("torch-lstm", max_steps=1, schedule="rsqrt", rsqrt_steps=10, lr=0.01)
+    assert tr._lr(0.0) == pytest.approx(0.01)
+    tr.state.step = 30
+    assert tr._lr(0.0) == pytest.approx(0.005)
+    assert tr._lr(0.7) == tr._lr(0.0)  # the budget plays no part
+    with pytest.raises(ValueError, match="rsqrt"):
+        TrainConfig(schedule="rsqrt", rsqrt_steps=0).validate("torch")

@@ -12,7 +12,7 @@ from charrnn_tui.cli.launch import run as run_ranks
 from charrnn_tui.engine.data.builtin import BUILTINS
 from charrnn_tui.engine.data.sources import builtin_source
 from charrnn_tui.engine.models import CELLS, IMPLEMENTATIONS, ModelSpec
-from charrnn_tui.engine.training.config import DEFAULT_PATIENCE, TrainConfig
+from charrnn_tui.engine.training.config import DEFAULT_PATIENCE, SCHEDULES, TrainConfig
 from charrnn_tui.engine.training.optim import OPTIMIZERS
 from charrnn_tui.engine.training.presets import AUTO, AUTO_ADAPTS, DEFAULT_PRESET, PRESETS
 from charrnn_tui.engine.training.vocab import POLICIES
@@ -75,8 +75,10 @@ def add_parser(sub, threads: argparse.ArgumentParser) -> argparse.ArgumentParser
     t.add_argument("--optimizer", choices=OPTIMIZERS,
                    help="update rule (default: adam for torch, adagrad for scratch and numpy; "
                         "sf-adamw: Schedule-Free AdamW, which needs no schedule)")
-    t.add_argument("--schedule", choices=("constant", "cosine"),
-                   help=f"learning-rate schedule {_preset_default('schedule')}")
+    t.add_argument("--schedule", choices=SCHEDULES,
+                   help="learning-rate schedule: cosine decays over the budget, rsqrt falls "
+                        "as 1/√(1 + step/1000) and needs none "
+                        f"{_preset_default('schedule')}")
     stop = t.add_mutually_exclusive_group()
     stop.add_argument("--epochs", type=finite(), help="stop after this many passes")
     stop.add_argument("--time-budget", type=finite(), metavar="SECONDS",

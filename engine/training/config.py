@@ -10,6 +10,7 @@ from charrnn_tui.engine.models import family_of
 from charrnn_tui.engine.training.optim import OPTIMIZERS, default_optimizer
 
 DEFAULT_PATIENCE = 5
+SCHEDULES = ("constant", "cosine", "rsqrt")
 
 
 @dataclass
@@ -20,7 +21,10 @@ class TrainConfig:
     optimizer: str | None = None  # None: adam for torch, adagrad for scratch/numpy
     weight_decay: float = 0.0
     grad_clip: float = 5.0
-    schedule: str = "constant"  # constant | cosine (decays to min_lr_ratio by the end)
+    # constant | cosine (decays to min_lr_ratio by the end of the budget) | rsqrt (needs no
+    # budget: the rate falls as 1/√(1 + step/rsqrt_steps), a half at 3 × rsqrt_steps)
+    schedule: str = "constant"
+    rsqrt_steps: int = 1000
     min_lr_ratio: float = 0.1
     warmup_steps: int = 0  # the rate ramps up linearly over the first steps of training
     ema: float = 0.0  # decay of an averaged copy of the weights (0: off); see averaging.py
@@ -66,8 +70,10 @@ class TrainConfig:
             raise ConfigError(f"the {impl} implementation trains with {' or '.join(only)} only")
         if opt not in OPTIMIZERS:
             raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}")
-        if self.schedule not in ("constant", "cosine"):
-            raise ConfigError("schedule must be constant or cosine")
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"schedule must be one of {', '.join(SCHEDULES)}")
+        if not isinstance(self.rsqrt_steps, int) or self.rsqrt_steps < 1:
+            raise ConfigError("rsqrt steps must be a whole number, 1 or more")
         if not isinstance(self.warmup_steps, int) or self.warmup_steps < 0:
             raise ConfigError("warm-up steps must be a whole number, 0 or more")
         if self.patience is not None and (not isinstance(self.patience, int)

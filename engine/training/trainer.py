@@ -279,6 +279,8 @@ class Trainer:
         if self.config.schedule == "cosine":
             floor = self.config.min_lr_ratio
             scale = floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+        elif self.config.schedule == "rsqrt":  # anytime: no end to decay towards
+            scale = 1 / math.sqrt(1 + self.state.step / self.config.rsqrt_steps)
         if self.config.warmup_steps:
             scale *= min(1.0, (self.state.step + 1) / self.config.warmup_steps)
         return self.base_lr * self.state.lr_scale * scale

@@ -135,7 +135,8 @@ class TrainForm(VerticalScroll):
             yield from self._field(fid, label, validator)
         yield self._row("Optimizer", Select([("default", "")] + [(o, o) for o in OPTIMIZERS],
                                             allow_blank=False, id="optimizer", compact=True))
-        yield self._row("Schedule", Select([("cosine", "cosine"), ("constant", "constant")],
+        yield self._row("Schedule", Select([("cosine", "cosine"), ("constant", "constant"),
+                                            ("rsqrt", "rsqrt")],
                                            allow_blank=False, id="schedule", compact=True))
         yield from self._field("stop_value", "Stop after", Function(_stop_ok, "a number above 0"))
         yield self._row("", Select([(u, f) for u, f in STOP_UNITS], allow_blank=False,
