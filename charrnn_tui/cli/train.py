@@ -77,7 +77,7 @@ def add_parser(sub, threads: argparse.ArgumentParser) -> argparse.ArgumentParser
                         "sf-adamw: Schedule-Free AdamW, which needs no schedule)")
     t.add_argument("--schedule", choices=SCHEDULES,
                    help="learning-rate schedule: cosine decays over the budget, rsqrt falls "
-                        "as 1/√(1 + step/1000) and needs none "
+                        "as 1/√(1 + step/2000) and needs none "
                         f"{_preset_default('schedule')}")
     stop = t.add_mutually_exclusive_group()
     stop.add_argument("--epochs", type=finite(), help="stop after this many passes")

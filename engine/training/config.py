@@ -24,7 +24,7 @@ class TrainConfig:
     # constant | cosine (decays to min_lr_ratio by the end of the budget) | rsqrt (needs no
     # budget: the rate falls as 1/√(1 + step/rsqrt_steps), a half at 3 × rsqrt_steps)
     schedule: str = "constant"
-    rsqrt_steps: int = 1000
+    rsqrt_steps: int = 2000
     min_lr_ratio: float = 0.1
     warmup_steps: int = 0  # the rate ramps up linearly over the first steps of training
     ema: float = 0.0  # decay of an averaged copy of the weights (0: off); see averaging.py
