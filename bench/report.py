@@ -36,6 +36,12 @@ QUESTIONS = [
      "end point only, so it shows end points; the curves of *the plot's run* are in "
      "[an earlier picture](../bench/quality-120s.png), drawn by `bench/quality.py --plot` "
      "from that run's output before records were kept."),
+    ("anytime", "Open-ended runs against budgeted ones and a plain loop",
+     "Validation loss (stream, nats per character) on the corpus's last tenth. `at N s`: "
+     "for an open-ended run (`auto`), what stopping it after N s of training keeps (its best "
+     "evaluation so far, or the weights then if better); for a budgeted preset, its final "
+     "weights at that budget; for the plain loop (`bench/baseline.py`), its weights then. "
+     "Seeds are separated by ` / `."),
     ("baseline", "Against the published min-char-rnn loop",
      "Validation loss (stream) of the numpy implementation with its defaults and of "
      "Karpathy's min-char-rnn loop as published, given the same wall clock."),
@@ -98,7 +104,8 @@ def figures(record: dict) -> list[dict]:
     if "figures" in record:
         return [dict(record["figures"])]
     result = record.get("result", {})
-    skip = {"bench", "torch", "threads", "cpus", "curve", "params"}
+    skip = {"bench", "torch", "threads", "cpus", "curve", "params", "reads", "auto",
+            "machine"}
     plain = {k: v for k, v in result.items()
              if k not in skip and isinstance(v, (int, float, str)) and not isinstance(v, bool)}
     runs = result.get("runs")

@@ -20,7 +20,8 @@ from charrnn_tui.engine.models import ModelSpec
 if TYPE_CHECKING:  # torch is imported by the functions that use it, not by reading a file
     import torch
 
-OPTIMIZERS = ("adam", "adamw", "rmsprop", "adagrad")  # the names a model file may record
+# the names a model file may record (sf-adamw: engine/training/schedule_free.py)
+OPTIMIZERS = ("adam", "adamw", "rmsprop", "adagrad", "sf-adamw")
 
 
 @dataclass

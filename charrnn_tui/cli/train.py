@@ -12,21 +12,23 @@ from charrnn_tui.cli.launch import run as run_ranks
 from charrnn_tui.engine.data.builtin import BUILTINS
 from charrnn_tui.engine.data.sources import builtin_source
 from charrnn_tui.engine.models import CELLS, IMPLEMENTATIONS, ModelSpec
-from charrnn_tui.engine.training.config import TrainConfig
+from charrnn_tui.engine.training.config import DEFAULT_PATIENCE, SCHEDULES, TrainConfig
 from charrnn_tui.engine.training.optim import OPTIMIZERS
-from charrnn_tui.engine.training.presets import DEFAULT_PRESET, PRESETS
+from charrnn_tui.engine.training.presets import AUTO, AUTO_ADAPTS, DEFAULT_PRESET, PRESETS
 from charrnn_tui.engine.training.vocab import POLICIES
 
 
 def _preset_default(key: str) -> str:
     """What a fresh `train` uses for `key` when neither it nor --preset is given."""
+    if DEFAULT_PRESET == AUTO and key in AUTO_ADAPTS:
+        return f"(default: the preset's; {AUTO}: chosen from the text's size)"
     preset = PRESETS[DEFAULT_PRESET]
     value = preset.model.get(key, preset.train.get(key))
     if value is None:
         value = getattr(ModelSpec(), key, None) if key in ModelSpec.__dataclass_fields__ \
             else getattr(TrainConfig(), key, None)
-    shown = "the optimizer's own" if value is None else f"{value:g}" \
-        if isinstance(value, float) else value
+    none = "none" if key == "time_budget" else "the optimizer's own"
+    shown = none if value is None else f"{value:g}" if isinstance(value, float) else value
     return f"(default: the preset's; {DEFAULT_PRESET}: {shown})"
 
 
@@ -37,8 +39,9 @@ def add_parser(sub, threads: argparse.ArgumentParser) -> argparse.ArgumentParser
     t.add_argument("corpus", nargs="?", help="file, folder or builtin:NAME "
                                              "(with --resume: defaults to the model's corpus)")
     t.add_argument("--preset", choices=sorted(PRESETS),
-                   help=f"start from a named setup (default: {DEFAULT_PRESET}); the flags "
-                        "below override its values")
+                   help=f"start from a named setup (default: {DEFAULT_PRESET}, which sizes the "
+                        "model to the text, trains until it stops improving and says what it "
+                        "chose); the flags below override its values")
     t.add_argument("--impl", choices=IMPLEMENTATIONS,
                    help="torch library cells, scratch (own weights) or numpy (hand-written "
                         f"BPTT) {_preset_default('impl')}")
@@ -60,7 +63,7 @@ def add_parser(sub, threads: argparse.ArgumentParser) -> argparse.ArgumentParser
                        help=f"{what} (default: 0: off)")
     t.add_argument("--ema", type=finite(0.0, 1.0, above=False, below=True), metavar="DECAY",
                    help="evaluate, sample and save an averaged copy of the weights "
-                        "(e.g. 0.999; default: 0: off)")
+                        f"(e.g. 0.999; 0: off) {_preset_default('ema')}")
     t.add_argument("--warmup-steps", type=whole(0), metavar="N",
                    help="ramp the learning rate up over the first N steps (default: 0)")
     t.add_argument("--batch", type=positive_int,
@@ -70,9 +73,12 @@ def add_parser(sub, threads: argparse.ArgumentParser) -> argparse.ArgumentParser
     t.add_argument("--lr", type=finite(0.0, 10.0, below=True),
                    help=f"peak learning rate {_preset_default('lr')}")
     t.add_argument("--optimizer", choices=OPTIMIZERS,
-                   help="update rule (default: adam for torch, adagrad for scratch and numpy)")
-    t.add_argument("--schedule", choices=("constant", "cosine"),
-                   help=f"learning-rate schedule {_preset_default('schedule')}")
+                   help="update rule (default: adam for torch, adagrad for scratch and numpy; "
+                        "sf-adamw: Schedule-Free AdamW, which needs no schedule)")
+    t.add_argument("--schedule", choices=SCHEDULES,
+                   help="learning-rate schedule: cosine decays over the budget, rsqrt falls "
+                        "as 1/√(1 + step/2000) and needs none "
+                        f"{_preset_default('schedule')}")
     stop = t.add_mutually_exclusive_group()
     stop.add_argument("--epochs", type=finite(), help="stop after this many passes")
     stop.add_argument("--time-budget", type=finite(), metavar="SECONDS",
@@ -87,6 +93,11 @@ def add_parser(sub, threads: argparse.ArgumentParser) -> argparse.ArgumentParser
                    help=f"seed for the weights and the batches {_preset_default('seed')}")
     t.add_argument("--eval-every", type=finite(), metavar="SECONDS",
                    help=f"validation loss every SECONDS {_preset_default('eval_every')}")
+    t.add_argument("--patience", type=whole(0), metavar="N",
+                   help="stop after N evaluations in a row without a better validation loss "
+                        "and keep the best weights (0: never; default: "
+                        f"{DEFAULT_PATIENCE} for a run without --time-budget, --epochs or "
+                        "--max-steps, else 0)")
     t.add_argument("--save-every", type=finite(), metavar="SECONDS",
                    help="seconds between autosaves of the model's last file (default: "
                         f"{TrainConfig.autosave_every:g}); "

@@ -27,8 +27,20 @@ from charrnn_tui.engine.training.distributed import (
     launched_by_torchrun,
     shutdown,
 )
-from charrnn_tui.engine.training.events import Evaluated, Event, Finished, Notice
-from charrnn_tui.engine.training.presets import DEFAULT_PRESET, IMPL_DEFAULTS, PRESETS
+from charrnn_tui.engine.training.events import (
+    Evaluated,
+    Event,
+    Finished,
+    Notice,
+    why_stopped,
+)
+from charrnn_tui.engine.training.presets import (
+    AUTO,
+    DEFAULT_PRESET,
+    IMPL_DEFAULTS,
+    PRESETS,
+    auto_preset,
+)
 from charrnn_tui.engine.training.resume import resume_trainer
 from charrnn_tui.engine.training.trainer import Trainer
 from charrnn_tui.names import claim_free_name, default_name, free_name
@@ -37,7 +49,8 @@ from charrnn_tui.resources import open_store
 _SPEC_ARGS = ("impl", "cell", "layers", "hidden", "embed", "dropout",
               "embed_dropout", "locked_dropout", "weight_dropout")
 _TRAIN_ARGS = ("batch", "seq", "lr", "optimizer", "schedule", "epochs", "time_budget",
-               "max_steps", "precision", "seed", "eval_every", "ema", "warmup_steps")
+               "max_steps", "precision", "seed", "eval_every", "ema", "warmup_steps",
+               "patience")
 _STOPS = ("epochs", "time_budget", "max_steps")
 
 
@@ -53,8 +66,12 @@ def _train_overrides(args: argparse.Namespace) -> dict:
     return over
 
 
-def _fresh_setup(args: argparse.Namespace, corpus: Corpus) -> tuple[ModelSpec, TrainConfig]:
-    preset = PRESETS[args.preset or DEFAULT_PRESET]
+def _fresh_setup(args: argparse.Namespace,
+                 corpus: Corpus) -> tuple[ModelSpec, TrainConfig, str | None]:
+    """The model and training setup, and what auto chose for this text (None: no auto)."""
+    preset, why = PRESETS[args.preset or DEFAULT_PRESET], None
+    if preset.name == AUTO:
+        preset, why = auto_preset(len(corpus.data))
     model = dict(preset.model)
     train = dict(preset.train)
     impl = args.impl or model["impl"]
@@ -70,7 +87,7 @@ def _fresh_setup(args: argparse.Namespace, corpus: Corpus) -> tuple[ModelSpec, T
             train.pop(k, None)
     if "optimizer" in over:
         train.pop("lr", None)
-    return spec.validate(), TrainConfig(**(train | over))
+    return spec.validate(), TrainConfig(**(train | over)), why
 
 
 def _recorded_source(ckpt: Checkpoint) -> str:
@@ -158,6 +175,7 @@ def train(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace, store: ModelStore, world: World,
            tuner: ThreadTuner | None) -> int:
     restart = _elastic_restart(args, store, world)
+    why = None  # what the auto preset chose for this text
     if args.resume or restart:
         trainer, name = _resume_setup(args, store, world, restart)
     else:
@@ -170,7 +188,7 @@ def _train(args: argparse.Namespace, store: ModelStore, world: World,
         corpus = load_corpus(args.corpus, encoding=args.encoding, home=args.home)
         for notice in corpus.notices:
             print(f"charrnn-tui: {notice}", file=sys.stderr)
-        spec, config = _fresh_setup(args, corpus)
+        spec, config, why = _fresh_setup(args, corpus)
         base = args.name or check_name(default_name(corpus.name, spec.cell, spec.layers,
                                                     spec.hidden))
         source = canonical(args.corpus)
@@ -184,6 +202,8 @@ def _train(args: argparse.Namespace, store: ModelStore, world: World,
             if notice:
                 print(f"charrnn-tui: {notice}", file=sys.stderr)
     trainer.run_id = elastic.run_token()
+    if why and world.is_main:  # once training starts: a refusal stays one line
+        print(f"charrnn-tui: {why}", file=sys.stderr, flush=True)
 
     interrupted = False
     save_error: list[Exception] = []  # the last save of `last` failed, with this
@@ -228,8 +248,10 @@ def _train(args: argparse.Namespace, store: ModelStore, world: World,
               file=sys.stderr)
         return 1
     path = store.file(name)
-    result = {"model": name, "path": str(path), "reason": "interrupted" if interrupted
-              else done.reason, "val_loss": done.val_loss, "val_bpc": done.val_bpc,
+    reason = "interrupted" if interrupted else done.reason
+    why = why_stopped(reason, trainer.config.patience_in_use)
+    result = {"model": name, "path": str(path), "reason": reason, "why": why,
+              "val_loss": done.val_loss, "val_bpc": done.val_bpc,
               "chars_per_s": round(done.chars_per_s, 1), "steps": done.step,
               "seconds": round(done.seconds, 2), "params": count_parameters(trainer.spec),
               "device": trainer.device.type, "precision": trainer.precision,
@@ -239,7 +261,7 @@ def _train(args: argparse.Namespace, store: ModelStore, world: World,
     else:
         loss = ("no validation loss yet" if done.val_loss is None else
                 f"validation loss {done.val_loss:.4f} nats/char ({done.val_bpc:.3f} bpc)")
-        print(f"saved {name} ({path}); {loss} after {done.step} steps")
+        print(f"{why}; saved {name} ({path}); {loss} after {done.step} steps")
     if interrupted:
         print(f"charrnn-tui: interrupted; the model was saved to {path}", file=sys.stderr)
         return 130
@@ -259,7 +281,8 @@ def _emergency_save(trainer: Trainer, saver) -> Finished:
         pass
     st = trainer.state
     bpc = None if st.last_val is None else st.last_val / LN2
-    return Finished("interrupted", st.step, st.last_val, bpc, 0.0, 0.0)
+    return Finished("interrupted", st.step, st.last_val, bpc, 0.0, 0.0,
+                    why_stopped("interrupted"))
 
 
 class _PlainReporter:
@@ -276,3 +299,5 @@ class _PlainReporter:
             print(f"step {event.step}: val {event.val_loss:.4f} nats/char", file=sys.stderr)
         elif isinstance(event, Notice):
             print(f"charrnn-tui: {event.message}", file=sys.stderr)
+        elif isinstance(event, Finished) and event.why:
+            print(f"charrnn-tui: {event.why}", file=sys.stderr)

@@ -132,7 +132,7 @@ CONFIG: dict[str, Rule] = {
     "batch": integer(1, 65536), "seq": integer(1, 65536),
     "lr": number(0.0, 10.0, above=True, below=True, none=True),
     "optimizer": one_of(*OPTIMIZERS, none=True), "weight_decay": number(0.0, 10.0),
-    "grad_clip": number(0.0, above=True), "schedule": one_of("constant", "cosine"),
+    "grad_clip": number(0.0, above=True), "schedule": one_of("constant", "cosine", "rsqrt"),
     "min_lr_ratio": number(0.0, 1.0), "epochs": number(0.0, above=True, none=True),
     "time_budget": number(0.0, above=True, none=True), "max_steps": integer(1, none=True),
     "device": text(64), "precision": one_of("auto", "bf16", "fp32"),
@@ -147,6 +147,7 @@ CONFIG: dict[str, Rule] = {
     "run_origin": (lambda v: isinstance(v, list) and len(v) == 3 and all(map(_is_num, v))
                    and all(x >= 0 for x in v), "three non-negative numbers"),
     "warmup_steps": integer(), "ema": number(0.0, 1.0, below=True),
+    "patience": integer(none=True), "rsqrt_steps": integer(1),
 }
 CORPUS: dict[str, Rule] = {
     "name": text(), "source": text(), "sha256": text(64), "chars": integer(),

@@ -35,6 +35,16 @@ class WeightAverage:
                 else:
                     avg += weight * (v - avg)
 
+    def snapshot(self) -> tuple[dict, int]:
+        """A copy of the average to go back to (`restore`)."""
+        return ({k: v.clone() if isinstance(v, torch.Tensor) else v.copy()
+                 for k, v in self.shadow.items()}, self.updates)
+
+    def restore(self, snap: tuple[dict, int]) -> None:
+        shadow, self.updates = snap
+        self.shadow = {k: v.clone() if isinstance(v, torch.Tensor) else v.copy()
+                       for k, v in shadow.items()}
+
     def to(self, device: torch.device) -> None:
         self.shadow = {k: v.to(device) if isinstance(v, torch.Tensor) else v
                        for k, v in self.shadow.items()}

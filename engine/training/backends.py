@@ -8,9 +8,11 @@ trainer's loop is the same for both.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Protocol
 
 import torch
@@ -31,6 +33,7 @@ from charrnn_tui.engine.training.distributed import World, agree
 from charrnn_tui.engine.training.events import Event, Notice
 from charrnn_tui.engine.training.optim import make_optimizer
 from charrnn_tui.engine.training.precision import autocast, resolve_device, resolve_precision
+from charrnn_tui.engine.training.schedule_free import ScheduleFreeAdamW
 
 
 class Backend(Protocol):
@@ -46,6 +49,10 @@ class Backend(Protocol):
 
     def load_optimizer_state(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
         """Restore `optimizer_state`'s output; a mismatch raises CharRNNError."""
+
+    def reading_weights(self) -> AbstractContextManager:
+        """The weights to evaluate, sample and save in place for the duration: a
+        schedule-free optimizer's average, else the model's own."""
 
     def snapshot(self) -> object:
         """A copy of weights and optimizer state to roll back to."""
@@ -104,12 +111,25 @@ class TorchBackend:
     def train_mode(self) -> None:
         self.model.train()
 
+    @contextmanager
+    def reading_weights(self) -> Iterator[None]:
+        if not isinstance(self.optimizer, ScheduleFreeAdamW):
+            yield
+            return
+        self.optimizer.to_x()
+        try:
+            yield
+        finally:
+            self.optimizer.to_y()
+
     def optimizer_state(self) -> tuple[dict[str, torch.Tensor], dict]:
         return torch_optimizer_state(self.optimizer, self.optimizer_name)
 
     def load_optimizer_state(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
         load_torch_optimizer_state(self.optimizer, self.optimizer_name,
                                    self.model.parameters(), tensors, meta)
+        if isinstance(self.optimizer, ScheduleFreeAdamW):
+            self.optimizer.to_y()  # a model file holds the average x
 
     def snapshot(self) -> object:
         return (copy.deepcopy(self.model.state_dict()),
@@ -149,6 +169,9 @@ class SelfSteppingBackend:
 
     def train_mode(self) -> None:
         """A self-stepping model has no dropout, so no mode to set."""
+
+    def reading_weights(self) -> AbstractContextManager:
+        return contextlib.nullcontext()
 
     def optimizer_state(self) -> tuple[dict[str, torch.Tensor], dict]:
         return adagrad_memory_state(self.model.memory)

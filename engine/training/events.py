@@ -52,12 +52,22 @@ class Notice:
 
 @dataclass(frozen=True)
 class Finished:
-    reason: str  # budget | epochs | steps | stopped | diverged
+    reason: str  # budget | epochs | steps | patience | stopped | interrupted | diverged
     step: int
     val_loss: float | None
     val_bpc: float | None
     chars_per_s: float
     seconds: float
+    why: str = ""  # the reason in words, as the app and the command line say it
+
+
+def why_stopped(reason: str, patience: int = 0) -> str:
+    """A run's end in words: "stopped: no better in 5 evaluations", "stopped by you"."""
+    return {"budget": "stopped: time budget reached", "epochs": "stopped: epochs done",
+            "steps": "stopped: steps done",
+            "patience": f"stopped: no better in {patience} evaluations",
+            "stopped": "stopped by you", "interrupted": "stopped by you",
+            "diverged": "stopped: the loss stayed non-finite"}.get(reason, reason)
 
 
 Event = Progress | Evaluated | Sampled | GradientFlow | Notice | Finished

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = ["OPTIMIZERS", "default_lr", "default_optimizer", "make_optimizer"]
-_DEFAULT_LR = {"adam": 2e-3, "adamw": 2e-3, "rmsprop": 2e-3, "adagrad": 0.1}
+_DEFAULT_LR = {"adam": 2e-3, "adamw": 2e-3, "rmsprop": 2e-3, "adagrad": 0.1, "sf-adamw": 5e-3}
 
 
 def default_optimizer(impl: str) -> str:
@@ -37,4 +37,8 @@ def make_optimizer(name: str, params: Iterable[torch.nn.Parameter], lr: float,
         return torch.optim.RMSprop(params, lr=lr, weight_decay=weight_decay)
     if name == "adagrad":
         return torch.optim.Adagrad(params, lr=lr, weight_decay=weight_decay)
+    if name == "sf-adamw":
+        from charrnn_tui.engine.training.schedule_free import ScheduleFreeAdamW
+
+        return ScheduleFreeAdamW(params, lr=lr, weight_decay=weight_decay)
     raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}")

@@ -45,7 +45,7 @@ async def test_a_preset_after_a_run_offers_a_new_model_instead_of_mixing_two(cor
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("escape")  # keep the loaded model: nothing of the preset applies
         await pilot.pause()
-        assert app.query_one("#preset", Select).value == "quick"
+        assert app.query_one("#preset", Select).value == "auto"  # the default
         assert app.query_one("#hidden", Input).value == "32" and pane.resume is not None
 
         app.query_one("#preset", Select).value = "balanced"
@@ -76,7 +76,7 @@ async def test_stop_says_stopping_until_the_run_has_ended(corpus_file, data_home
             assert "ETA" not in text_of(app, "#train-stats")
         await wait_for(pilot, lambda: not pane.running)
         stats = text_of(app, "#train-stats")
-        assert "stopped at step" in stats and "saved as tiny" in stats
+        assert "stopped by you · step" in stats and "saved as tiny" in stats
         assert all(len(line) <= 80 for line in stats.splitlines())
 
 

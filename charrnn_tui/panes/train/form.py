@@ -12,13 +12,20 @@ from textual.widgets import Input, Label, Select, Static, Switch
 from charrnn_tui import torch_loader
 from charrnn_tui.engine.models import CELLS, IMPLEMENTATIONS, ModelSpec, family_of
 from charrnn_tui.engine.storage.store import NAME_RE
-from charrnn_tui.engine.training.config import TrainConfig
+from charrnn_tui.engine.training.config import DEFAULT_PATIENCE, TrainConfig
 from charrnn_tui.engine.training.optim import OPTIMIZERS
 from charrnn_tui.engine.training.precision import accelerator_available
-from charrnn_tui.engine.training.presets import DEFAULT_PRESET, IMPL_DEFAULTS, PRESETS
+from charrnn_tui.engine.training.presets import (
+    AUTO,
+    AUTO_ADAPTS,
+    DEFAULT_PRESET,
+    IMPL_DEFAULTS,
+    PRESETS,
+    auto_preset,
+)
 
 STOP_UNITS = (("seconds", "time_budget"), ("epochs", "epochs"), ("steps", "max_steps"),
-              ("never (Stop by hand)", ""))
+              ("no limit (patience)", ""))
 NEW_CHAR_POLICIES = {"refuse": "refuse the corpus", "map": "map to a space",
                      "extend": "grow the vocabulary"}  # keys: engine.vocab.POLICIES
 SAMPLE_EVERY = 10.0
@@ -74,10 +81,23 @@ _REG_FIELDS: list[tuple[str, str, Validator]] = [
 ]
 _RUN_FIELDS: list[tuple[str, str, Validator]] = [
     ("eval_every", "Eval every", Number(1, 86400)),
+    ("patience", "Patience", Function(lambda v: not v.strip() or _whole(v),
+                                      "a whole number, 0 or more, or empty for auto")),
     ("sample_every", "Sample every", Number(0, 86400)),
 ]
 _TOOLTIPS = {"eval_every": "seconds between validation losses",
+             "patience": "evaluations without a better validation loss before training stops "
+                         f"and keeps its best weights (empty: {DEFAULT_PATIENCE} without a "
+                         "stop, never with one; 0: never)",
              "sample_every": "seconds between samples (0: none)"}
+_PLACEHOLDERS = {"patience": "auto"}
+
+
+def _whole(value: str) -> bool:
+    try:
+        return int(value) >= 0
+    except ValueError:
+        return False
 
 
 def _positive(value: str) -> bool:
@@ -93,6 +113,7 @@ class TrainForm(VerticalScroll):
     ARCH_IDS = ("impl", "cell", "layers", "hidden", "embed", "dropout", "optimizer", *_REG_ARCH)
     locked = False  # resuming: the model fixes its architecture and optimizer
     frozen = False  # training runs
+    corpus_chars: int | None = None  # the text's length, which the auto preset fits
 
     def compose(self) -> ComposeResult:
         yield self._row("Preset", Select([(p, p) for p in PRESETS], value=DEFAULT_PRESET,
@@ -110,13 +131,14 @@ class TrainForm(VerticalScroll):
             yield from self._field(fid, label, validator)
         yield self._row("Optimizer", Select([("default", "")] + [(o, o) for o in OPTIMIZERS],
                                             allow_blank=False, id="optimizer", compact=True))
-        yield self._row("Schedule", Select([("cosine", "cosine"), ("constant", "constant")],
+        yield self._row("Schedule", Select([("cosine", "cosine"), ("constant", "constant"),
+                                            ("rsqrt", "rsqrt")],
                                            allow_blank=False, id="schedule", compact=True))
         yield from self._field("stop_value", "Stop after", Function(_stop_ok, "a number above 0"))
         yield self._row("", Select([(u, f) for u, f in STOP_UNITS], allow_blank=False,
                                    id="stop_unit", compact=True))
         for fid, label, validator in _RUN_FIELDS:
-            yield from self._field(fid, label, validator)
+            yield from self._field(fid, label, validator, _PLACEHOLDERS.get(fid, ""))
         # a row of its own, the form's full width: derived names are long
         yield Horizontal(Label("Save as", classes="field-label"),
                          Static("", id="name-error", classes="field-error", markup=False),
@@ -222,6 +244,8 @@ class TrainForm(VerticalScroll):
 
     def apply_preset(self, name: str) -> None:
         preset = PRESETS[name]
+        if name == AUTO and self.corpus_chars:
+            preset, _ = auto_preset(self.corpus_chars)
         defaults = ModelSpec()
         for key in ("impl", "cell", "layers", "hidden", "embed", "dropout", *_REG_ARCH):
             if not self.query_one(f"#{key}").disabled:
@@ -230,8 +254,19 @@ class TrainForm(VerticalScroll):
         self._fill_training(config, stop=True)
         self._set("eval_every", config.eval_every)  # the preset's, as `train --help` says
 
+    def fit_auto(self, chars: int) -> None:
+        """The auto preset's choices for a text of `chars` characters (size, dropout,
+        evaluation interval), leaving the fields it does not fit as the user left them."""
+        self.corpus_chars = chars
+        if self.locked:
+            return
+        preset, _ = auto_preset(chars)
+        for key in AUTO_ADAPTS:
+            self._set(key, preset.model.get(key, preset.train.get(key)))
+
     def _fill_training(self, config: TrainConfig, *, stop: bool) -> None:
-        for key in ("batch", "seq", "lr", "seed", "schedule", "ema", "warmup_steps"):
+        for key in ("batch", "seq", "lr", "seed", "schedule", "ema", "warmup_steps",
+                    "patience"):
             self._set(key, getattr(config, key))
         if not self.query_one("#optimizer").disabled:
             self._set("optimizer", config.optimizer or "")
@@ -250,7 +285,7 @@ class TrainForm(VerticalScroll):
             self._set(key, getattr(spec, key))
         self._set("optimizer", config.get("optimizer") or "")
         known = {k: config[k] for k in ("batch", "seq", "lr", "seed", "schedule", "ema",
-                                        "warmup_steps") if k in config}
+                                        "warmup_steps", "patience") if k in config}
         self._fill_training(TrainConfig(**known), stop=False)
         self.locked = True
         self._refresh_enabled()
@@ -322,7 +357,8 @@ class TrainForm(VerticalScroll):
             optimizer=self._choice("optimizer") or None, schedule=self._choice("schedule"),
             seed=int(values["seed"]), eval_every=float(values["eval_every"]),
             sample_every=float(values["sample_every"]), device=self.device,
-            ema=float(reg["ema"]), warmup_steps=int(reg["warmup_steps"]), **stop)
+            ema=float(reg["ema"]), warmup_steps=int(reg["warmup_steps"]),
+            patience=int(values["patience"]) if values["patience"] else None, **stop)
         try:
             config.validate(arch["impl"])
         except ValueError as e:

@@ -24,7 +24,7 @@ from charrnn_tui.engine.training.events import (
     Progress,
     Sampled,
 )
-from charrnn_tui.engine.training.presets import DEFAULT_PRESET, PRESETS
+from charrnn_tui.engine.training.presets import AUTO, DEFAULT_PRESET, PRESETS, auto_preset
 from charrnn_tui.messages import TrainEvents, TrainingEnded
 from charrnn_tui.names import default_name, free_name
 from charrnn_tui.panes.train.charts import TrainCharts
@@ -40,8 +40,6 @@ if TYPE_CHECKING:  # the training stack imports torch; the run loads it on its t
     from charrnn_tui.engine.training.trainer import Trainer
 
 _STOPPING = "stopping: a last evaluation, then saving…"
-_REASONS = {"budget": "time budget reached", "epochs": "epochs done", "steps": "steps done",
-            "stopped": "stopped"}
 
 
 class TrainPane(Vertical):
@@ -116,6 +114,10 @@ class TrainPane(Vertical):
     # --- what will be trained ------------------------------------------------------------
     def set_corpus(self, corpus: Corpus, source: str) -> None:
         self.corpus, self.source = corpus, source
+        form = self.query_one(TrainForm)
+        form.corpus_chars = len(corpus)
+        if self._preset == AUTO and not self.running:
+            form.fit_auto(len(corpus))  # sized to this text
         self.query_one(LossChart).set_references(
             corpus_references(corpus.data, corpus.sha256, self.store))
         self._suggest_name()
@@ -255,6 +257,8 @@ class TrainPane(Vertical):
         line.append(spec.describe())
         if vocab:
             line.append(f"  {count(count_parameters(spec))} params", "dim")
+        if self.corpus and not self.resume and self._preset == AUTO:
+            line.append(f"\n{auto_preset(len(self.corpus))[1]}", "dim")
         self.query_one("#train-target", Static).update(line)
         return settings
 
@@ -478,7 +482,7 @@ class TrainPane(Vertical):
     def _show_finished(self, name: str) -> None:
         f = self.finished
         self.query_one("#train-stats", Static).update(Text.assemble(
-            (f"{_REASONS.get(f.reason, f.reason)} at step {f.step:,}", "bold"),
+            (f"{f.why or f.reason} · step {f.step:,}", "bold"),
             "  val ", loss_text(f.val_loss),
             f"  {count(f.chars_per_s)} chars/s over {duration(f.seconds)}\n",
             (f"saved as {name} · F6 continues · F4 plays", "dim")))
