@@ -34,7 +34,7 @@ from charrnn_tui.references import corpus_references
 from charrnn_tui.screens.dialogs import ConfirmScreen
 from charrnn_tui.widgets.format import count, duration, loss_text
 from charrnn_tui.widgets.gradient_chart import GradientChart
-from charrnn_tui.workers import make_trainer, run_training, store_saver
+from charrnn_tui.workers import error_text, make_trainer, run_training, store_saver
 
 if TYPE_CHECKING:  # the training stack imports torch; the run loads it on its thread
     from charrnn_tui.engine.training.trainer import Trainer
@@ -415,7 +415,7 @@ class TrainPane(Vertical):
         try:
             finished, ckpt, model = run_training(trainer, post, store_saver(self.store, name))
         except Exception as e:  # reported in the pane; the app stays up
-            self.post_message(TrainingEnded(name, error=f"{type(e).__name__}: {e}"))
+            self.post_message(TrainingEnded(name, error=error_text(e)))
         else:
             self.post_message(TrainingEnded(name, finished, ckpt, model))
 
