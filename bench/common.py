@@ -65,9 +65,13 @@ def emit(result: dict, args: argparse.Namespace | None = None) -> None:
 def save(result: dict, args: argparse.Namespace) -> Path:
     """Write the record bench/report.py reads: one JSON file per run, never overwritten."""
     now = datetime.datetime.now(datetime.timezone.utc)
-    command = "python bench/" + Path(sys.argv[0]).name + " " + shlex.join(
-        a for a in sys.argv[1:])
-    command = re.sub(r" --(save|what|busy-beside) \S+", "", command)  # not part of the run
+    argv, skip = [], False
+    for a in sys.argv[1:]:  # --save, --what and --busy-beside are not part of the run
+        if skip or a.split("=")[0] in ("--save", "--what", "--busy-beside"):
+            skip = not skip and "=" not in a
+            continue
+        argv.append(a)
+    command = "python bench/" + Path(sys.argv[0]).name + " " + shlex.join(argv)
     own = result.get("busy")  # bench/ui.py --busy N starts its own
     busy_beside = args.busy_beside + (own if isinstance(own, int) else 0)
     record = {"question": args.save, "what": args.what or command, "command": command.strip(),
