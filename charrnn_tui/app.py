@@ -6,7 +6,7 @@ import asyncio
 import signal
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import suppress
 
 from textual import messages
@@ -14,6 +14,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer, Header, TabbedContent, TabPane, Tabs
 from textual.worker import Worker, WorkerState
 
@@ -41,6 +42,7 @@ from charrnn_tui.panes.train.pane import TrainPane
 from charrnn_tui.resources import open_store
 from charrnn_tui.screens.help import HelpScreen
 from charrnn_tui.session import Session, load_session, read_controls, save_session, write_controls
+from charrnn_tui.tab_panes import TabPanes
 
 FIRST_RUN_HINT = ("Type a seed, press Enter, change the temperature with [ ]; "
                   "or train your own in Corpus (F2).")
@@ -48,6 +50,8 @@ SESSION_SKIP = ("name", "new_chars", "gpu")  # per run, not settings to carry ov
 INSIGHT_SKIP = ("ins-compare",)  # a second model to load: the user picks it again
 EXIT_WAIT = 2.0  # seconds to let training stop and save before the app closes anyway
 LOAD_TORCH_AFTER = 3.0  # seconds after start at the latest, if the first model is slow
+EAGER_PANES = ("playground", "models")  # they hold and load the model: built at start
+PANE_NEEDS = {"train": ("corpus",)}  # Train trains on what Corpus loads
 
 
 class CharRNNApp(App[None]):
@@ -88,6 +92,9 @@ class CharRNNApp(App[None]):
         self.session_error: str | None = None  # why the session could not be saved, if so
         self._leaving = False  # Quit (or exit) has begun: an ExitApp may go through
         self._torch_loading = False
+        self._resume_name: str | None = None  # what Train continues while it is not built
+        self.panes: TabPanes  # on mount
+        self._lazy: dict[str, Callable[[], Widget]] = {}  # panes built when first shown
 
     def _shipped_model_for_first_run(self) -> str | None:
         """A shipped model to open with, when the user has none of their own yet (or asked
@@ -97,25 +104,35 @@ class CharRNNApp(App[None]):
             return None
         return next((i.name for i in infos if i.read_only and not i.error), None)
 
+    def _pane_factories(self) -> dict[str, Callable[[], Widget]]:
+        return {
+            "corpus": lambda: CorpusPane(self.home, id="corpus-pane"),
+            "train": lambda: TrainPane(self.store, id="train-pane"),
+            "playground": lambda: PlaygroundPane(self.home, id="playground-pane"),
+            "models": lambda: ModelsPane(self.store, self._playground_model,
+                                         self._training_name, id="models-pane"),
+            "insight": lambda: InsightPane(self.home, self.store, readable_source,
+                                           id="insight-pane"),
+        }
+
     def compose(self) -> ComposeResult:
+        """The panes of the first tab shown, the Playground and Models (they hold and load
+        the model); the others when first shown (tab_panes.py)."""
         yield Header()
         initial = (self.session.tab if self.session
                    else "playground" if self.first_model else "corpus")
+        factories = self._pane_factories()
+        eager = {initial, *EAGER_PANES}
+        self._lazy = {tab: make for tab, make in factories.items() if tab not in eager}
         with TabbedContent(initial=initial, id="tabs"):
-            with TabPane("Corpus", id="corpus"):
-                yield CorpusPane(self.home, id="corpus-pane")
-            with TabPane("Train", id="train"):
-                yield TrainPane(self.store, id="train-pane")
-            with TabPane("Playground", id="playground"):
-                yield PlaygroundPane(self.home, id="playground-pane")
-            with TabPane("Models", id="models"):
-                yield ModelsPane(self.store, self._playground_model, self._training_name,
-                                 id="models-pane")
-            with TabPane("Insight", id="insight"):
-                yield InsightPane(self.home, self.store, readable_source, id="insight-pane")
+            for tab, title, _ in TABS:
+                with TabPane(title, id=tab):
+                    if tab in eager:
+                        yield factories[tab]()
         yield Footer()
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
+        self.panes = TabPanes(self.query_one(TabbedContent), self._lazy, PANE_NEEDS)
         self._quit_on_signals()
         # Tab cycles through the pane alone: on the tab bar, the pane's keys would not work
         # (F2–F9 and clicks switch tabs)
@@ -130,27 +147,35 @@ class CharRNNApp(App[None]):
         if self._session_notice:
             self.notify(self._session_notice, severity="warning", timeout=8)
         if self.session:
-            self._restore(self.session)
+            await self._restore(self.session)
         elif self.first_model:
             self.playground.show_hint(FIRST_RUN_HINT)
             self.query_one(ModelsPane).open_model(self.first_model, "play")
 
-    def _restore(self, session: Session) -> None:
+    async def _restore(self, session: Session) -> None:
         """Reopen where the user left off; what is gone since is said, not fatal."""
         if session.theme in self.available_themes:  # one removed since: the default
             self.theme = session.theme
         write_controls(self.playground, session.playground)
-        write_controls(self.query_one(TrainForm), session.train, skip=SESSION_SKIP)
-        self.query_one(TrainPane).preset_restored()
-        write_controls(self.insight, session.insight, skip=INSIGHT_SKIP)
-        self.insight.lens_restored()
+
+        def train(pane: TrainPane) -> None:
+            write_controls(pane.query_one(TrainForm), session.train, skip=SESSION_SKIP)
+            pane.preset_restored()
+
+        def insight(pane: InsightPane) -> None:
+            write_controls(pane, session.insight, skip=INSIGHT_SKIP)
+            pane.lens_restored()
+
+        await self.panes.tell("train", train)
+        await self.panes.tell("insight", insight)
         if session.corpus:
-            self.query_one(CorpusPane).load(session.corpus)
+            await self.panes.tell("corpus", lambda pane: pane.load(session.corpus))
         infos = self.store.list()
         # Train continues the model it was set to continue (once the Playground's model is
         # loaded: one load at a time, and often it is the same model)
         own = {i.name for i in infos if not i.read_only}
         self._resume_pending = session.resume if session.resume in own else None
+        self._resume_name = self._resume_pending
         if session.model and session.model in {i.name for i in infos}:
             self.query_one(ModelsPane).open_model(session.model, "play")
         else:
@@ -158,26 +183,33 @@ class CharRNNApp(App[None]):
                 self._first_load_pending = False
                 self.notify(f"The model {session.model!r} you had open last time is gone.",
                             severity="warning")
-            self._load_pending_resume()
+            await self._load_pending_resume()
 
-    def _load_pending_resume(self, ready: ModelReady | None = None) -> None:
+    async def _load_pending_resume(self, ready: ModelReady | None = None) -> None:
         if self._resume_pending is None:
             return
         if ready is not None and ready.name == self._resume_pending:
             self._resume_pending = None
-            self.query_one(TrainPane).set_resume(ready.name, ready.ckpt)
+            await self.panes.tell("train", lambda pane: pane.set_resume(ready.name, ready.ckpt))
         else:
             self.query_one(ModelsPane).open_model(self._resume_pending, "resume")
 
     def _session(self) -> Session:
-        tabs = self.query_one(TabbedContent)
-        train = self.query_one(TrainPane)
-        return Session(tabs.active, self.playground.model_name,
-                       self.query_one(CorpusPane).source,
+        """What to reopen next time; a pane never shown keeps what the last session had."""
+        last = self.session or Session()
+        corpus, train, insight = (self.panes.built(t) for t in ("corpus", "train", "insight"))
+        if train is None:
+            resume = self._resume_name
+        else:
+            resume = train.run_name if train.running else train.resume_name
+        return Session(self.query_one(TabbedContent).active, self.playground.model_name,
+                       corpus.source if corpus else last.corpus,
                        read_controls(self.playground),
-                       read_controls(self.query_one(TrainForm), skip=SESSION_SKIP),
-                       resume=train.run_name if train.running else train.resume_name,
-                       insight=read_controls(self.insight, skip=INSIGHT_SKIP),
+                       read_controls(train.query_one(TrainForm), skip=SESSION_SKIP)
+                       if train else last.train,
+                       resume=resume,
+                       insight=read_controls(insight, skip=INSIGHT_SKIP)
+                       if insight else last.insight,
                        theme=self.theme)
 
     # --- panes ---------------------------------------------------------------------------
@@ -185,17 +217,13 @@ class CharRNNApp(App[None]):
     def playground(self) -> PlaygroundPane:
         return self.query_one(PlaygroundPane)
 
-    @property
-    def insight(self) -> InsightPane:
-        return self.query_one(InsightPane)
-
     def _playground_model(self) -> tuple[str, Checkpoint] | None:
         pane = self.playground
         return (pane.model_name, pane.ckpt) if pane.model_name and pane.ckpt else None
 
     def _training_name(self) -> str | None:
-        train = self.query_one(TrainPane)
-        return train.run_name if train.running else None
+        train = self.panes.built("train")
+        return train.run_name if train and train.running else None
 
     def _focus_changed(self, focused) -> None:
         """A pane's keys only work with focus inside it: never leave focus nowhere.
@@ -207,35 +235,58 @@ class CharRNNApp(App[None]):
         if focused is None:
             self.call_after_refresh(self._focus_active_pane)
 
+    def _active_pane(self) -> Widget | None:
+        """The shown tab's pane; None while it is being built (focus goes in after)."""
+        return self.panes.built(self.query_one(TabbedContent).active)
+
     def _focus_active_pane(self) -> None:
-        if self.screen_stack[0].focused is not None:
-            return
-        tabs = self.query_one(TabbedContent)
-        self.query_one(f"#{tabs.active}-pane").focus_default()
+        if self.screen_stack[0].focused is None and (pane := self._active_pane()):
+            pane.focus_default()
 
     def action_leave_field(self) -> None:
         """Escape in a field: focus the pane's text (or its first control), never nowhere."""
-        pane = self.query_one(f"#{self.query_one(TabbedContent).active}-pane")
-        getattr(pane, "leave_field", pane.focus_default)()
+        pane = self._active_pane()
+        if pane is not None:
+            getattr(pane, "leave_field", pane.focus_default)()
 
-    def action_show_tab(self, tab: str) -> None:
-        self.query_one(TabbedContent).active = tab
-        self.query_one(f"#{tab}-pane").focus_default()
+    async def _build_shown(self, tab: str) -> Widget:
+        """The pane of a tab being shown, built first if it is not yet.
 
-    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        While it is built, the field focused in the tab left stays focused, and a focused
+        field in a hidden tab makes TabbedContent show that tab again: focus leaves it
+        first; the caller puts it into the new pane.
+        """
+        if self.panes.built(tab) is None:
+            self.screen_stack[0].set_focus(None)
+        return await self.panes.build(tab)
+
+    async def action_show_tab(self, tab: str) -> None:
+        tabs = self.query_one(TabbedContent)
+        tabs.active = tab
+        pane = await self._build_shown(tab)
+        tabs.active = tab  # asked for by name: even if a focus from before the build,
+        pane.focus_default()  # reported only now, took TabbedContent back to its tab
+
+    async def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         """Focus moves into the pane, so its keys work and show in the footer at once.
 
-        Not for a tab already left: the message comes after the switch, and focusing a
-        widget in a hidden tab makes TabbedContent show that tab again.
+        Not for a tab already left: the message comes after the switch (and the pane's
+        build), and focusing a widget in a hidden tab makes TabbedContent show that tab
+        again.
         """
-        if event.pane.id != self.query_one(TabbedContent).active:
+        tab = event.pane.id
+        pane = await self._build_shown(tab)
+        if tab != self.query_one(TabbedContent).active:
             return
-        pane = event.pane.query_one(f"#{event.pane.id}-pane")
-        if event.pane.id == "models":
-            self.query_one(ModelsPane).refresh_models()
-        elif event.pane.id == "insight":
-            self.insight.refresh_models()
-        if not isinstance(self.focused, Tabs):
+        if tab in ("models", "insight"):
+            pane.refresh_models()
+        # after the focus calls already made (a widget's focus() is deferred): a command
+        # may have put the focus into the pane already
+        self.call_after_refresh(self._focus_into, pane)
+
+    def _focus_into(self, pane: Widget) -> None:
+        focused = self.focused
+        if not isinstance(focused, Tabs) and not (focused and pane in focused.ancestors):
             pane.focus_default()
 
     def _update_subtitle(self) -> None:
@@ -251,12 +302,13 @@ class CharRNNApp(App[None]):
             self._torch_loading = True
             torch_loader.load(lambda error: self.post_message(TorchLoaded(error)))
 
-    def on_torch_loaded(self, event: TorchLoaded) -> None:
-        for form in self.query(TrainForm):  # none while the app closes
-            form.torch_loaded(event.error)
+    async def on_torch_loaded(self, event: TorchLoaded) -> None:
+        if not self._leaving:
+            await self.panes.tell(
+                "train", lambda pane: pane.query_one(TrainForm).torch_loaded(event.error))
 
-    def on_corpus_loaded(self, event: CorpusLoaded) -> None:
-        self.query_one(TrainPane).set_corpus(event.corpus, event.source)
+    async def on_corpus_loaded(self, event: CorpusLoaded) -> None:
+        await self.panes.tell("train", lambda pane: pane.set_corpus(event.corpus, event.source))
 
     def on_train_events(self, event: TrainEvents) -> None:
         last = next((e for e in reversed(event.events) if isinstance(e, Progress)), None)
@@ -268,11 +320,11 @@ class CharRNNApp(App[None]):
         self.device = "cpu"
         if event.ckpt is not None:
             try:
-                playground, insight = self.playground, self.insight
+                playground = self.playground
             except NoMatches:  # training ended as the app closed: the panes are gone
                 return
             await playground.set_model(event.name, event.ckpt, event.model)
-            await insight.set_model(event.name, event.ckpt)
+            await self.panes.tell("insight", lambda pane: pane.set_model(event.name, event.ckpt))
             self.playground.show_hint("")
             self.query_one(ModelsPane).refresh_models()
         self._update_subtitle()
@@ -282,21 +334,25 @@ class CharRNNApp(App[None]):
             first = self._first_load_pending  # the first-run model: stay, with the hint
             if not first:  # before the awaits: a tab the user picks meanwhile stays picked
                 self.playground.show_hint("")
-                self.action_show_tab("playground")
+                await self.action_show_tab("playground")  # built: no wait
             await self.playground.set_model(event.name, event.ckpt, event.model)
-            await self.insight.set_model(event.name, event.ckpt)
+            await self.panes.tell("insight", lambda pane: pane.set_model(event.name, event.ckpt))
             self._update_subtitle()
             if first:
                 self._first_load_pending = False
                 self.call_after_refresh(self._load_torch)
-                self._load_pending_resume(event)
+                await self._load_pending_resume(event)
             return
-        train = self.query_one(TrainPane)
         if event.name == self._resume_pending:  # last session's: Train is as it was
             self._resume_pending = None
-            if not train.running:
-                train.set_resume(event.name, event.ckpt)
+
+            def resume(pane: TrainPane) -> None:
+                if not pane.running:
+                    pane.set_resume(event.name, event.ckpt)
+
+            await self.panes.tell("train", resume)
             return
+        train = await self.panes.build("train")
         if train.running:
             self.notify("Training is running: stop it before resuming another model.",
                         severity="warning")
@@ -304,29 +360,31 @@ class CharRNNApp(App[None]):
         train.set_resume(event.name, event.ckpt, copy_of=event.copy_of)
         source = readable_source(event.ckpt.corpus)
         if train.corpus is None and source:
-            self.query_one(CorpusPane).load(source)
+            self.query_one(CorpusPane).load(source)  # built with Train
         elif train.corpus is None:
             self.notify("Load a corpus to continue training on in the Corpus tab (F2).",
                         title="Resume")
-        self.action_show_tab("train")
+        await self.action_show_tab("train")
 
-    def on_model_renamed(self, event: ModelRenamed) -> None:
+    async def on_model_renamed(self, event: ModelRenamed) -> None:
         """Names shown elsewhere follow a rename; a deleted model can no longer continue."""
-        self.query_one(TrainPane).model_renamed(event.old, event.new)
+        if self._resume_name == event.old:
+            self._resume_name = event.new
+        await self.panes.tell("train", lambda pane: pane.model_renamed(event.old, event.new))
         if self.playground.model_name != event.old:
             return
         if event.new:
-            self.on_model_saved_as(ModelSavedAs(event.old, event.new))
+            await self.on_model_saved_as(ModelSavedAs(event.old, event.new))
             return
         self.playground.rename(event.old, note="deleted: only in memory now")
         self.notify(f"{event.old} is deleted, but the Playground still holds it until another "
                     "model loads. Save current as… (s in Models) keeps it.",
                     title="Deleted the model in use", severity="warning", timeout=8)
 
-    def on_model_saved_as(self, event: ModelSavedAs) -> None:
+    async def on_model_saved_as(self, event: ModelSavedAs) -> None:
         """The Playground's model goes by its new name (after a rename or Save as…)."""
         self.playground.rename(event.new)
-        self.insight.rename(event.new)
+        await self.panes.tell("insight", lambda pane: pane.rename(event.new))
         self._update_subtitle()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -376,9 +434,10 @@ class CharRNNApp(App[None]):
         """Stop sampling and training first; training saves its model as it ends."""
         self._leaving = True
         self.playground.stop_for_exit()
-        self.insight.stop_for_exit()
-        train = self.query_one(TrainPane)
-        if train.stop_for_exit():
+        if insight := self.panes.built("insight"):
+            insight.stop_for_exit()
+        train = self.panes.built("train")
+        if train is not None and train.stop_for_exit():
             self.notify("Stopping training and saving the model…", timeout=EXIT_WAIT)
             deadline = time.monotonic() + EXIT_WAIT
             while train.running and time.monotonic() < deadline:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from textual.app import SystemCommand
 from textual.binding import Binding, BindingType
+from textual.widget import Widget
 
 from charrnn_tui.panes.corpus.pane import CorpusPane
 from charrnn_tui.panes.insight.pane import InsightPane
@@ -66,19 +67,19 @@ def help_sections(app: CharRNNApp) -> list[Section]:
 
 
 def palette(app: CharRNNApp) -> Iterable[SystemCommand]:
-    """The app's own entries in the command palette (ctrl+p)."""
+    """The app's own entries in the command palette (ctrl+p). Each shows its tab first."""
     for tab, title, key in TABS:
         yield SystemCommand(f"Go to {title}", f"Show the {title} tab ({key})",
                             lambda tab=tab: app.action_show_tab(tab))
-    train, play = app.query_one(TrainPane), app.playground
-    corpus, models, insight = app.query_one(CorpusPane), app.query_one(ModelsPane), app.insight
     yield SystemCommand("Open a corpus file or folder", "Browse for text to train on",
-                        corpus.action_browse)
+                        _in_tab(app, "corpus", lambda corpus: corpus.action_browse()))
     yield SystemCommand("Start training", "Train with the settings in the Train tab",
-                        train.action_start)
+                        _in_tab(app, "train", lambda train: train.action_start()))
     yield SystemCommand("Pause or resume training", "Toggle the running training",
-                        train.action_pause)
-    yield SystemCommand("Stop training", "Stop, evaluate and save", train.action_stop)
+                        _in_tab(app, "train", lambda train: train.action_pause()))
+    yield SystemCommand("Stop training", "Stop, evaluate and save",
+                        _in_tab(app, "train", lambda train: train.action_stop()))
+    play = app.playground
     yield SystemCommand("Generate", "Sample from the seed in the Playground",
                         play.action_generate)
     yield SystemCommand("Regenerate", "The last seed text again, a new sample in place of "
@@ -99,28 +100,30 @@ def palette(app: CharRNNApp) -> Iterable[SystemCommand]:
     yield SystemCommand("Save generated text", "Write the Playground text to a file",
                         play.action_save)
     yield SystemCommand("Save Playground model as…", "Copy the current model under a name",
-                        models.action_save_current)
+                        app.query_one(ModelsPane).action_save_current)
     yield SystemCommand("Insight: generate coloured", "Sample from the Insight seed, "
                         "coloured by confidence or a neuron",
-                        _in_insight(app, insight.action_generate))
+                        _in_tab(app, "insight", lambda insight: insight.action_generate()))
     yield SystemCommand("Insight: colour the Playground text", "See what the model "
                         "thought at each character of the Playground's text",
-                        _in_insight(app, lambda: insight.colour_text(play.text,
-                                                                     "the Playground")))
+                        _in_tab(app, "insight", lambda insight: insight.colour_text(
+                            play.text, "the Playground")))
     yield SystemCommand("Insight: find cells", "Rank units by how well they track a "
-                        "regular expression", _in_insight(app, insight.action_find))
+                        "regular expression",
+                        _in_tab(app, "insight", lambda insight: insight.action_find()))
     yield SystemCommand("Insight: export coloured text", "Write the Insight view as HTML "
-                        "and SVG", _in_insight(app, insight.action_export))
+                        "and SVG", _in_tab(app, "insight", lambda insight: insight.action_export()))
     yield SystemCommand("Help: keys", "Every key, by pane (F1)", app.action_help)
 
 
-def _in_insight(app: CharRNNApp, action: Callable[[], object]
-                ) -> Callable[[], Awaitable[None]]:
-    """A command that shows the Insight tab, then runs `action` there."""
+def _in_tab(app: CharRNNApp, tab: str, action: Callable[[Widget], object]
+            ) -> Callable[[], Awaitable[None]]:
+    """A command that shows `tab` (its pane is built on first showing), then runs `action`
+    on its pane."""
 
     async def run() -> None:
-        app.action_show_tab("insight")
-        result = action()
+        await app.action_show_tab(tab)
+        result = action(await app.panes.build(tab))
         if inspect.isawaitable(result):
             await result
 

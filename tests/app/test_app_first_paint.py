@@ -1,8 +1,8 @@
 """The app paints first: the Playground opens with the shipped model and generates before
-torch is imported; torch then loads in the background, and the GPU switch says
-"loading PyTorch…" until it has. Run in a fresh interpreter (this one has torch already),
-with the background load held back until the script lets it go, so nothing depends on
-timing."""
+torch is imported, and the Train pane builds without it; torch then loads in the
+background, and the GPU switch says "loading PyTorch…" until it has. Run in a fresh
+interpreter (this one has torch already), with the background load held back until the
+script lets it go, so nothing depends on timing."""
 
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ async def main():
         play = app.playground
         await wait_for(pilot, lambda: play.sampler is not None and len(held) == 1, 60)
         seen["model"] = play.model_name
+        await app.panes.build("train")  # built when first shown: it needs no torch either
         seen["gpu_before"] = str(app.query_one("#gpu-reason").render())
         await play.action_generate()
         await wait_for(pilot, lambda: len(play.generated) >= 20, 60)

@@ -10,6 +10,7 @@ from helpers.app import (
     SIZE,
     load_corpus,
     open_in_playground,
+    pane_of,
     saved_model,
     start_training,
     text_of,
@@ -19,7 +20,6 @@ from textual.widgets import DirectoryTree, Input, Select, Static, TabbedContent
 
 from charrnn_tui.app import CharRNNApp
 from charrnn_tui.engine.training.events import Progress
-from charrnn_tui.panes.corpus.pane import CorpusPane
 from charrnn_tui.panes.playground.pane import PlaygroundPane
 from charrnn_tui.panes.train.pane import TrainPane
 from charrnn_tui.screens.dialogs import ConfirmScreen
@@ -84,11 +84,12 @@ async def test_start_without_a_corpus_says_what_to_do():
     """Item 11: F6 before a corpus was chosen did nothing and said nothing."""
     app = CharRNNApp()
     async with app.run_test(size=SIZE) as pilot:
+        train = await pane_of(app, "train")
         await pilot.press("f3")
         await pilot.press("f6")
         await pilot.pause()
         assert "No corpus yet" in text_of(app, "#train-error")
-        assert not app.query_one(TrainPane).running
+        assert not train.running
 
 
 async def test_a_bad_number_is_marked_on_its_row_and_explained_without_moving_a_field(
@@ -180,8 +181,9 @@ async def test_offline_tinyshakespeare_takes_the_details_and_suggests_a_local_co
     """Item 8: the failure sat in a 2-line slot while the header named the previous corpus."""
     app = CharRNNApp()
     async with app.run_test(size=SIZE) as pilot:
+        corpus = await pane_of(app, "corpus")
         await load_corpus(pilot, corpus_file)
-        app.query_one(CorpusPane).load("builtin:tinyshakespeare")
+        corpus.load("builtin:tinyshakespeare")
         await wait_for(pilot, lambda: "Could not load" in text_of(app, "#corpus-title"))
         assert "Tiny Shakespeare" in text_of(app, "#corpus-title")
         facts = text_of(app, "#corpus-facts")
@@ -199,8 +201,9 @@ async def test_a_folder_corpus_says_how_many_files_it_read(tmp_path):
     (folder / "bad.bin").write_bytes(b"\xff\xfe\x00" * 10 + bytes(range(256)))
     app = CharRNNApp()
     async with app.run_test(size=SIZE) as pilot:
+        train = await pane_of(app, "train")
         await load_corpus(pilot, folder)
-        assert app.query_one(TrainPane).corpus.files == 2
+        assert train.corpus.files == 2
         assert "2 read, 1 skipped" in text_of(app, "#corpus-facts")
 
 
@@ -212,6 +215,7 @@ async def test_browse_climbs_to_the_parent_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path / "deep" / "er")
     app = CharRNNApp()
     async with app.run_test(size=SIZE) as pilot:
+        train = await pane_of(app, "train")
         await pilot.press("f2", "ctrl+o")
         assert isinstance(app.screen, FilePickerScreen)
         await pilot.press("backspace")
@@ -220,5 +224,5 @@ async def test_browse_climbs_to_the_parent_folder(tmp_path, monkeypatch):
         await pilot.click("#up")
         assert Path(tree.path) == tmp_path
         await pilot.click("#use-folder")
-        await wait_for(pilot, lambda: app.query_one(TrainPane).corpus is not None)
-        assert app.query_one(TrainPane).corpus.files == 2
+        await wait_for(pilot, lambda: train.corpus is not None)
+        assert train.corpus.files == 2

@@ -11,12 +11,16 @@ import pytest
 from textual.widgets import Input
 
 from charrnn_tui.app import CharRNNApp
+from charrnn_tui.commands import TABS
 
 pytestmark = pytest.mark.usefixtures("no_shipped_models", "no_gpu")
 SIZE = (100, 32)
 
 
-def steady(pilot) -> None:
+async def steady(pilot) -> None:
+    """No blinking cursor in any pane (each is built when first shown: build them all)."""
+    for tab, _, _ in TABS:
+        await pilot.app.panes.build(tab)
     for box in pilot.app.query(Input):
         box.cursor_blink = False
 
@@ -35,8 +39,8 @@ def test_first_look_at_80x24(snap_compare, keys):
 
 
 def test_train_in_light_theme(snap_compare):
-    def light(pilot) -> None:
+    async def light(pilot) -> None:
         pilot.app.theme = "textual-light"
-        steady(pilot)
+        await steady(pilot)
 
     assert snap_compare(CharRNNApp(), press=("f3",), terminal_size=SIZE, run_before=light)

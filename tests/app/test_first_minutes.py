@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers.app import SIZE, open_in_playground, saved_model
+from helpers.app import SIZE, open_in_playground, pane_of, saved_model
 from helpers.pilot import wait_for
 from textual.widgets import Input, Log, Tabs
 
@@ -348,7 +348,6 @@ async def test_a_resumed_run_counts_its_own_time_in_elapsed_as_in_eta(data_home,
     from helpers.app import load_corpus, text_of, tiny_training
 
     from charrnn_tui.engine.storage.store import ModelStore
-    from charrnn_tui.panes.train.pane import TrainPane
 
     saved_model(data_home, "old")
     store = ModelStore(data_home / "models")
@@ -359,8 +358,8 @@ async def test_a_resumed_run_counts_its_own_time_in_elapsed_as_in_eta(data_home,
     store.release("old")
     app = CharRNNApp()
     async with app.run_test(size=SIZE) as pilot:
+        pane = await pane_of(app, "train")
         await load_corpus(pilot, corpus_file)
-        pane = app.query_one(TrainPane)
         app.query_one("ModelsPane").open_model("old", "resume")
         await wait_for(pilot, lambda: pane.resume_name == "old")
         tiny_training(app)

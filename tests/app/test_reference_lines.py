@@ -7,7 +7,7 @@ import math
 
 import pytest
 from helpers import kit
-from helpers.app import load_corpus
+from helpers.app import load_corpus, pane_of
 from helpers.cli import run_cli
 from helpers.pilot import wait_for
 from textual.widgets import Static
@@ -20,7 +20,6 @@ from charrnn_tui.engine.storage.store import ModelStore
 from charrnn_tui.engine.training.events import GradientFlow
 from charrnn_tui.messages import TrainEvents
 from charrnn_tui.panes.train.loss_chart import LossChart
-from charrnn_tui.panes.train.pane import TrainPane
 from charrnn_tui.widgets.curves import y_range
 from charrnn_tui.widgets.gradient_chart import GradientChart
 
@@ -60,8 +59,8 @@ async def test_corpus_facts_and_loss_chart_show_the_reference_lines(tmp_path, mo
 async def test_the_train_tab_plots_gradient_flow_on_a_log_scale():
     app = CharRNNApp(fresh=True)
     async with app.run_test(size=(120, 36)) as pilot:
+        pane = await pane_of(app, "train")
         await pilot.press("f3")
-        pane = app.query_one(TrainPane)
         pane.run_name = "m"
         norms = tuple(0.5 ** k for k in range(40)) + (0.0,)  # underflow to 0 is left out
         pane.post_message(TrainEvents([GradientFlow(12, norms)]))

@@ -7,7 +7,7 @@ import json
 import os
 
 import pytest
-from helpers.app import SIZE, load_corpus, saved_model, text_of
+from helpers.app import SIZE, load_corpus, pane_of, saved_model, text_of
 from helpers.pilot import wait_for
 from textual.command import CommandList, CommandPalette
 from textual.widgets import Input, Select, Switch, TabbedContent
@@ -15,7 +15,6 @@ from textual.widgets import Input, Select, Switch, TabbedContent
 from charrnn_tui.app import CharRNNApp
 from charrnn_tui.engine.training.presets import PRESETS
 from charrnn_tui.panes.playground.pane import PlaygroundPane
-from charrnn_tui.panes.train.pane import TrainPane
 from charrnn_tui.session import ENV_CONFIG, Session, load_session, save_session, session_path
 from charrnn_tui.widgets.temperature import TemperatureControl
 
@@ -42,7 +41,7 @@ async def test_quit_and_reopen_lands_where_the_user_left_off(data_home, tmp_path
         app.query_one("#argmax", Switch).value = True
         app.query_one("#speed", Select).value = 0
         app.query_one("#seed", Input).value = "ROMEO:"
-        app.action_show_tab("insight")
+        await app.action_show_tab("insight")
         app.query_one("#ins-seed", Input).value = "KING:"
         app.query_one("InsightPane").action_toggle_view()
         app.query_one("InsightPane").action_unit(3)
@@ -52,8 +51,9 @@ async def test_quit_and_reopen_lands_where_the_user_left_off(data_home, tmp_path
 
     again = CharRNNApp()
     async with again.run_test(size=SIZE) as pilot:
+        train_again = await pane_of(again, "train")
         await wait_for(pilot, lambda: again.query_one(PlaygroundPane).sampler is not None)
-        await wait_for(pilot, lambda: again.query_one(TrainPane).corpus is not None)
+        await wait_for(pilot, lambda: train_again.corpus is not None)
         assert again.query_one(TabbedContent).active == "insight"
         assert again.query_one(PlaygroundPane).model_name == "mine"
         assert again.sub_title == "mine · cpu"
@@ -66,7 +66,7 @@ async def test_quit_and_reopen_lands_where_the_user_left_off(data_home, tmp_path
         assert again.query_one("#preset", Select).value == "tiny"
         assert again.query_one("#hidden", Input).value == "48"  # not the preset's 128
         assert text_of(again, "#preset-hint") == PRESETS["tiny"].description
-        assert again.query_one(TrainPane).source == str(corpus)
+        assert train_again.source == str(corpus)
         insight = again.query_one("InsightPane")
         assert again.query_one("#ins-seed", Input).value == "KING:"
         assert (insight.lens.view, insight.lens.unit) == ("neuron", 3)
@@ -80,16 +80,17 @@ async def test_reopening_offers_to_resume_the_model_train_was_set_to_continue(da
     saved_model(data_home, "other")
     app = CharRNNApp()
     async with app.run_test(size=SIZE) as pilot:
+        train = await pane_of(app, "train")
         app.query_one("ModelsPane").open_model(played, "play")
         await wait_for(pilot, lambda: app.query_one(PlaygroundPane).sampler is not None)
         app.query_one("ModelsPane").open_model("mine", "resume")
-        await wait_for(pilot, lambda: app.query_one(TrainPane).resume_name == "mine")
-        app.action_show_tab("playground")
+        await wait_for(pilot, lambda: train.resume_name == "mine")
+        await app.action_show_tab("playground")
         await app.action_quit()
 
     again = CharRNNApp()
     async with again.run_test(size=SIZE) as pilot:
-        train = again.query_one(TrainPane)
+        train = await pane_of(again, "train")
         await wait_for(pilot, lambda: train.resume_name == "mine")
         assert train.resume is not None and again.query_one(PlaygroundPane).model_name == played
         assert "Resume mine" in text_of(again, "#train-target")

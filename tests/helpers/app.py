@@ -24,6 +24,11 @@ def saved_model(home: Path, name: str, text: str = TEXT, steps: int = 0) -> Path
     return kit.store_model(home, name, trainer.checkpoint())
 
 
+async def pane_of(app, tab: str):
+    """The tab's pane, built now if it is not yet (the app builds one when first shown)."""
+    return await app.panes.build(tab)
+
+
 def text_of(app, selector: str) -> str:
     return str(app.query_one(selector, Static).render())
 
@@ -39,7 +44,8 @@ async def load_corpus(pilot, path: Path) -> None:
     app.query_one("#path", Input).value = str(path)
     app.query_one("#path", Input).focus()
     await pilot.press("enter")
-    await wait_for(pilot, lambda: app.query_one(TrainPane).corpus is not None)
+    train = await pane_of(app, "train")
+    await wait_for(pilot, lambda: train.corpus is not None)
 
 
 def tiny_training(app, stop_unit: str = "", stop_value: str = "", **over: str) -> None:

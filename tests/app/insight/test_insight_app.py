@@ -49,9 +49,10 @@ def save(home: Path, name: str, kind: str = "torch-lstm", seed: int = 0,
 async def open_insight(pilot, name: str) -> InsightPane:
     app = pilot.app
     app.query_one(ModelsPane).open_model(name, "play")
-    pane = app.query_one(InsightPane)
-    await wait_for(pilot, lambda: pane.model_name == name)
+    await wait_for(pilot, lambda: app.playground.model_name == name)
     await pilot.press("f9")
+    pane = app.query_one(InsightPane)
+    assert pane.model_name == name
     return pane
 
 

@@ -14,7 +14,7 @@ import time
 
 import pytest
 from helpers import kit
-from helpers.app import SIZE, TEXT, load_corpus, saved_model, start_training, text_of
+from helpers.app import SIZE, TEXT, load_corpus, pane_of, saved_model, start_training, text_of
 from helpers.pilot import wait_for
 from textual import messages
 from textual.widgets import Input, Select, Switch, TabbedContent
@@ -67,10 +67,11 @@ async def test_name_clash_asks_before_replacing(corpus_file, data_home):
     saved_model(data_home, "taken")
     app = CharRNNApp()
     async with app.run_test(size=SIZE) as pilot:
+        train = await pane_of(app, "train")
         await start_training(pilot, corpus_file, "taken", "max_steps", "5")
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("escape")
-        assert not app.query_one(TrainPane).running
+        assert not train.running
         await pilot.press("f6")
         await pilot.press("y")
         await wait_for(pilot, lambda: app.query_one(PlaygroundPane).model_name == "taken")
@@ -99,9 +100,10 @@ async def test_settings_are_checked_field_by_field(corpus_file):
 async def test_a_corpus_too_small_for_the_batch_is_reported(tmp_path):
     app = CharRNNApp()
     async with app.run_test(size=SIZE) as pilot:
+        train = await pane_of(app, "train")
         await start_training(pilot, kit.write_text(tmp_path / "short.txt", "abcabc" * 10),
                              None, "max_steps", "5", batch="64")
-        await wait_for(pilot, lambda: not app.query_one(TrainPane).running)
+        await wait_for(pilot, lambda: not train.running)
         assert "needs at least" in text_of(app, "#train-stats")
 
 
@@ -199,13 +201,14 @@ async def test_resume_refuses_a_corpus_with_new_characters(tmp_path, data_home):
     saved_model(data_home, "small")
     app = CharRNNApp()
     async with app.run_test(size=SIZE) as pilot:
+        train = await pane_of(app, "train")
         await pilot.press("f5")
         await pilot.press("r")
-        await wait_for(pilot, lambda: app.query_one(TrainPane).resume is not None)
+        await wait_for(pilot, lambda: train.resume is not None)
         assert app.query_one(TabbedContent).active == "train"
         await start_training(pilot, kit.write_text(tmp_path / "new.txt", TEXT + "XYZ"), None,
                              "max_steps", "3")
-        await wait_for(pilot, lambda: not app.query_one(TrainPane).running)
+        await wait_for(pilot, lambda: not train.running)
         error = text_of(app, "#train-stats")
         assert "never saw" in error and "'X'" in error
 
