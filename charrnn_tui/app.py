@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from contextlib import suppress
+from typing import TYPE_CHECKING
 
 from textual import messages
 from textual.app import App, ComposeResult, SystemCommand
@@ -33,16 +34,16 @@ from charrnn_tui.messages import (
     TrainEvents,
     TrainingEnded,
 )
-from charrnn_tui.panes.corpus.pane import CorpusPane
-from charrnn_tui.panes.insight.pane import InsightPane
 from charrnn_tui.panes.models.pane import ModelsPane
 from charrnn_tui.panes.playground.pane import PlaygroundPane
-from charrnn_tui.panes.train.form import TrainForm
-from charrnn_tui.panes.train.pane import TrainPane
 from charrnn_tui.resources import open_store
 from charrnn_tui.screens.help import HelpScreen
 from charrnn_tui.session import Session, load_session, read_controls, save_session, write_controls
-from charrnn_tui.tab_panes import TabPanes
+from charrnn_tui.tab_panes import SteadyTabs, TabPanes
+
+if TYPE_CHECKING:
+    from charrnn_tui.panes.insight.pane import InsightPane
+    from charrnn_tui.panes.train.pane import TrainPane
 
 FIRST_RUN_HINT = ("Type a seed, press Enter, change the temperature with [ ]; "
                   "or train your own in Corpus (F2).")
@@ -105,15 +106,28 @@ class CharRNNApp(App[None]):
         return next((i.name for i in infos if i.read_only and not i.error), None)
 
     def _pane_factories(self) -> dict[str, Callable[[], Widget]]:
-        return {
-            "corpus": lambda: CorpusPane(self.home, id="corpus-pane"),
-            "train": lambda: TrainPane(self.store, id="train-pane"),
-            "playground": lambda: PlaygroundPane(self.home, id="playground-pane"),
-            "models": lambda: ModelsPane(self.store, self._playground_model,
-                                         self._training_name, id="models-pane"),
-            "insight": lambda: InsightPane(self.home, self.store, readable_source,
-                                           id="insight-pane"),
-        }
+        """Each tab's pane. The modules of the panes built later are imported then too:
+        Corpus, Train and Insight cost about 0.1 s of imports before the first screen."""
+
+        def corpus() -> Widget:
+            from charrnn_tui.panes.corpus.pane import CorpusPane
+
+            return CorpusPane(self.home, id="corpus-pane")
+
+        def train() -> Widget:
+            from charrnn_tui.panes.train.pane import TrainPane
+
+            return TrainPane(self.store, id="train-pane")
+
+        def insight() -> Widget:
+            from charrnn_tui.panes.insight.pane import InsightPane
+
+            return InsightPane(self.home, self.store, readable_source, id="insight-pane")
+
+        return {"corpus": corpus, "train": train, "insight": insight,
+                "playground": lambda: PlaygroundPane(self.home, id="playground-pane"),
+                "models": lambda: ModelsPane(self.store, self._playground_model,
+                                             self._training_name, id="models-pane")}
 
     def compose(self) -> ComposeResult:
         """The panes of the first tab shown, the Playground and Models (they hold and load
@@ -124,7 +138,7 @@ class CharRNNApp(App[None]):
         factories = self._pane_factories()
         eager = {initial, *EAGER_PANES}
         self._lazy = {tab: make for tab, make in factories.items() if tab not in eager}
-        with TabbedContent(initial=initial, id="tabs"):
+        with SteadyTabs(initial=initial, id="tabs"):
             for tab, title, _ in TABS:
                 with TabPane(title, id=tab):
                     if tab in eager:
@@ -159,7 +173,7 @@ class CharRNNApp(App[None]):
         write_controls(self.playground, session.playground)
 
         def train(pane: TrainPane) -> None:
-            write_controls(pane.query_one(TrainForm), session.train, skip=SESSION_SKIP)
+            write_controls(pane.form, session.train, skip=SESSION_SKIP)
             pane.preset_restored()
 
         def insight(pane: InsightPane) -> None:
@@ -205,7 +219,7 @@ class CharRNNApp(App[None]):
         return Session(self.query_one(TabbedContent).active, self.playground.model_name,
                        corpus.source if corpus else last.corpus,
                        read_controls(self.playground),
-                       read_controls(train.query_one(TrainForm), skip=SESSION_SKIP)
+                       read_controls(train.form, skip=SESSION_SKIP)
                        if train else last.train,
                        resume=resume,
                        insight=read_controls(insight, skip=INSIGHT_SKIP)
@@ -256,16 +270,13 @@ class CharRNNApp(App[None]):
         field in a hidden tab makes TabbedContent show that tab again: focus leaves it
         first; the caller puts it into the new pane.
         """
-        if self.panes.built(tab) is None:
+        if self.panes.built(tab) is None and self.screen_stack:  # none as the app closes
             self.screen_stack[0].set_focus(None)
         return await self.panes.build(tab)
 
     async def action_show_tab(self, tab: str) -> None:
-        tabs = self.query_one(TabbedContent)
-        tabs.active = tab
-        pane = await self._build_shown(tab)
-        tabs.active = tab  # asked for by name: even if a focus from before the build,
-        pane.focus_default()  # reported only now, took TabbedContent back to its tab
+        self.query_one(TabbedContent).active = tab
+        (await self._build_shown(tab)).focus_default()
 
     async def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         """Focus moves into the pane, so its keys work and show in the footer at once.
@@ -285,6 +296,8 @@ class CharRNNApp(App[None]):
         self.call_after_refresh(self._focus_into, pane)
 
     def _focus_into(self, pane: Widget) -> None:
+        if pane.parent.id != self.query_one(TabbedContent).active:
+            return  # another tab was shown since
         focused = self.focused
         if not isinstance(focused, Tabs) and not (focused and pane in focused.ancestors):
             pane.focus_default()
@@ -305,7 +318,7 @@ class CharRNNApp(App[None]):
     async def on_torch_loaded(self, event: TorchLoaded) -> None:
         if not self._leaving:
             await self.panes.tell(
-                "train", lambda pane: pane.query_one(TrainForm).torch_loaded(event.error))
+                "train", lambda pane: pane.form.torch_loaded(event.error))
 
     async def on_corpus_loaded(self, event: CorpusLoaded) -> None:
         await self.panes.tell("train", lambda pane: pane.set_corpus(event.corpus, event.source))
@@ -360,7 +373,7 @@ class CharRNNApp(App[None]):
         train.set_resume(event.name, event.ckpt, copy_of=event.copy_of)
         source = readable_source(event.ckpt.corpus)
         if train.corpus is None and source:
-            self.query_one(CorpusPane).load(source)  # built with Train
+            self.query_one("#corpus-pane").load(source)  # built with Train
         elif train.corpus is None:
             self.notify("Load a corpus to continue training on in the Corpus tab (F2).",
                         title="Resume")

@@ -10,12 +10,8 @@ from textual.app import SystemCommand
 from textual.binding import Binding, BindingType
 from textual.widget import Widget
 
-from charrnn_tui.panes.corpus.pane import CorpusPane
-from charrnn_tui.panes.insight.pane import InsightPane
-from charrnn_tui.panes.insight.text import InsightText
 from charrnn_tui.panes.models.pane import ModelsPane
 from charrnn_tui.panes.playground.pane import PlaygroundPane
-from charrnn_tui.panes.train.pane import TrainPane
 from charrnn_tui.screens.help import Section
 from charrnn_tui.widgets.temperature import TemperatureControl
 
@@ -38,6 +34,12 @@ def _keys(app: CharRNNApp, bindings: Iterable[BindingType]) -> list[tuple[str, s
 
 def help_sections(app: CharRNNApp) -> list[Section]:
     """Every key, by pane, as the help screen lists them."""
+    # the panes built after the first screen, imported after it too (app._pane_factories)
+    from charrnn_tui.panes.corpus.pane import CorpusPane
+    from charrnn_tui.panes.insight.pane import InsightPane
+    from charrnn_tui.panes.insight.text import InsightText
+    from charrnn_tui.panes.train.pane import TrainPane
+
     return [
         ("Everywhere", _keys(app, app.BINDINGS) + [
             ("^q", "Quit (a running training stops and saves first)"),

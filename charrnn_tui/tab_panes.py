@@ -15,9 +15,24 @@ from collections.abc import Callable
 
 from textual.css.query import NoMatches
 from textual.widget import Widget
-from textual.widgets import TabbedContent
+from textual.widgets import TabbedContent, TabPane
 
 Call = Callable[[Widget], object]  # a method call on the pane; may return an awaitable
+
+
+class SteadyTabs(TabbedContent):
+    """TabbedContent that shows a tab for a focus inside it only while the focus is there.
+
+    TabbedContent shows the tab of a widget that gets focus, on a message that arrives a
+    few hops later. A focus given just before another tab was shown (the first screen's,
+    with F3 pressed at once, while the new pane was being built) would take that tab back.
+    """
+
+    def _on_tab_pane_focused(self, event: TabPane.Focused) -> None:
+        focused = self.screen.focused
+        if focused is None or event.tab_pane not in focused.ancestors:
+            event.prevent_default()  # TabbedContent's own handler: not for a stale focus
+            event.stop()
 
 
 class TabPanes:

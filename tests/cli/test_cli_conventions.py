@@ -135,6 +135,6 @@ async def test_the_apps_preset_evaluates_as_often_as_the_help_says(no_gpu):
 
     app = CharRNNApp()
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await pilot.press("f3")
         shown = app.query_one("#eval_every", Input).value
     assert shown == f"{PRESETS[DEFAULT_PRESET].train['eval_every']:g}"

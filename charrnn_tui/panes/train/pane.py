@@ -78,6 +78,10 @@ class TrainPane(Vertical):
         self.stopping = False  # Stop pressed: the stats say so until training has ended
         self._preset = DEFAULT_PRESET  # the preset the form was last filled from
 
+    @property
+    def form(self) -> TrainForm:
+        return self.query_one(TrainForm)
+
     def compose(self) -> ComposeResult:
         with Horizontal():
             yield TrainForm(id="train-form")
@@ -100,7 +104,7 @@ class TrainPane(Vertical):
 
     def on_mount(self) -> None:
         self.query_one("#train-sample").border_title = "Sample"
-        self.query_one(TrainForm).show_new_chars(False)
+        self.form.show_new_chars(False)
         self.query_one("#chunk-row").display = False
         self._describe()
 
@@ -114,7 +118,7 @@ class TrainPane(Vertical):
     # --- what will be trained ------------------------------------------------------------
     def set_corpus(self, corpus: Corpus, source: str) -> None:
         self.corpus, self.source = corpus, source
-        form = self.query_one(TrainForm)
+        form = self.form
         form.corpus_chars = len(corpus)
         if self._preset == AUTO and not self.running:
             form.fit_auto(len(corpus))  # sized to this text
@@ -125,7 +129,7 @@ class TrainPane(Vertical):
 
     def _suggest_name(self) -> None:
         """Offer a free name for a new model, unless the user typed their own."""
-        form = self.query_one(TrainForm)
+        form = self.form
         typed = self.query_one("#name", Input).value.strip()
         if self.resume is not None or self.corpus is None or typed not in ("", self._auto_name):
             return
@@ -141,7 +145,7 @@ class TrainPane(Vertical):
         """Start will continue `ckpt` and save it as `name` (a copy when `copy_of` is set)."""
         self.resume = ckpt
         self.resume_name = None if copy_of else name
-        form = self.query_one(TrainForm)
+        form = self.form
         form.lock_to(ckpt.spec, ckpt.config)
         form.set_name(name)
         form.show_new_chars(True)
@@ -155,7 +159,7 @@ class TrainPane(Vertical):
             return
         self.resume_name = new
         if new:
-            self.query_one(TrainForm).set_name(new)
+            self.form.set_name(new)
             if self.finished is not None and not self.running:  # "saved as" the new name
                 self._show_finished(new)
         self._describe()
@@ -166,7 +170,7 @@ class TrainPane(Vertical):
             return
         self.resume = self.resume_name = None
         self._auto_name = ""
-        form = self.query_one(TrainForm)
+        form = self.form
         form.unlock()
         form.show_new_chars(False)
         form.set_name("")
@@ -221,7 +225,7 @@ class TrainPane(Vertical):
     @on(Switch.Changed)
     def _settings_changed(self, event: Input.Changed | Select.Changed | Switch.Changed) -> None:
         if isinstance(event, Switch.Changed) and event.switch.id == "gpu" and self.trainer:
-            self.trainer.request_device(self.query_one(TrainForm).device)
+            self.trainer.request_device(self.form.device)
         if (isinstance(event, Select.Changed) and event.select.id == "preset"
                 and isinstance(event.value, str)):
             self._preset_picked(event.value)
@@ -233,7 +237,7 @@ class TrainPane(Vertical):
         error = self.query_one("#train-error", Static)
         vocab = self.resume.spec.vocab if self.resume else \
             self.corpus.chars if self.corpus else None
-        form = self.query_one(TrainForm)
+        form = self.form
         try:
             if problems := form.show_errors():
                 raise FormError(" · ".join(problems))
@@ -291,7 +295,7 @@ class TrainPane(Vertical):
             settings.name = self._auto_name = free_name(self.store, default_name(
                 self.corpus.name, settings.arch["cell"], settings.arch["layers"],
                 settings.arch["hidden"]))
-            self.query_one(TrainForm).set_name(settings.name)
+            self.form.set_name(settings.name)
         name = settings.name
         own = self.resume is not None and name == self.resume_name
         if name in self.store.read_only:
@@ -329,7 +333,7 @@ class TrainPane(Vertical):
         self._set_running(True)
         own = self.resume is not None and settings.name == self.resume_name
         self._train(settings, self.corpus, self.source, self.resume,
-                    self.query_one(TrainForm).new_chars, own, replace)
+                    self.form.new_chars, own, replace)
 
     def _set_running(self, running: bool) -> None:
         self.query_one("#start", Button).disabled = running or not self.corpus
@@ -337,7 +341,7 @@ class TrainPane(Vertical):
         self.query_one("#pause", Button).label = "Pause"
         self.query_one("#stop", Button).disabled = not running
         self.query_one("#new-model", Button).disabled = running or self.resume is None
-        self.query_one(TrainForm).freeze(running)
+        self.form.freeze(running)
 
     def action_race(self) -> None:
         """Race cells/implementations on this corpus (screens/race_screen.py)."""

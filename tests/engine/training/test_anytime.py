@@ -110,9 +110,10 @@ async def test_the_app_stops_on_patience_says_why_and_plays_the_best(tmp_path, d
         app.query_one("#path", Input).value = str(corpus)
         app.query_one("#path", Input).focus()
         await pilot.press("enter")
-        pane = app.query_one(TrainPane)
-        await wait_for(pilot, lambda: pane.corpus is not None)
+        await wait_for(pilot, lambda: app.query_one("CorpusPane").corpus is not None)
         await pilot.press("f3")
+        pane = app.query_one(TrainPane)
+        assert pane.corpus is not None
         for fid, value in {"layers": "1", "hidden": "16", "embed": "8", "dropout": "0",
                            "batch": "4", "seq": "8", "eval_every": "1", "sample_every": "0",
                            "lr": "0.05", "patience": "2", "name": "pat"}.items():
