@@ -18,7 +18,10 @@ One learning rate serves both rules: each orthogonalised block is scaled by
 0.2·√max(rows, cols), which gives its update the RMS of 0.2 typical of an AdamW step
 (Moonlight, Liu et al. 2025), so the engine's schedules, the rollback's halving and `--lr`
 work as for adam. Newton–Schulz runs in float32 on every device: bf16 matrix products are
-fast only on some CPUs, and the blocks are small (H×H).
+fast only on some CPUs. On a CPU it is not cheap at small batches: for the 2×256 LSTM at
+16 × 50 on one thread a step took about 86 ms against Adam's 28 ms (measured in one
+process), nearly all of it the twelve 256×256 blocks' matrix products (orthogonalising
+each 1024×256 matrix whole would take about a quarter less).
 """
 
 from __future__ import annotations
