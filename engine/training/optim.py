@@ -12,8 +12,10 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = ["OPTIMIZERS", "default_lr", "default_optimizer", "make_optimizer"]
+# muon: the best of 2e-3, 5e-3 and 1e-2 after 300 steps (2×256 LSTM, 16 × 50, rsqrt with the
+# weight average; 2.056, 1.847, 1.814 on Tiny Shakespeare); a preset's own rate wins over it
 _DEFAULT_LR = {"adam": 2e-3, "adamw": 2e-3, "rmsprop": 2e-3, "adagrad": 0.1, "sf-adamw": 5e-3,
-               "muon": 5e-3}
+               "muon": 1e-2}
 
 
 def default_optimizer(impl: str) -> str:
