@@ -20,8 +20,9 @@ from charrnn_tui.engine.models import ModelSpec
 if TYPE_CHECKING:  # torch is imported by the functions that use it, not by reading a file
     import torch
 
-# the names a model file may record (sf-adamw: engine/training/schedule_free.py)
-OPTIMIZERS = ("adam", "adamw", "rmsprop", "adagrad", "sf-adamw")
+# the names a model file may record (sf-adamw: engine/training/schedule_free.py; muon:
+# engine/training/muon.py)
+OPTIMIZERS = ("adam", "adamw", "rmsprop", "adagrad", "sf-adamw", "muon")
 
 
 @dataclass

@@ -74,7 +74,9 @@ def add_parser(sub, threads: argparse.ArgumentParser) -> argparse.ArgumentParser
                    help=f"peak learning rate {_preset_default('lr')}")
     t.add_argument("--optimizer", choices=OPTIMIZERS,
                    help="update rule (default: adam for torch, adagrad for scratch and numpy; "
-                        "sf-adamw: Schedule-Free AdamW, which needs no schedule)")
+                        "sf-adamw: Schedule-Free AdamW, which needs no schedule; muon: "
+                        "orthogonalised updates for the recurrent and input matrices, AdamW "
+                        "for the rest)")
     t.add_argument("--schedule", choices=SCHEDULES,
                    help="learning-rate schedule: cosine decays over the budget, rsqrt falls "
                         "as 1/√(1 + step/2000) and needs none "

@@ -102,6 +102,12 @@ class ModelFamily(ABC):
     def array_model(self, spec: ModelSpec, weights: dict[str, np.ndarray]):
         """A model to sample from on a CPU, built from a file's arrays without torch."""
 
+    def hidden_matrices(self, spec: ModelSpec) -> dict[str, tuple[int, int]]:
+        """The recurrent and input-to-hidden matrices by stored name, each with its number
+        of gate blocks and the axis they are stacked along: what Muon orthogonalises
+        (training/muon.py). Not the embedding nor the output layer; none by default."""
+        return {}
+
     def validate(self, spec: ModelSpec) -> None:
         """Raise ConfigError if this family has no such cell or number of layers."""
         if spec.cell not in self.cells:

@@ -36,6 +36,11 @@ class LibraryFamily(TorchFamily):
                        f"rnn.bias_hh_l{k}": (g,)}
         return shapes | {"head.weight": (v, h), "head.bias": (v,)}
 
+    def hidden_matrices(self, spec: ModelSpec) -> dict[str, tuple[int, int]]:
+        gates = (GATES[spec.cell], 0)  # nn.LSTM's gates are stacked row blocks
+        return {f"rnn.{kind}_l{k}": gates for k in range(spec.layers)
+                for kind in ("weight_ih", "weight_hh")}
+
     def step_parts(self, w: dict, layers: int) -> tuple:
         table = w["embed.weight"] @ w["rnn.weight_ih_l0"].T + w["rnn.bias_ih_l0"]
         return table, [(None if k == 0 else w[f"rnn.weight_ih_l{k}"].T,

@@ -27,6 +27,10 @@ class ScratchFamily(TorchFamily):
         torch.manual_seed(seed)
         return ScratchRNN(spec)
 
+    def hidden_matrices(self, spec: ModelSpec) -> dict[str, tuple[int, int]]:
+        # W_input is a lookup by character, as an embedding is: AdamW's, not Muon's
+        return {"W_hidden": (GATES[spec.cell], 1)}  # x @ W: the gates are column blocks
+
     def shapes(self, spec: ModelSpec) -> dict[str, tuple[int, ...]]:
         v, h, g = spec.vocab_size, spec.hidden, GATES[spec.cell] * spec.hidden
         return {"W_input": (v, g), "W_hidden": (h, g), "b_hidden": (g,), "W_softmax": (h, v),

@@ -82,7 +82,7 @@ class TorchBackend:
         self.precision = resolve_precision(config.precision, self.device)
         self.optimizer_name = optimizer
         model.to(self.device)
-        self.optimizer = make_optimizer(optimizer, model.parameters(), lr, config.weight_decay)
+        self.optimizer = make_optimizer(optimizer, model, lr, config.weight_decay)
         self.net = model  # what training calls: the model, or its DDP wrapper
         if world.active:
             from torch.nn.parallel import DistributedDataParallel

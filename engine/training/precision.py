@@ -54,6 +54,19 @@ def autocast(precision: str, device: torch.device | str):
     return torch.autocast(torch.device(device).type, dtype=torch.bfloat16)
 
 
+def seed_device(device: torch.device, seed: int) -> None:
+    """Seed the generators a step on `device` draws from (the CPU's always). Not
+    `torch.manual_seed`: on a machine without CUDA it also queues a lazy CUDA, XPU and
+    MTIA seed, each with a formatted stack trace, about 140 µs per call where this takes 2."""
+    import torch
+
+    torch.default_generator.manual_seed(seed)
+    if device.type == "cuda":
+        torch.cuda.manual_seed_all(seed)
+    elif device.type == "mps":
+        torch.mps.manual_seed(seed)
+
+
 def resolve_device(requested: str) -> torch.device:
     """'auto' picks CUDA, then MPS, then CPU; an unavailable device is a clear error."""
     import torch

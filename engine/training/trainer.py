@@ -45,7 +45,7 @@ from charrnn_tui.engine.training.events import (
     why_stopped,
 )
 from charrnn_tui.engine.training.optim import default_lr, default_optimizer
-from charrnn_tui.engine.training.precision import resolve_device
+from charrnn_tui.engine.training.precision import resolve_device, seed_device
 
 BAD_STEPS_BEFORE_ROLLBACK = 3
 MAX_ROLLBACKS = 3  # then training ends ("diverged"): halving the rate again would not help
@@ -449,7 +449,7 @@ class Trainer:
         the last good weights at half the rate. False: training gave up ("diverged")."""
         cfg, st = self.config, self.state
         run.lr = self._lr(self._progress(run))
-        torch.manual_seed(cfg.seed + st.step)  # dropout masks are a function of the step,
+        seed_device(self.device, cfg.seed + st.step)  # dropout masks are a function of the step,
         step_start = time.perf_counter()  # so a resumed run draws the ones it would have
         loss, run.hidden, finite = self.backend.step(self.batcher.chunk(st.chunk), run.hidden,
                                                      run.lr)

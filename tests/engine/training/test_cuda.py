@@ -36,6 +36,26 @@ def test_training_moves_to_the_gpu_and_back_mid_run_and_keeps_learning(kind):
     assert all(p.device.type == "cuda" for p in tr.model.parameters())
 
 
+@pytest.mark.parametrize("kind", ["torch-lstm", "scratch-gru"])
+def test_muon_and_the_weight_average_follow_training_across_devices(kind):
+    tr = kit.trainer(kind, max_steps=90, lr=1e-2, seq=16, optimizer="muon", ema=0.9)
+    before = tr.evaluate()
+    moves = kit.device_requests(tr, {10: "cuda", 40: "cpu", 60: "cuda"})
+    at_70 = {}
+
+    def hook(e) -> None:
+        moves(e)
+        if isinstance(e, Progress) and e.step == 70:
+            at_70.update(tr.average.tensors())
+
+    done, events = _run(tr, hook)
+    assert not [n for n in events if isinstance(n, Notice) and n.level == "warning"]
+    assert done.step == 90 and math.isfinite(done.val_loss) and done.val_loss < before - 1.0
+    assert all(v.device.type == "cuda" for v in tr.average.shadow.values())
+    final = tr.average.tensors()  # the average went on moving after the last switch
+    assert any(not torch.allclose(final[k], at_70[k]) for k in final)
+
+
 def test_the_numpy_implementation_refuses_the_gpu_in_words_and_keeps_training():
     tr = kit.trainer("numpy", max_steps=8)
 

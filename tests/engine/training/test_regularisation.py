@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from helpers import kit
@@ -9,7 +10,7 @@ from helpers.mutate import set_field
 
 from charrnn_tui.engine.errors import ConfigError
 from charrnn_tui.engine.generation.sampler import Sampler
-from charrnn_tui.engine.models import build_model, restore_model
+from charrnn_tui.engine.models import build_model, family_of, restore_model
 from charrnn_tui.engine.models.library_rnn import embedding_dropout, locked_dropout
 from charrnn_tui.engine.storage import modelfile
 from charrnn_tui.engine.storage.modelfile import ModelFileError
@@ -121,6 +122,38 @@ def test_the_average_follows_the_warming_decay():
     for _ in range(500):
         avg.update(model)
     torch.testing.assert_close(avg.shadow["head.bias"], w0 + 1.0, atol=1e-2, rtol=0)
+
+
+@pytest.mark.parametrize("kind", ["torch", "scratch", "numpy"])
+def test_the_average_is_the_plain_formula_step_by_step(kind):
+    """Against a float64 reference written out from the docstring: the warming decay, a
+    model that moves between updates, and a restore and a move (which replace the averages
+    the fused update writes to) on the way."""
+    model = build_model(kit.spec(kind), seed=3)
+    family = family_of(model.spec)
+
+    def weights() -> dict[str, np.ndarray]:
+        return {k: torch.as_tensor(v).double().numpy()
+                for k, v in family.weights(model, copy=True).items()}
+
+    avg = WeightAverage(model, 0.95)
+    reference = weights()
+    rng = np.random.default_rng(0)
+    for n in range(1, 41):
+        live = weights()
+        moved = {k: v + rng.normal(0.0, 0.1, v.shape) for k, v in live.items()}
+        family.load_weights(model, {k: torch.tensor(v, dtype=torch.float32)
+                                    if kind != "numpy" else v for k, v in moved.items()})
+        avg.update(model)
+        decay = min(0.95, (1 + n) / (10 + n))
+        reference = {k: decay * reference[k] + (1 - decay) * weights()[k] for k in reference}
+        if n == 15:
+            avg.restore(avg.snapshot())
+        if n == 25:
+            avg.to(torch.device("cpu"))
+    assert avg.updates == 40
+    for k, v in avg.tensors().items():
+        np.testing.assert_allclose(v.numpy(), reference[k], rtol=0, atol=2e-5)
 
 
 @pytest.mark.parametrize("kind", ["torch", "numpy"])
