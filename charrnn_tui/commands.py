@@ -124,8 +124,8 @@ def _in_tab(app: CharRNNApp, tab: str, action: Callable[[Widget], object]
     on its pane."""
 
     async def run() -> None:
-        await app.action_show_tab(tab)
-        result = action(await app.panes.build(tab))
+        await app.action_show_tab(tab)  # builds the pane if it is not yet
+        result = action(app.panes.built(tab))
         if inspect.isawaitable(result):
             await result
 

@@ -121,6 +121,24 @@ def trained_file_bytes(folder: Path, kind: str, steps: int = 2) -> bytes:
     return path.read_bytes()
 
 
+def stopped_and_resumed(folder: Path, **cfg) -> tuple[Trainer, Trainer, Checkpoint]:
+    """A torch LSTM run twice for `cfg` without stopping, and one run once, saved to a model
+    file in `folder` and resumed for as long again: (whole, resumed, the file's checkpoint)."""
+    from charrnn_tui.engine.storage import modelfile
+    from charrnn_tui.engine.training.resume import resume_trainer
+
+    whole = trainer("torch-lstm", **cfg)
+    whole.run()
+    whole.run()
+    first = trainer("torch-lstm", **cfg)
+    first.run()
+    modelfile.save(folder / "m.safetensors", first.checkpoint())
+    ckpt, _ = modelfile.load_arrays(folder / "m.safetensors")
+    resumed, _ = resume_trainer(ckpt, corpus(), config(**cfg), corpus_info={})
+    resumed.run()
+    return whole, resumed, ckpt
+
+
 def write_text(path: Path, text: str = TEXT) -> Path:
     path.write_text(text, encoding="utf-8")
     return path

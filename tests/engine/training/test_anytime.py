@@ -216,19 +216,8 @@ def test_schedule_free_learns_and_reads_its_average():
 
 
 def test_schedule_free_resumes_from_a_model_file_as_if_never_stopped(tmp_path):
-    from charrnn_tui.engine.storage import modelfile
-    from charrnn_tui.engine.training.resume import resume_trainer
-
-    cfg = dict(max_steps=10, lr=1e-2, optimizer="sf-adamw", warmup_steps=5)
-    whole = kit.trainer("torch-lstm", **cfg)
-    whole.run()
-    whole.run()
-    first = kit.trainer("torch-lstm", **cfg)
-    first.run()
-    modelfile.save(tmp_path / "m.safetensors", first.checkpoint())
-    ckpt, _ = modelfile.load_arrays(tmp_path / "m.safetensors")
-    second, _ = resume_trainer(ckpt, kit.corpus(), kit.config(**cfg), corpus_info={})
-    second.run()
+    whole, second, _ = kit.stopped_and_resumed(tmp_path, max_steps=10, lr=1e-2,
+                                               optimizer="sf-adamw", warmup_steps=5)
     a, b = whole.checkpoint().tensors, second.checkpoint().tensors
     assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
 

@@ -9,7 +9,6 @@ from helpers import kit
 
 from charrnn_tui.engine.errors import ConfigError
 from charrnn_tui.engine.models import build_model
-from charrnn_tui.engine.storage import modelfile
 from charrnn_tui.engine.training.events import Progress
 from charrnn_tui.engine.training.muon import RMS_MATCH, Muon, orthogonalise
 from charrnn_tui.engine.training.optim import make_optimizer
@@ -75,16 +74,8 @@ def test_a_tiny_model_learns_with_muon(kind):
 
 def test_muon_resumes_from_a_model_file_as_if_never_stopped(tmp_path):
     cfg = dict(max_steps=10, lr=1e-2, optimizer="muon")
-    whole = kit.trainer("torch-lstm", **cfg)
-    whole.run()
-    whole.run()
-    first = kit.trainer("torch-lstm", **cfg)
-    first.run()
-    modelfile.save(tmp_path / "m.safetensors", first.checkpoint())
-    ckpt, _ = modelfile.load_arrays(tmp_path / "m.safetensors")
+    whole, second, ckpt = kit.stopped_and_resumed(tmp_path, **cfg)
     assert ckpt.optim_meta["name"] == "muon"
-    second, _ = resume_trainer(ckpt, kit.corpus(), kit.config(**cfg), corpus_info={})
-    second.run()
     # without its momentum and moments the same ten steps end elsewhere
     fresh, _ = resume_trainer(ckpt, kit.corpus(), kit.config(**cfg | {"optimizer": "adam"}),
                               corpus_info={})
