@@ -25,6 +25,11 @@ Scores are on the validation split (the last tenth) by --protocol: `stream` (car
 over the whole split) and/or `window` (every 256-character window from a zero state, as
 nanoGPT's figure). `--slice N` trains and scores on the first N characters only. Every
 output names the machine (CPU, its bf16 flags, cores, torch).
+
+Every run is built, trained and scored on a thread of its own, as the app trains, and the
+main thread computes on one thread only: a second OpenMP team alive in the process makes
+libgomp put each team's threads to sleep between parallel regions (engine/threads.py), which
+cost a run trained apart from where it was built 20-40% of its speed.
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ import dataclasses
 import json
 import threading
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 from baseline import BATCH, LR, SEQ, PlainLSTM, best_rate, train_baseline
 from common import add_save_flag, emit, machine
@@ -42,7 +49,7 @@ from minchar import train_minchar
 from charrnn_tui.engine.data.corpus import split_at
 from charrnn_tui.engine.data.sources import load_corpus
 from charrnn_tui.engine.models import ModelSpec, build_model, count_parameters, restore_model
-from charrnn_tui.engine.threads import training_tuner
+from charrnn_tui.engine.threads import set_threads, training_tuner
 from charrnn_tui.engine.training.config import TrainConfig
 from charrnn_tui.engine.training.evaluate import (
     WINDOW,
@@ -55,6 +62,7 @@ from charrnn_tui.engine.training.resume import resume_trainer
 from charrnn_tui.engine.training.trainer import Trainer
 
 EXTRA_RUNS = ("numpy", "minchar", "baseline")
+T = TypeVar("T")
 _STOPS = ("time_budget", "epochs", "max_steps")
 
 
@@ -165,16 +173,27 @@ def run_resumed(name: str, text: Text, args, seed: int, budget: float,
 
 def run_open_ended(name: str, text: Text, args, seed: int, protocols: list[str]) -> dict:
     """One run without a budget, paused at each --read second to score what it holds."""
-    trainer, why = _trainer(name, text, args, seed, {})
     curve: list = []
     record = _recorder(curve)
+    built: list = []
+    ready = threading.Event()
     finished: list = []
 
-    def train() -> None:  # the thread policy is per thread: set it up on this one
+    def train() -> None:  # built and trained on this thread, as the app does
+        try:
+            built.append(_trainer(name, text, args, seed, {}))
+        finally:
+            ready.set()
+        trainer = built[0][0]
         finished.append(trainer.run(record, threads=training_tuner(args.threads)))
 
     thread = threading.Thread(target=train, daemon=True)
     thread.start()
+    ready.wait()
+    if not built:
+        thread.join()
+        raise RuntimeError(f"{name}: the trainer could not be built (see above)")
+    trainer, why = built[0]
     reads = []
     for at in args.read:
         while trainer.state.seconds < at and thread.is_alive():
@@ -209,6 +228,13 @@ def run_minchar(text: Text, args, seed: int, budget: float, protocols: list[str]
             "curve": [(budget, scores.get("val_stream"))]}
 
 
+def _sweep(text: Text, args, seed: int) -> tuple[float, dict]:
+    """The baseline's best Adam rate of --sweep, each trained --sweep-budget seconds."""
+    return best_rate(text.train, text.chars, args.sweep, args.sweep_budget, seed=seed,
+                     precision=args.precision, evaluate=lambda m: mean_cross_entropy(m, text.val),
+                     tuner=training_tuner(args.threads))
+
+
 def run_baseline(text: Text, args, seed: int, budget: float, lr: float) -> dict:
     curve, steps = train_baseline(text.train, text.chars, budget, seed=seed,
                                   evaluate=lambda m: mean_cross_entropy(m, text.val),
@@ -221,6 +247,25 @@ def run_baseline(text: Text, args, seed: int, budget: float, lr: float) -> dict:
             "steps": steps, "chars_per_s": round(steps * BATCH * SEQ / budget),
             "budget_s": budget, "params": sum(p.numel() for p in model.parameters()),
             "curve": [(round(t, 1), round(v, 4)) for t, v in curve]}
+
+
+def _apart(job: Callable[..., T], *args) -> T:
+    """`job(*args)` on a fresh thread, which ends with it (and its OpenMP team with it)."""
+    out: list = []
+    errors: list[BaseException] = []
+
+    def go() -> None:
+        try:
+            out.append(job(*args))
+        except BaseException as e:  # re-raised on the main thread
+            errors.append(e)
+
+    thread = threading.Thread(target=go)
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+    return out[0]
 
 
 def plot(results: list[dict], path: str, title: str) -> None:
@@ -323,27 +368,26 @@ def main() -> None:
     text = Text(args.corpus, args.slice)
     protocols = ["stream", "window"] if args.protocol == "both" else [args.protocol]
     seeds = args.seeds or [args.seed]
+    set_threads(1)  # the main thread never holds a second OpenMP team (see the top)
+    set_threads(1)  # the main thread never holds a second OpenMP team (see the top)
     lr, sweep = args.baseline_lr, None
     if args.sweep and "baseline" in args.preset:
-        lr, sweep = best_rate(text.train, text.chars, args.sweep, args.sweep_budget,
-                              seed=seeds[0], precision=args.precision,
-                              evaluate=lambda m: mean_cross_entropy(m, text.val),
-                              tuner=training_tuner(args.threads))
+        lr, sweep = _apart(_sweep, text, args, seeds[0])
         print(json.dumps({"sweep": sweep, "chosen": lr}), flush=True)
     results = []
     for seed in seeds:
         for name in args.preset:
             if name == "baseline":
-                batch = [run_baseline(text, args, seed, args.read[-1], lr)]
+                batch = [_apart(run_baseline, text, args, seed, args.read[-1], lr)]
             elif name == "minchar":
                 batch = [run_minchar(text, args, seed, b, protocols) for b in args.budget]
             elif name.endswith("+resume"):
-                batch = [run_resumed(name.removesuffix("+resume"), text, args, seed, b,
-                                     protocols) for b in args.budget]
+                batch = [_apart(run_resumed, name.removesuffix("+resume"), text, args, seed, b,
+                                protocols) for b in args.budget]
             elif _open_ended(name):
                 batch = [run_open_ended(name, text, args, seed, protocols)]
             else:
-                batch = [run_budgeted(name, text, args, seed, b, protocols)
+                batch = [_apart(run_budgeted, name, text, args, seed, b, protocols)
                          for b in ([None] if args.steps else args.budget)]
             for result in batch:
                 results.append(result)
@@ -353,6 +397,7 @@ def main() -> None:
           "slice": args.slice, "budgets_s": None if args.steps else args.budget,
           "reads_s": args.read, "steps": args.steps, "protocols": protocols,
           "overrides": args.set, "baseline_sweep": sweep, "machine": machine(),
+          "threads": args.threads or "each run's tuner",
           "runs": results}, args)
     if args.plot:  # after the results are out: a plot that fails loses nothing
         plot(results, args.plot, f"{text.corpus.name}, validation loss against time")

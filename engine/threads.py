@@ -16,6 +16,13 @@ count is measured, not guessed:
 `--threads N`, $CHARRNN_TUI_THREADS or $OMP_NUM_THREADS fixes the count for users who
 know better.
 
+Each OS thread that ran torch on more than one thread keeps its OpenMP team while it lives.
+Once libgomp's teams together outnumber the cores, every team sleeps on a futex between
+parallel regions instead of spinning: ~1,200 sleeps a training step, measured, and a run
+built on the main thread but trained on another ran 20-40% slower. So a trainer is built
+on the thread that trains it (the app's training worker, bench/quality.py's runs), and a
+thread that lives on beside training computes on one thread.
+
 Where idle time cannot be read (no /proc/stat: macOS, Windows), every core but one counts
 as idle: evaluation leaves one core to the app and other programs, and the tuner still
 tries all of them, keeping more than one thread only while timing shows it trains faster.
