@@ -209,7 +209,7 @@ def run_open_ended(name: str, text: Text, args, seed: int, protocols: list[str])
             best = min([val, *evals])
             trainer.resume()
         reads.append({"s": at, "val": round(val, 4), "best": round(best, 4),
-                      "trained_s": round(trainer.state.seconds, 1)})
+                      "trained_s": round(trainer.state.seconds, 1), "steps": trainer.state.step})
     trainer.stop(final_eval=False)
     thread.join()
     done = finished[0]

@@ -13,7 +13,7 @@ from textual_plotext import PlotextPlot
 
 from charrnn_tui.curve_data import Curve, run_colour, thin, y_range
 
-REDRAW_EVERY = 0.3  # seconds
+REDRAW_EVERY = 0.5  # seconds; drawing competes with training for the GIL (EventBatcher)
 ROOMY = 11  # rows from which a chart also shows its axis labels
 REFERENCE_COLOURS = {"unigram": "gray", "bigram": "gray", "shipped model": "orange"}
 
