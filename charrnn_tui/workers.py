@@ -110,8 +110,8 @@ class EventBatcher:
     Progress arrives at `report_every`; anything else (evaluations, samples, notices,
     the end) is rare and worth showing at once, so it flushes the batch immediately.
     Not more often: drawing holds the GIL that the training thread's steps need. At 10
-    posts a second (and the chart redrawn every 0.3 s) the app's own thread took 20% of a
-    core and the app trained at ~15k chars/s; at 4 (chart every 0.5 s), 9% and ~18.5k.
+    posts a second (and the chart redrawn every 0.3 s) the app's own thread took ~20% of a
+    core while training; at 4 (charts every 0.5 s), 9-14%.
     """
 
     def __init__(self, post: Callable[[list[Event]], None], interval: float = 0.25):
