@@ -369,7 +369,6 @@ def main() -> None:
     protocols = ["stream", "window"] if args.protocol == "both" else [args.protocol]
     seeds = args.seeds or [args.seed]
     set_threads(1)  # the main thread never holds a second OpenMP team (see the top)
-    set_threads(1)  # the main thread never holds a second OpenMP team (see the top)
     lr, sweep = args.baseline_lr, None
     if args.sweep and "baseline" in args.preset:
         lr, sweep = _apart(_sweep, text, args, seeds[0])
